@@ -1,0 +1,11 @@
+//! mcast's own probe protocol: the wire codec and its fuzz self-test.
+//! Pure safe Rust with no I/O, so every byte rule is unit-testable.
+
+pub mod fuzz;
+pub mod wire;
+
+pub use fuzz::{FuzzReport, fuzz_decode};
+pub use wire::{
+    Clock, DecodeError, EncodeError, MalformedReason, Packet, Probe, ProbeHeader, Reply, decode, encode_probe,
+    encode_reply, stamp_probe,
+};

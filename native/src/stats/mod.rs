@@ -1,0 +1,13 @@
+//! Statistics of the packet path: sequence accounting, delay and jitter,
+//! latency summaries and responder rate limiting. Pure safe Rust with fixed
+//! memory per stream, so it can run per packet and be tested without sockets.
+
+pub mod jitter;
+pub mod ratelimit;
+pub mod rtt;
+pub mod sequence;
+
+pub use jitter::DelayJitter;
+pub use ratelimit::{RateLimiter, Verdict};
+pub use rtt::LatencySummary;
+pub use sequence::{Observation, SequenceTracker};
