@@ -1,0 +1,73 @@
+//! The packet engines: each runs on its own Rust thread, keeps its statistics
+//! in Rust, and is observed from JavaScript only through periodic snapshots
+//! (never a call per packet). A slow terminal can delay a snapshot, never the
+//! packet path.
+
+pub mod receiver;
+pub mod sender;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use crate::js::value::JsVal;
+
+/// What an engine exposes to the JS layer.
+pub trait EngineState: Send + Sync {
+    fn snapshot(&self) -> JsVal;
+}
+
+pub struct Engine {
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    state: Arc<dyn EngineState>,
+}
+
+impl Engine {
+    /// Start `body` on a named thread; it must return soon after `stop` is set.
+    pub fn spawn<S: EngineState + 'static>(
+        name: &str,
+        state: Arc<S>,
+        body: impl FnOnce(Arc<S>, Arc<AtomicBool>) + Send + 'static,
+    ) -> std::io::Result<Engine> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (s2, stop2) = (state.clone(), stop.clone());
+        let handle = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
+            // A panic in the packet path ends this engine, never the process;
+            // the state records it so the summary can say so.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(s2, stop2)));
+        })?;
+        Ok(Engine { stop, thread: Mutex::new(Some(handle)), state })
+    }
+
+    pub fn snapshot(&self) -> JsVal {
+        self.state.snapshot()
+    }
+
+    /// Ask the thread to finish, wait for it, and return the final snapshot.
+    pub fn stop(&self) -> JsVal {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+        self.state.snapshot()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Lock a mutex, recovering the data if a previous holder panicked.
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn ns_to_ms(ns: f64) -> f64 {
+    ns / 1_000_000.0
+}

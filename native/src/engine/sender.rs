@@ -1,0 +1,212 @@
+//! The paced probe sender: sequenced, timestamped probes at an exact average
+//! rate. The schedule is computed from elapsed time (probe k is due at
+//! start + k/rate), so pacing never drifts; at high rates the due probes go
+//! out in one `sendmmsg`.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::{EngineState, lock};
+use crate::js::value::JsVal;
+use crate::model::multipoint::MultipointSocket;
+use crate::net::clock::{monotonic_ns, realtime_ns};
+use crate::net::mmsg::SendBatch;
+use crate::probe::wire::{self, Clock, Probe};
+
+const BATCH: usize = 64;
+
+#[derive(Debug, Clone)]
+pub struct SendConfig {
+    pub rate: f64,
+    pub size: usize,
+    pub count: Option<u64>,
+    pub duration_ns: Option<u64>,
+    pub session: u64,
+    pub sender_id: u32,
+    pub ttl: u8,
+    pub send_buffer: Option<i32>,
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: u64,
+    bytes: u64,
+    started_mono: u64,
+    last_mono: u64,
+    errors: BTreeMap<String, u64>,
+    last_error: Option<String>,
+    done: bool,
+    failed: Option<String>,
+    /// Gaps between consecutive send calls, for pacing accuracy reports.
+    gap_min_ns: u64,
+    gap_max_ns: u64,
+    send_calls: u64,
+    send_buffer: i32,
+}
+
+pub struct SenderState {
+    cfg: SendConfig,
+    c: Mutex<Counters>,
+}
+
+impl EngineState for SenderState {
+    fn snapshot(&self) -> JsVal {
+        let c = lock(&self.c);
+        let elapsed = c.last_mono.saturating_sub(c.started_mono) as f64 / 1e9;
+        let achieved = if elapsed > 0.0 && c.sent > 1 { (c.sent - 1) as f64 / elapsed } else { 0.0 };
+        let errors: Vec<JsVal> = c
+            .errors
+            .iter()
+            .map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build())
+            .collect();
+        JsVal::obj()
+            .set("sent", c.sent)
+            .set("bytes", c.bytes)
+            .set("elapsedMs", elapsed * 1000.0)
+            .set("askedRate", self.cfg.rate)
+            .set("achievedRate", achieved)
+            .set("errors", JsVal::Arr(errors))
+            .set_opt("lastError", c.last_error.clone())
+            .set("done", c.done)
+            .set_opt("failed", c.failed.clone())
+            .set("session", format!("{:016x}", self.cfg.session))
+            .set("senderId", self.cfg.sender_id)
+            .set("size", self.cfg.size)
+            .set("sendCalls", c.send_calls)
+            .set("gapMinUs", c.gap_min_ns as f64 / 1000.0)
+            .set("gapMaxUs", c.gap_max_ns as f64 / 1000.0)
+            .set("sendBuffer", c.send_buffer)
+            .build()
+    }
+}
+
+pub fn state(cfg: SendConfig) -> Arc<SenderState> {
+    Arc::new(SenderState { cfg, c: Mutex::new(Counters::default()) })
+}
+
+/// The sending loop; returns when the count or duration is reached, on stop,
+/// or when sends keep failing for a second with nothing getting through.
+pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBool>) {
+    let cfg = st.cfg.clone();
+    let Some(session) = sock.session() else {
+        let mut c = lock(&st.c);
+        c.failed = Some("the socket has not joined a session (JoinLeaf sender-only first)".into());
+        c.done = true;
+        return;
+    };
+    let dest = session.destination();
+    if let Some(b) = cfg.send_buffer {
+        let got = sock.socket.set_send_buffer_size(b).unwrap_or(0);
+        lock(&st.c).send_buffer = got;
+    } else {
+        lock(&st.c).send_buffer = sock.socket.send_buffer_size().unwrap_or(0);
+    }
+    let mut batch = SendBatch::new(BATCH, cfg.size, &dest);
+    let header = Probe {
+        session: cfg.session,
+        sender_id: cfg.sender_id,
+        seq: 0,
+        ttl: cfg.ttl,
+        clock: Clock::Realtime,
+        length: cfg.size as u16,
+        send_time_ns: 0,
+        send_mono_ns: 0,
+    };
+    for i in 0..BATCH {
+        if wire::encode_probe(&header, batch.slot_mut(i)).is_err() {
+            let mut c = lock(&st.c);
+            c.failed = Some(format!("probe size {} is outside 48-65535", cfg.size));
+            c.done = true;
+            return;
+        }
+    }
+    let start = monotonic_ns();
+    {
+        let mut c = lock(&st.c);
+        c.started_mono = start;
+        c.last_mono = start;
+        c.gap_min_ns = u64::MAX;
+    }
+    let interval_ns = 1e9 / cfg.rate.max(1e-9);
+    let mut seq: u64 = 0;
+    let mut failing_since: Option<u64> = None;
+    let mut last_call: Option<u64> = None;
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = monotonic_ns();
+        let elapsed = now - start;
+        if let Some(d) = cfg.duration_ns {
+            if elapsed >= d {
+                break;
+            }
+        }
+        if let Some(n) = cfg.count {
+            if seq >= n {
+                break;
+            }
+        }
+        // Probe k is due at start + k*interval: send every probe due by now.
+        let mut due = (elapsed as f64 / interval_ns).floor() as u64 + 1;
+        if let Some(n) = cfg.count {
+            due = due.min(n);
+        }
+        if due <= seq {
+            let next_at = start + (seq as f64 * interval_ns) as u64;
+            let wait = next_at.saturating_sub(now).min(20_000_000);
+            if wait > 50_000 {
+                std::thread::sleep(Duration::from_nanos(wait - 30_000));
+            } else if wait > 0 {
+                std::thread::yield_now();
+            }
+            continue;
+        }
+        let k = ((due - seq) as usize).min(BATCH);
+        let rt = realtime_ns();
+        let mono = monotonic_ns();
+        for i in 0..k {
+            wire::stamp_probe(batch.slot_mut(i), seq + i as u64, rt, mono);
+        }
+        let result = batch.send(&sock.socket, k);
+        let after = monotonic_ns();
+        let mut c = lock(&st.c);
+        if let Some(prev) = last_call {
+            let gap = mono - prev;
+            c.gap_min_ns = c.gap_min_ns.min(gap);
+            c.gap_max_ns = c.gap_max_ns.max(gap);
+        }
+        last_call = Some(mono);
+        c.send_calls += 1;
+        match result {
+            Ok(m) => {
+                seq += m as u64;
+                c.sent = seq;
+                c.bytes += (m * cfg.size) as u64;
+                c.last_mono = mono;
+                failing_since = None;
+            }
+            Err(e) => {
+                let code = e.code().to_owned();
+                *c.errors.entry(code.clone()).or_insert(0) += 1;
+                c.last_error = Some(e.to_string());
+                let since = *failing_since.get_or_insert(after);
+                // ENOBUFS is back-pressure: wait a little and retry. Anything
+                // failing for a whole second with nothing sent ends the run.
+                if after - since > 1_000_000_000 {
+                    c.failed = Some(e.to_string());
+                    break;
+                }
+                drop(c);
+                std::thread::sleep(Duration::from_micros(if code == "ENOBUFS" { 200 } else { 10_000 }));
+            }
+        }
+    }
+    let mut c = lock(&st.c);
+    if c.gap_min_ns == u64::MAX {
+        c.gap_min_ns = 0;
+    }
+    c.done = true;
+}

@@ -1,0 +1,236 @@
+//! The functions exported to JavaScript. Each is a `Callback` wrapped by the
+//! panic boundary; argument checking here, behaviour in `model` and `engine`.
+
+use std::sync::Arc;
+
+use super::convert;
+use super::env::{Args, Env};
+use super::registry::{self, Resource};
+use super::value::{JsError, JsResult, JsVal};
+use crate::engine::{Engine, receiver, sender};
+use crate::model::catalog;
+use crate::model::multipoint::{self as mp, MultipointSocket};
+use crate::net::{clock, iface};
+use crate::probe::{fuzz, wire};
+
+fn handle(env: &Env, args: &Args, i: usize) -> JsResult<u32> {
+    let n = env.get_f64(args.get(i, "handle")?, "handle")?;
+    if n.fract() != 0.0 || !(1.0..=u32::MAX as f64).contains(&n) {
+        return Err(JsError::new("ERR_INVALID_HANDLE", format!("{n} is not a handle")));
+    }
+    Ok(n as u32)
+}
+
+pub fn version(_: &Env, _: &Args) -> JsResult<JsVal> {
+    Ok(JsVal::Str(env!("CARGO_PKG_VERSION").to_owned()))
+}
+
+pub fn constants(_: &Env, _: &Args) -> JsResult<JsVal> {
+    Ok(JsVal::obj()
+        .set("WSA_FLAG_MULTIPOINT_C_ROOT", mp::WSA_FLAG_MULTIPOINT_C_ROOT)
+        .set("WSA_FLAG_MULTIPOINT_C_LEAF", mp::WSA_FLAG_MULTIPOINT_C_LEAF)
+        .set("WSA_FLAG_MULTIPOINT_D_ROOT", mp::WSA_FLAG_MULTIPOINT_D_ROOT)
+        .set("WSA_FLAG_MULTIPOINT_D_LEAF", mp::WSA_FLAG_MULTIPOINT_D_LEAF)
+        .set("JL_SENDER_ONLY", mp::JL_SENDER_ONLY)
+        .set("JL_RECEIVER_ONLY", mp::JL_RECEIVER_ONLY)
+        .set("JL_BOTH", mp::JL_BOTH)
+        .set("SIO_MULTIPOINT_LOOPBACK", mp::SIO_MULTIPOINT_LOOPBACK)
+        .set("SIO_MULTICAST_SCOPE", mp::SIO_MULTICAST_SCOPE)
+        .set("XP1_SUPPORT_MULTIPOINT", catalog::XP1_SUPPORT_MULTIPOINT)
+        .set("XP1_MULTIPOINT_CONTROL_PLANE", catalog::XP1_MULTIPOINT_CONTROL_PLANE)
+        .set("XP1_MULTIPOINT_DATA_PLANE", catalog::XP1_MULTIPOINT_DATA_PLANE)
+        .set("PROBE_HEADER_LEN", wire::HEADER_LEN)
+        .build())
+}
+
+pub fn catalog(_: &Env, _: &Args) -> JsResult<JsVal> {
+    Ok(JsVal::Arr(catalog::detect().iter().map(convert::protocol).collect()))
+}
+
+pub fn interfaces(_: &Env, _: &Args) -> JsResult<JsVal> {
+    Ok(JsVal::Arr(iface::list()?.iter().map(convert::interface).collect()))
+}
+
+pub fn socket_open(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let id = env.get_f64(args.get(0, "protocolId")?, "protocolId")? as u32;
+    let flags = env.get_f64(args.get(1, "roleFlags")?, "roleFlags")? as u32;
+    let s = MultipointSocket::open(id, flags)?;
+    Ok(JsVal::Num(registry::insert(Resource::Socket(Arc::new(s))) as f64))
+}
+
+pub fn socket_join_leaf(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let s = registry::socket(handle(env, args, 0)?)?;
+    let req = convert::join_request(env, args.get(1, "request")?)?;
+    let session = s.join_leaf(&req)?;
+    Ok(convert::session(&session))
+}
+
+pub fn socket_set_loopback(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let s = registry::socket(handle(env, args, 0)?)?;
+    s.set_loopback(env.get_bool(args.get(1, "on")?, "on")?)?;
+    Ok(JsVal::Undefined)
+}
+
+pub fn socket_set_scope(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let s = registry::socket(handle(env, args, 0)?)?;
+    let v = env.get_f64(args.get(1, "scope")?, "scope")?;
+    if v.fract() != 0.0 {
+        return Err(JsError::new("E_SCOPE_RANGE", format!("Scope (TTL/hop limit) must be an integer 0-255; got {v}.")));
+    }
+    s.set_scope(v as i64)?;
+    Ok(JsVal::Undefined)
+}
+
+pub fn socket_info(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let s = registry::socket(handle(env, args, 0)?)?;
+    convert::socket_info(&s)
+}
+
+pub fn socket_leave(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let s = registry::socket(handle(env, args, 0)?)?;
+    s.leave()?;
+    Ok(JsVal::Undefined)
+}
+
+/// Close: drops our reference; the fd closes (and memberships go) once no engine uses it.
+pub fn socket_close(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let h = handle(env, args, 0)?;
+    match registry::remove(h) {
+        Some(Resource::Socket(s)) => {
+            if s.session().is_some_and(|ss| ss.mode.receives()) {
+                let _ = s.leave();
+            }
+            Ok(JsVal::Bool(true))
+        }
+        Some(other) => {
+            registry::insert(other);
+            Err(JsError::new("ERR_INVALID_HANDLE", format!("handle {h} is not a socket")))
+        }
+        None => Ok(JsVal::Bool(false)),
+    }
+}
+
+pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let handles = env.get_array(args.get(0, "sockets")?, "sockets")?;
+    let mut sockets = Vec::new();
+    for h in handles {
+        let n = env.get_f64(h, "socket handle")? as u32;
+        sockets.push(registry::socket(n)?);
+    }
+    if sockets.is_empty() {
+        return Err(JsError::invalid_arg("receiverStart needs at least one joined socket"));
+    }
+    let mut joined = Vec::new();
+    for s in &sockets {
+        match s.session() {
+            Some(ss) if ss.mode.receives() => joined.push(ss.joined_mono_ns),
+            _ => return Err(JsError::new("E_NOT_JOINED", "every socket must have joined (JoinLeaf receiver-only or both) before receiving")),
+        }
+    }
+    let o = args.get(1, "options")?;
+    let cfg = receiver::ReceiveConfig {
+        max_packets: env.prop_u64(o, "maxPackets")?,
+        recv_buffer: env.prop_u64(o, "recvBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
+    };
+    let st = receiver::state(cfg, &sockets, &joined);
+    let engine = Engine::spawn("mcast-recv", st, move |st, stop| receiver::run(sockets, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the receive thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let sock = registry::socket(handle(env, args, 0)?)?;
+    let o = args.get(1, "options")?;
+    let rate = env.prop_f64(o, "rate")?.unwrap_or(1.0);
+    if !(rate.is_finite() && rate > 0.0) {
+        return Err(JsError::invalid_arg(format!("rate must be a positive number; got {rate}")));
+    }
+    let size = env.prop_u64(o, "size")?.unwrap_or(wire::HEADER_LEN as u64) as usize;
+    if !(wire::HEADER_LEN..=wire::MAX_PACKET_LEN).contains(&size) {
+        return Err(JsError::new("E_SIZE_RANGE", format!("size must be {}-{}; got {size}", wire::HEADER_LEN, wire::MAX_PACKET_LEN)));
+    }
+    let cfg = sender::SendConfig {
+        rate,
+        size,
+        count: env.prop_u64(o, "count")?,
+        duration_ns: env.prop_f64(o, "durationMs")?.map(|ms| (ms * 1e6) as u64),
+        session: clock::random_u64(),
+        sender_id: env.prop_u64(o, "senderId")?.unwrap_or(std::process::id() as u64) as u32,
+        ttl: sock.scope()?,
+        send_buffer: env.prop_u64(o, "sendBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
+    };
+    let st = sender::state(cfg);
+    let engine = Engine::spawn("mcast-send", st, move |st, stop| sender::run(sock, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the send thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+pub fn engine_snapshot(env: &Env, args: &Args) -> JsResult<JsVal> {
+    Ok(registry::engine(handle(env, args, 0)?)?.snapshot())
+}
+
+/// Stop an engine, wait for its thread, and return the final snapshot.
+pub fn engine_stop(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let h = handle(env, args, 0)?;
+    let e = registry::engine(h)?;
+    let snap = e.stop();
+    registry::remove(h);
+    Ok(snap)
+}
+
+pub fn probe_decode(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let bytes = env.get_bytes(args.get(0, "datagram")?, "datagram")?;
+    Ok(match wire::decode(&bytes) {
+        Ok(wire::Packet::Probe(p)) => JsVal::obj()
+            .set("kind", "probe")
+            .set("session", format!("{:016x}", p.session))
+            .set("senderId", p.sender_id)
+            .set("seq", JsVal::BigU64(p.seq))
+            .set("ttl", p.ttl)
+            .set("length", p.length)
+            .set("sendTimeNs", JsVal::BigU64(p.send_time_ns))
+            .build(),
+        Ok(wire::Packet::Reply(r)) => JsVal::obj()
+            .set("kind", "reply")
+            .set("session", format!("{:016x}", r.session))
+            .set("senderId", r.sender_id)
+            .set("seq", JsVal::BigU64(r.seq))
+            .set("recvTtl", r.recv_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
+            .set("length", r.length)
+            .set("name", r.name)
+            .build(),
+        Err(e) => JsVal::obj().set("kind", if e == wire::DecodeError::Foreign { "foreign" } else { "malformed" }).set("reason", e.as_str()).build(),
+    })
+}
+
+pub fn probe_encode(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let o = args.get(0, "probe")?;
+    let size = env.prop_u64(o, "size")?.unwrap_or(wire::HEADER_LEN as u64) as usize;
+    let mut buf = vec![0u8; size];
+    let p = wire::Probe {
+        session: env.prop_u64(o, "session")?.unwrap_or(1),
+        sender_id: env.prop_u64(o, "senderId")?.unwrap_or(1) as u32,
+        seq: env.prop_u64(o, "seq")?.unwrap_or(0),
+        ttl: env.prop_u64(o, "ttl")?.unwrap_or(1).min(255) as u8,
+        clock: wire::Clock::Realtime,
+        length: size.min(65535) as u16,
+        send_time_ns: clock::realtime_ns(),
+        send_mono_ns: clock::monotonic_ns(),
+    };
+    wire::encode_probe(&p, &mut buf).map_err(|e| JsError::invalid_arg(format!("{e:?}")))?;
+    Ok(JsVal::Buf(buf))
+}
+
+pub fn fuzz_decode(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let n = env.get_f64(args.get(0, "iterations")?, "iterations")? as u64;
+    let seed = env.get_f64(args.get(1, "seed")?, "seed")? as u64;
+    let r = fuzz::fuzz_decode(n, seed);
+    Ok(JsVal::obj()
+        .set("total", r.total)
+        .set("probes", r.probes)
+        .set("replies", r.replies)
+        .set("foreign", r.foreign)
+        .set("malformed", r.malformed)
+        .set("panics", r.panics)
+        .build())
+}

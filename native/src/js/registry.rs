@@ -1,0 +1,53 @@
+//! Handles given to JavaScript: small integers naming native resources held
+//! here. JS never holds a pointer, so a stale or forged handle is an error,
+//! not memory unsafety.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::value::JsError;
+use crate::engine::Engine;
+use crate::model::multipoint::MultipointSocket;
+
+pub enum Resource {
+    Socket(Arc<MultipointSocket>),
+    Engine(Arc<Engine>),
+}
+
+struct Table {
+    next: u32,
+    items: HashMap<u32, Resource>,
+}
+
+fn table() -> &'static Mutex<Table> {
+    static T: OnceLock<Mutex<Table>> = OnceLock::new();
+    T.get_or_init(|| Mutex::new(Table { next: 1, items: HashMap::new() }))
+}
+
+pub fn insert(r: Resource) -> u32 {
+    let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+    let id = t.next;
+    t.next = t.next.wrapping_add(1).max(1);
+    t.items.insert(id, r);
+    id
+}
+
+pub fn socket(id: u32) -> Result<Arc<MultipointSocket>, JsError> {
+    let t = table().lock().unwrap_or_else(|e| e.into_inner());
+    match t.items.get(&id) {
+        Some(Resource::Socket(s)) => Ok(s.clone()),
+        _ => Err(JsError::new("ERR_INVALID_HANDLE", format!("no open multipoint socket with handle {id}"))),
+    }
+}
+
+pub fn engine(id: u32) -> Result<Arc<Engine>, JsError> {
+    let t = table().lock().unwrap_or_else(|e| e.into_inner());
+    match t.items.get(&id) {
+        Some(Resource::Engine(e)) => Ok(e.clone()),
+        _ => Err(JsError::new("ERR_INVALID_HANDLE", format!("no running engine with handle {id}"))),
+    }
+}
+
+pub fn remove(id: u32) -> Option<Resource> {
+    table().lock().unwrap_or_else(|e| e.into_inner()).items.remove(&id)
+}

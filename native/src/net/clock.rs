@@ -1,0 +1,31 @@
+//! Clock reads for probe timestamps and pacing.
+
+use crate::sys::libc;
+
+fn read(clock: i32) -> u64 {
+    let mut ts = libc::timespec::default();
+    // SAFETY: `ts` is a valid out-pointer; CLOCK_REALTIME/MONOTONIC always exist on Linux.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+}
+
+/// Nanoseconds since the Unix epoch (CLOCK_REALTIME): comparable across hosts with synced clocks.
+pub fn realtime_ns() -> u64 {
+    read(libc::CLOCK_REALTIME)
+}
+
+/// Nanoseconds of CLOCK_MONOTONIC: for intervals and RTT, immune to clock steps.
+pub fn monotonic_ns() -> u64 {
+    read(libc::CLOCK_MONOTONIC)
+}
+
+/// Random bytes from the kernel (session ids); falls back to clock bits.
+pub fn random_u64() -> u64 {
+    let mut v = 0u64;
+    // SAFETY: writes at most 8 bytes into `v`.
+    let n = unsafe { libc::getrandom((&mut v as *mut u64).cast(), 8, 0) };
+    if n != 8 {
+        v = monotonic_ns() ^ realtime_ns().rotate_left(17) ^ (std::process::id() as u64) << 32;
+    }
+    v
+}

@@ -1,0 +1,188 @@
+// The command table: options (defined once, with defaults shown in --help),
+// argument parsing, and dispatch to command modules and renderers.
+
+import { Command, Option } from 'commander';
+import { parseGroupSpec, scopeReport } from '../model/address.js';
+import { asListParser, asParser, parseBitrate, parseCount, parseDuration, parsePort, parseRate, parseTtl } from '../model/options.js';
+import { ExitCode, usageError } from '../errors.js';
+import { printJson, emitEvent } from '../ui/json.js';
+import type { RunContext } from '../cli.js';
+import * as listProtocols from './list-protocols.js';
+import * as interfaces from './interfaces.js';
+import * as join from './join.js';
+import * as send from './send.js';
+import { renderListProtocols } from '../render/list-protocols.js';
+import { renderInterfaces } from '../render/interfaces.js';
+import { renderScope } from '../render/scope.js';
+import { renderJoinSummary } from '../render/join.js';
+import { renderSendSummary } from '../render/send.js';
+
+export const DEFAULT_PORT = 5000;
+
+type CtxFor = (opts: { json?: boolean; ndjson?: boolean; quiet?: boolean; color?: boolean }) => RunContext;
+
+interface OutputOpts {
+  json?: boolean;
+  ndjson?: boolean;
+  quiet?: boolean;
+  color?: boolean;
+}
+
+function outputOptions(cmd: Command, { ndjson = false } = {}): Command {
+  cmd.option('--json', 'print one JSON document at the end (docs/json.md)');
+  if (ndjson) cmd.option('--ndjson', 'print one JSON event per line as things happen');
+  return cmd.option('-q, --quiet', 'print only the result (no notices or live view)').option('--no-color', 'never use colour');
+}
+
+function checkOutput(o: OutputOpts): void {
+  if (o.json && o.ndjson) throw usageError('E_USAGE', '--json and --ndjson cannot be combined; choose one output format');
+}
+
+/** Flags given in both forms on the command line (e.g. --loopback --no-loopback). */
+export function rejectContradictions(argv: string[], pairs: [string, string][]): void {
+  for (const [a, b] of pairs) {
+    if (argv.includes(a) && argv.includes(b)) throw usageError('E_USAGE', `${a} and ${b} contradict each other; give one of them`);
+  }
+}
+
+export function parseGroups(raw: string[], port: number | undefined): (ReturnType<typeof parseGroupSpec> & { port: number })[] {
+  if (raw.length === 0) throw usageError('E_USAGE', 'at least one group is required, e.g. 239.1.2.3 or [ff15::1]:5000');
+  const groups = raw.map((g) => {
+    const spec = parseGroupSpec(g);
+    return { ...spec, port: spec.port ?? port ?? DEFAULT_PORT };
+  });
+  const seen = new Set<string>();
+  for (const g of groups) {
+    const k = `${g.address}|${g.port}`;
+    if (seen.has(k)) throw usageError('E_USAGE', `group ${g.address} port ${g.port} is given twice`);
+    seen.add(k);
+  }
+  return groups;
+}
+
+const durationParser = (name: string) => asParser((raw, n) => parseDuration(raw, n), name);
+
+export function registerCommands(program: Command, ctxFor: CtxFor): void {
+  const rawArgs = process.argv.slice(2);
+
+  outputOptions(
+    program
+      .command('list-protocols')
+      .description("the host's transport protocols and their multipoint attributes (Winsock-style catalog)")
+      .option('-a, --all', 'include non-multipoint transports such as TCP'),
+  ).action((o: OutputOpts & { all?: boolean }) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const r = listProtocols.run(o);
+    if (o.json) printJson('list-protocols', r);
+    else ctx.ui.out(renderListProtocols(r, ctx.ui.color));
+  });
+
+  outputOptions(
+    program.command('interfaces').description('interfaces with flags, addresses, IGMP/MLD version, querier evidence and joined groups'),
+  ).action((o: OutputOpts) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const r = interfaces.run();
+    if (o.json) printJson('interfaces', r);
+    else ctx.ui.out(renderInterfaces(r, ctx.ui.color));
+  });
+
+  outputOptions(
+    program
+      .command('scope')
+      .description('what a multicast address is, whether routers forward it, and the TTL / hop limit for each scope')
+      .argument('<address>', 'an IPv4 or IPv6 multicast address'),
+  ).action((address: string, o: OutputOpts) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const r = scopeReport(address);
+    if (o.json) printJson('scope', r);
+    else ctx.ui.out(renderScope(r, ctx.ui.color));
+  });
+
+  outputOptions(
+    program
+      .command('join')
+      .description('join groups for real (IGMP/MLD), receive, and report per sender: packets, rate, TTL, loss, duplicates, reordering, delay, jitter')
+      .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
+      .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', asListParser((r) => r, '--source'), [])
+      .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', asListParser((r) => r, '--exclude'), [])
+      .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
+      .option('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', durationParser('--duration'))
+      .option('--interval <time>', 'statistics interval for --ndjson and the live view', durationParser('--interval'), 1000)
+      .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF)', asParser(parseCount, '--recv-buffer')),
+    { ndjson: true },
+  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const { result, exitCode } = await join.run(
+      {
+        groups: parseGroups(groups, o.port),
+        iface: o.interface,
+        source: o.source ?? [],
+        exclude: o.exclude ?? [],
+        count: o.count,
+        durationMs: o.duration,
+        intervalMs: o.interval,
+        recvBuffer: o.recvBuffer,
+      },
+      ctx,
+    );
+    if (o.json) printJson('join', result);
+    else if (o.ndjson) emitEvent('summary', result);
+    else ctx.ui.out(renderJoinSummary(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+
+  outputOptions(
+    program
+      .command('send')
+      .description('send sequenced, timestamped probes with TTL scope, loopback and interface control, at an exact rate')
+      .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .option('-t, --ttl <n>', 'TTL / hop limit: 0 this host, 1 this link, N crosses N-1 routers', asParser(parseTtl, '--ttl'), 1)
+      .option('--loopback', 'deliver the probes to receivers on this host too (default)')
+      .option('--no-loopback', 'do not deliver the probes to receivers on this host')
+      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)")
+      .option('--source-address <address>', 'local address to send from')
+      .addOption(new Option('-r, --rate <pps>', 'probes per second (default 1)').argParser(asParser(parseRate, '--rate')))
+      .addOption(new Option('-b, --bitrate <rate>', 'bits per second instead of --rate, e.g. 10M').argParser(asParser(parseBitrate, '--bitrate')))
+      .option('-l, --size <bytes>', 'datagram size in bytes, 48 (header) to 65507 (IPv6: 65527)', (v: string) => Number(v), 64)
+      .option('-c, --count <n>', 'send N probes, then stop (default: until Ctrl-C or --duration)', asParser(parseCount, '--count'))
+      .option('-d, --duration <time>', 'stop after this long, e.g. 10s', durationParser('--duration'))
+      .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer')),
+    { ndjson: true },
+  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    rejectContradictions(rawArgs, [['--loopback', '--no-loopback']]);
+    if (typeof o.size !== 'number' || !Number.isInteger(o.size)) {
+      throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 (the probe header) to 65507 (IPv6: 65527); got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+    }
+    const ctx = ctxFor(o);
+    const { result, exitCode } = await send.run(
+      {
+        groups: parseGroups(groups, o.port),
+        ttl: o.ttl,
+        loopback: o.loopback !== false,
+        iface: o.interface,
+        sourceAddress: o.sourceAddress,
+        rate: o.rate,
+        bitrate: o.bitrate,
+        size: o.size,
+        count: o.count,
+        durationMs: o.duration,
+        sendBuffer: o.sendBuffer,
+      },
+      ctx,
+    );
+    if (o.json) printJson('send', result);
+    else if (o.ndjson) emitEvent('summary', result);
+    else ctx.ui.out(renderSendSummary(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+}
+
+export { ExitCode };

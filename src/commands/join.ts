@@ -1,0 +1,212 @@
+// `mcast join`: real any-source or source-specific joins (one socket per
+// group, through the model's JoinLeaf receiver-only), receive with the native
+// engine, and report per (sender, group) statistics.
+
+import { classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
+import { native, type ReceiverSnapshot } from '../native.js';
+import { ExitCode, McastError, usageError } from '../errors.js';
+import { emitEvent } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderJoinLive } from '../render/join.js';
+
+export interface JoinOptions {
+  groups: (GroupSpec & { port: number })[];
+  iface?: string;
+  source: string[];
+  exclude: string[];
+  count?: number;
+  durationMs?: number;
+  recvBuffer?: number;
+  intervalMs: number;
+}
+
+export interface JoinedGroup {
+  group: string;
+  port: number;
+  interface: string;
+  ifindex: number;
+  filterMode: 'include' | 'exclude' | 'any-source';
+  source: string[];
+  received: number;
+  joinLatencyMs: number | null;
+}
+
+export interface JoinResult {
+  groups: JoinedGroup[];
+  senders: ReceiverSnapshot['senders'];
+  received: number;
+  bytes: number;
+  probes: number;
+  foreign: number;
+  malformed: number;
+  malformedReasons: Record<string, number>;
+  unexpected: number;
+  durationMs: number;
+  count: number | null;
+  countReached: boolean;
+  stopReason: string;
+  fault: InterfaceFault | null;
+  recvBuffer: number;
+  warnings: string[];
+}
+
+/** Check sources and SSM rules; returns warnings (never refuses a valid combination). */
+export function validateFilters(groups: GroupSpec[], source: string[], exclude: string[]): string[] {
+  if (source.length && exclude.length) {
+    throw usageError('E_FILTER_MODE_CONFLICT', '--source (INCLUDE mode) and --exclude (EXCLUDE mode) cannot be combined for one group; use one or the other.');
+  }
+  const warnings: string[] = [];
+  for (const g of groups) {
+    for (const s of [...source, ...exclude]) parseSourceAddress(s, g);
+    const info = classifyGroup(g.address);
+    if (source.length && !info.ssm) {
+      warnings.push(`${g.address} is not an SSM address; the source filter is sent as an IGMPv3/MLDv2 include list and works only where the network honours it`);
+    }
+    if (!source.length && info.ssm) {
+      warnings.push(`${g.address} is in the source-specific range; routers ignore any-source joins there — add --source <sender address>`);
+    }
+  }
+  return warnings;
+}
+
+export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  const warnings = validateFilters(o.groups, o.source, o.exclude);
+  for (const w of warnings) ui.warn(w);
+  const sessions: OpenSession[] = [];
+  const core = native();
+  let engine = 0;
+  try {
+    for (const g of o.groups) {
+      const sources = o.source.length ? o.source : o.exclude;
+      const s = await openSession({
+        group: g,
+        role: 'receiver',
+        iface: o.iface,
+        sources: sources.map((x) => parseSourceAddress(x, g).address),
+        filterMode: o.exclude.length ? 'exclude' : 'include',
+      });
+      sessions.push(s);
+      for (const n of s.notices) ui.info(n);
+      for (const w of s.warnings) if (!warnings.includes(w)) (warnings.push(w), ui.warn(w));
+      if (ui.ndjson) emitEvent('joined', { group: g.address, port: g.port, interface: s.ifaceName, source: o.source, exclude: o.exclude });
+      else ui.info(`joined ${g.address} port ${g.port} on ${s.ifaceName}${o.source.length ? ` from ${o.source.join(', ')}` : ''}${o.exclude.length ? ` excluding ${o.exclude.join(', ')}` : ''}`);
+    }
+    engine = core.receiverStart(
+      sessions.map((s) => s.handle),
+      { maxPackets: o.count, recvBuffer: o.recvBuffer },
+    );
+  } catch (e) {
+    if (engine) core.engineStop(engine);
+    for (const s of sessions) closeSession(s);
+    throw e;
+  }
+
+  const started = Date.now();
+  const spinner = ui.spinner(`waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`);
+  let spinning = true;
+  const seen = new Set<string>();
+  let lastStats = Date.now();
+  let fault: InterfaceFault | null = null;
+  let faultAnnounced = false;
+  let stopReason = 'stopped';
+  let snap: ReceiverSnapshot = core.engineSnapshot(engine);
+  try {
+    for (;;) {
+      await tick(Math.min(o.intervalMs, 250), signal);
+      snap = core.engineSnapshot(engine);
+      for (const s of snap.senders) {
+        const key = `${s.address}:${s.port}>${s.group}`;
+        if (!seen.has(key)) {
+          seen.add(key);
+          if (ui.ndjson) emitEvent('sender', { address: s.address, port: s.port, group: s.group, firstSeenMs: s.firstSeenMs, probe: s.probe !== null });
+        }
+      }
+      if (spinning && snap.received > 0) {
+        spinner.stop();
+        spinning = false;
+      }
+      if (!spinning) ui.redraw(renderJoinLive(snap, ui.errColor));
+      if (ui.ndjson && Date.now() - lastStats >= o.intervalMs) {
+        lastStats = Date.now();
+        emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders: snap.senders });
+      }
+      // Interface watch: say what happened; with --duration keep waiting.
+      for (const s of sessions) {
+        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
+        if (f && !faultAnnounced) {
+          fault = f;
+          faultAnnounced = true;
+          ui.warn(`${f.message}${o.durationMs ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
+          if (ui.ndjson) emitEvent('fault', f);
+        }
+      }
+      if (snap.countReached) {
+        stopReason = 'count reached';
+        break;
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
+        stopReason = 'duration over';
+        break;
+      }
+      if (fault && o.durationMs === undefined) {
+        stopReason = fault.message;
+        break;
+      }
+      if (snap.error) {
+        stopReason = `receive error: ${snap.error}`;
+        fault = fault ?? { kind: 'down', name: sessions[0]?.ifaceName ?? '?', message: snap.error };
+        break;
+      }
+    }
+  } finally {
+    spinner.stop();
+    snap = core.engineStop(engine);
+    ui.commit();
+    for (const s of sessions) closeSession(s);
+  }
+  if (ui.ndjson) for (const s of sessions) emitEvent('left', { group: s.session.group, port: s.session.port });
+
+  const groups: JoinedGroup[] = sessions.map((s, i) => ({
+    group: s.session.group,
+    port: s.session.port,
+    interface: s.ifaceName,
+    ifindex: s.session.ifindex,
+    filterMode: s.session.sources.length ? s.session.filterMode : 'any-source',
+    source: s.session.sources,
+    received: snap.groups[i]?.received ?? 0,
+    joinLatencyMs: snap.groups[i]?.joinLatencyMs ?? null,
+  }));
+  const result: JoinResult = {
+    groups,
+    senders: snap.senders,
+    received: snap.received,
+    bytes: snap.bytes,
+    probes: snap.probes,
+    foreign: snap.foreign,
+    malformed: snap.malformed,
+    malformedReasons: snap.malformedReasons,
+    unexpected: snap.unexpected,
+    durationMs: Date.now() - started,
+    count: o.count ?? null,
+    countReached: snap.countReached,
+    stopReason,
+    fault,
+    recvBuffer: snap.recvBuffer,
+    warnings,
+  };
+  let exitCode: number = ExitCode.Ok;
+  if (o.count !== undefined && !snap.countReached) exitCode = ExitCode.Failed;
+  if (fault && o.durationMs === undefined) exitCode = ExitCode.System;
+  return { result, exitCode };
+}
+
+export function assertGroups(groups: unknown[]): void {
+  if (groups.length === 0) throw new McastError('E_USAGE', 'at least one group is required, e.g. mcast join 239.1.2.3', ExitCode.Usage);
+}

@@ -1,0 +1,207 @@
+// `mcast send`: sequenced, timestamped probes on a d_leaf socket joined
+// sender-only (no membership, no IGMP/MLD report), with the model's scope and
+// loopback controls, paced by the native engine.
+
+import { classifyGroup, scopeWarnings, type GroupSpec } from '../model/address.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
+import { native, type SenderSnapshot } from '../native.js';
+import { ExitCode, usageError } from '../errors.js';
+import { emitEvent } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderSendLive } from '../render/send.js';
+
+export const PROBE_HEADER_LEN = 48;
+export const DEFAULT_PORT = 5000;
+
+export interface SendOptions {
+  groups: (GroupSpec & { port: number })[];
+  ttl: number;
+  loopback: boolean;
+  iface?: string;
+  sourceAddress?: string;
+  rate?: number;
+  bitrate?: number;
+  size: number;
+  count?: number;
+  durationMs?: number;
+  sendBuffer?: number;
+}
+
+export interface SendGroupResult {
+  group: string;
+  port: number;
+  interface: string;
+  ttl: number;
+  loopback: boolean;
+  scope: string;
+  sent: number;
+  bytes: number;
+  size: number;
+  rate: { asked: number; achieved: number };
+  errors: { code: string; count: number; meaning: string }[];
+  session: string;
+  senderId: number;
+  failed: string | null;
+  complete: boolean;
+  elapsedMs: number;
+  sendBuffer: number;
+}
+
+export interface SendResult {
+  groups: SendGroupResult[];
+  /** Fields of the first group, flattened for scripts that send to one group. */
+  group: string;
+  sent: number;
+  bytes: number;
+  ttl: number;
+  loopback: boolean;
+  interface: string;
+  rate: { asked: number; achieved: number };
+  errors: { code: string; count: number; meaning: string }[];
+  stopReason: string;
+  fault: InterfaceFault | null;
+  warnings: string[];
+}
+
+const ERROR_MEANINGS: Record<string, string> = {
+  ENOBUFS: 'the socket or interface queue was full: the rate is above what the host can push; packets were retried',
+  ENETUNREACH: 'no route for the group: name an interface or add a multicast route',
+  ENETDOWN: 'the interface is down',
+  ENODEV: 'the interface disappeared',
+  EHOSTUNREACH: 'no route to the destination',
+  EMSGSIZE: 'the datagram is larger than the path allows',
+  EPERM: 'a firewall rule (nftables/iptables) refused the packet',
+  EADDRNOTAVAIL: 'the source address is no longer on this host',
+};
+
+export function explainSendError(code: string): string {
+  return ERROR_MEANINGS[code] ?? 'see errno(3)';
+}
+
+export function validateSize(size: number, family: 4 | 6): void {
+  const max = family === 6 ? 65527 : 65507;
+  if (!Number.isInteger(size) || size < PROBE_HEADER_LEN || size > max) {
+    throw usageError('E_SIZE_RANGE', `--size must be an integer from ${PROBE_HEADER_LEN} (the probe header) to ${max} (the UDP/IPv${family} maximum); got '${size}'`);
+  }
+}
+
+export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: SendResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  if (o.rate !== undefined && o.bitrate !== undefined) {
+    throw usageError('E_USAGE', '--rate and --bitrate cannot be combined; give one (packets/s or bits/s)');
+  }
+  for (const g of o.groups) validateSize(o.size, g.family);
+  const rate = o.bitrate !== undefined ? o.bitrate / (o.size * 8) : (o.rate ?? 1);
+  if (!(rate > 0) || !Number.isFinite(rate)) throw usageError('E_OPTION_VALUE', `the rate must be a positive number; got ${rate}`);
+  const warnings: string[] = [];
+  const statements: string[] = [];
+  for (const g of o.groups) {
+    const st = scopeWarnings(classifyGroup(g.address), o.ttl);
+    statements.push(st.statement);
+    for (const w of st.warnings) warnings.push(w);
+  }
+  const sessions: OpenSession[] = [];
+  const engines: number[] = [];
+  const core = native();
+  try {
+    for (const g of o.groups) {
+      const s = await openSession({ group: g, role: 'sender', iface: o.iface, localAddress: o.sourceAddress, ttl: o.ttl, loopback: o.loopback });
+      sessions.push(s);
+      for (const n of s.notices) ui.info(n);
+      for (const w of s.warnings) warnings.push(w);
+    }
+    for (const w of [...new Set(warnings)]) ui.warn(w);
+    sessions.forEach((s, i) => {
+      ui.info(`sending to ${s.session.group} port ${s.session.port} on ${s.ifaceName}: ${statements[i]}; loopback ${o.loopback ? 'on' : 'off'}; ${rate} probes/s of ${o.size} bytes`);
+      if (ui.ndjson) emitEvent('start', { group: s.session.group, port: s.session.port, interface: s.ifaceName, ttl: o.ttl, loopback: o.loopback, rate, size: o.size });
+    });
+    for (const s of sessions) {
+      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer }));
+    }
+  } catch (e) {
+    for (const id of engines) core.engineStop(id);
+    for (const s of sessions) closeSession(s);
+    throw e;
+  }
+
+  let snaps: SenderSnapshot[] = [];
+  let stopReason = 'done';
+  let fault: InterfaceFault | null = null;
+  let lastEvent = Date.now();
+  try {
+    for (;;) {
+      await tick(250, signal);
+      snaps = engines.map((id) => core.engineSnapshot(id) as SenderSnapshot);
+      ui.redraw(renderSendLive(snaps, sessions.map((s) => s.session.group), ui.errColor));
+      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
+        lastEvent = Date.now();
+        snaps.forEach((s, i) => emitEvent('progress', { group: sessions[i]!.session.group, sent: s.sent, rate: s.achievedRate, errors: s.errors }));
+      }
+      for (const s of sessions) {
+        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
+        if (f && !fault) {
+          fault = f;
+          ui.warn(`${f.message}${o.durationMs ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
+        }
+      }
+      if (snaps.every((s) => s.done)) {
+        stopReason = snaps.some((s) => s.failed) ? 'send failed' : o.count !== undefined ? 'count reached' : 'duration over';
+        break;
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+      if (fault && o.durationMs === undefined) {
+        stopReason = fault.message;
+        break;
+      }
+    }
+  } finally {
+    snaps = engines.map((id) => core.engineStop(id) as SenderSnapshot);
+    ui.commit();
+    for (const s of sessions) closeSession(s);
+  }
+  const groups: SendGroupResult[] = sessions.map((s, i) => {
+    const sn = snaps[i]!;
+    return {
+      group: s.session.group,
+      port: s.session.port,
+      interface: s.ifaceName,
+      ttl: o.ttl,
+      loopback: o.loopback,
+      scope: statements[i]!,
+      sent: sn.sent,
+      bytes: sn.bytes,
+      size: o.size,
+      rate: { asked: rate, achieved: sn.achievedRate },
+      errors: sn.errors.map((e) => ({ ...e, meaning: explainSendError(e.code) })),
+      session: sn.session,
+      senderId: sn.senderId,
+      failed: sn.failed,
+      complete: o.count === undefined ? !sn.failed : sn.sent === o.count,
+      elapsedMs: sn.elapsedMs,
+      sendBuffer: sn.sendBuffer,
+    };
+  });
+  const first = groups[0]!;
+  const result: SendResult = {
+    groups,
+    group: first.group,
+    sent: groups.reduce((a, g) => a + g.sent, 0),
+    bytes: groups.reduce((a, g) => a + g.bytes, 0),
+    ttl: o.ttl,
+    loopback: o.loopback,
+    interface: first.interface,
+    rate: first.rate,
+    errors: first.errors,
+    stopReason,
+    fault,
+    warnings: [...new Set(warnings)],
+  };
+  if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
+  const failed = groups.some((g) => g.failed) || (fault !== null && o.durationMs === undefined);
+  const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => g.sent !== o.count);
+  return { result, exitCode: failed || incomplete ? ExitCode.System : ExitCode.Ok };
+}

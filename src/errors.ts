@@ -1,0 +1,48 @@
+// One table of exit codes and one error type for every command.
+// Commands throw McastError; cli.ts turns it into one stderr line (and a JSON
+// error object on stdout under --json) and the exit code below.
+
+export const ExitCode = {
+  /** The command did what was asked (and a check passed). */
+  Ok: 0,
+  /** The run worked and found a problem: a check failed, no responder answered, --count not reached. */
+  Failed: 1,
+  /** Bad usage or bad input: nothing was attempted. */
+  Usage: 2,
+  /** The system refused: permission, missing interface, kernel limit, I/O failure. */
+  System: 3,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export const EXIT_CODE_HELP = `Exit codes:
+  0  success (a check passed)
+  1  the run worked and found a problem (check failed, no responder, --count not reached)
+  2  bad usage or bad input
+  3  system error (permission, missing interface, kernel refusal)`;
+
+/**
+ * An error meant for the user: `message` is the one line shown, `code` a
+ * stable identifier (E_* from the multipoint model, or an errno name from
+ * the native core), `exitCode` what the process returns.
+ */
+export class McastError extends Error {
+  readonly code: string;
+  readonly exitCode: ExitCode;
+
+  constructor(code: string, message: string, exitCode: ExitCode = ExitCode.Usage, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'McastError';
+    this.code = code;
+    this.exitCode = exitCode;
+  }
+}
+
+/** Bad input from the command line: exit 2. */
+export function usageError(code: string, message: string): McastError {
+  return new McastError(code, message, ExitCode.Usage);
+}
+
+/** The environment refused: exit 3. */
+export function systemError(code: string, message: string, cause?: unknown): McastError {
+  return new McastError(code, message, ExitCode.System, { cause });
+}

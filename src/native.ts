@@ -1,0 +1,223 @@
+// The only module that loads the native core. Types for every export are
+// declared here by hand (napi build generates none for a crate without the
+// napi crate); the Rust side is native/src/js/api.rs.
+
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { systemError } from './errors.js';
+
+export interface ProtocolInfo {
+  id: number;
+  name: string;
+  family: 'ipv4' | 'ipv6';
+  addressFamily: number;
+  winsockAddressFamily: number;
+  socketType: 'dgram' | 'stream' | 'raw';
+  protocol: number;
+  protocolMaxOffset: number;
+  /** dwServiceFlags1 bit set (XP1_*). */
+  serviceFlags: number;
+  flags: string[];
+  providerFlags: number;
+  multipoint: boolean;
+  controlPlane: 'rooted' | 'nonrooted' | null;
+  dataPlane: 'rooted' | 'nonrooted' | null;
+  scopeControl: boolean;
+  loopbackControl: boolean;
+  sourceSpecific: boolean;
+  messageSize: number;
+  minSockaddrLength: number;
+  maxSockaddrLength: number;
+  available: boolean;
+  reason: string | null;
+}
+
+export interface NativeInterface {
+  name: string;
+  index: number;
+  flags: number;
+  up: boolean;
+  running: boolean;
+  multicast: boolean;
+  loopback: boolean;
+  addresses: { family: 'ipv4' | 'ipv6'; address: string; prefixLength: number }[];
+}
+
+export interface JoinLeafRequest {
+  group: string;
+  port: number;
+  ifindex: number;
+  /** JL_SENDER_ONLY | JL_RECEIVER_ONLY | JL_BOTH (exactly one). */
+  flags: number;
+  sources?: string[];
+  filterMode?: 'include' | 'exclude';
+  localAddress?: string;
+  localPort?: number;
+}
+
+export interface SessionInfo {
+  group: string;
+  port: number;
+  ifindex: number;
+  mode: 'sender-only' | 'receiver-only' | 'both';
+  filterMode: 'include' | 'exclude';
+  sources: string[];
+}
+
+export interface SocketInfo {
+  protocolId: number;
+  protocol: string;
+  control: 'c_root' | 'c_leaf';
+  data: 'd_root' | 'd_leaf';
+  loopback: boolean;
+  scope: number;
+  localAddress: string | null;
+  localPort: number | null;
+  session: SessionInfo | null;
+}
+
+export interface SenderSnapshot {
+  sent: number;
+  bytes: number;
+  elapsedMs: number;
+  askedRate: number;
+  achievedRate: number;
+  errors: { code: string; count: number }[];
+  lastError: string | null;
+  done: boolean;
+  failed: string | null;
+  session: string;
+  senderId: number;
+  size: number;
+  sendCalls: number;
+  gapMinUs: number;
+  gapMaxUs: number;
+  sendBuffer: number;
+}
+
+export interface SenderStats {
+  address: string;
+  port: number;
+  group: string;
+  received: number;
+  bytes: number;
+  rate: number;
+  probes: number;
+  lost: number;
+  duplicates: number;
+  reordered: number;
+  ttl: { min: number | null; max: number | null; last: number | null };
+  /** Kernel receive time of the first/last packet, ms since the epoch. */
+  firstArrival: number;
+  lastArrival: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  probe: null | {
+    session: string;
+    senderId: number;
+    senderTtl: number;
+    hops: number | null;
+    received: number;
+    highestSeq: number | null;
+    sessions: number;
+    delay: { min: number | null; avg: number | null; max: number | null; jitter: number };
+  };
+  foreign: { packets: number; bytes: number };
+  replies: number;
+  malformed: number;
+}
+
+export interface ReceiverSnapshot {
+  elapsedMs: number;
+  received: number;
+  bytes: number;
+  probes: number;
+  replies: number;
+  foreign: number;
+  malformed: number;
+  malformedReasons: Record<string, number>;
+  truncated: number;
+  unexpected: number;
+  overflow: number;
+  recvCalls: number;
+  recvBuffer: number;
+  countReached: boolean;
+  done: boolean;
+  error: string | null;
+  groups: { group: string; port: number; ifindex: number; received: number; bytes: number; joinLatencyMs: number | null }[];
+  senders: SenderStats[];
+}
+
+export type DecodedDatagram =
+  | { kind: 'probe'; session: string; senderId: number; seq: bigint; ttl: number; length: number; sendTimeNs: bigint }
+  | { kind: 'reply'; session: string; senderId: number; seq: bigint; recvTtl: number | null; length: number; name: string }
+  | { kind: 'foreign' | 'malformed'; reason: string };
+
+export interface NativeCore {
+  version(): string;
+  constants(): Record<string, number>;
+  catalog(): ProtocolInfo[];
+  interfaces(): NativeInterface[];
+  socketOpen(protocolId: number, roleFlags: number): number;
+  socketJoinLeaf(handle: number, request: JoinLeafRequest): SessionInfo;
+  socketSetLoopback(handle: number, on: boolean): void;
+  socketSetScope(handle: number, scope: number): void;
+  socketInfo(handle: number): SocketInfo;
+  socketLeave(handle: number): void;
+  socketClose(handle: number): boolean;
+  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number }): number;
+  senderStart(
+    socket: number,
+    options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number },
+  ): number;
+  engineSnapshot(handle: number): any;
+  engineStop(handle: number): any;
+  probeDecode(datagram: Buffer): DecodedDatagram;
+  probeEncode(probe: { size?: number; session?: number; senderId?: number; seq?: number; ttl?: number }): Buffer;
+  fuzzDecode(iterations: number, seed: number): { total: number; probes: number; replies: number; foreign: number; malformed: number; panics: number };
+}
+
+/** A native error as thrown by the core: `code` is an errno name or an E_* id. */
+export interface NativeError extends Error {
+  code: string;
+  errno?: number;
+  syscall?: string;
+}
+
+export function isNativeError(e: unknown): e is NativeError {
+  return e instanceof Error && typeof (e as NativeError).code === 'string';
+}
+
+const BUILD_HINT = 'npm run build:native';
+
+function candidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  // dist/src/native.js -> ../../native ; src/native.ts (ts-node style) -> ../native
+  const roots = [join(here, '..', '..', 'native'), join(here, '..', 'native')];
+  const names = [`mcast-core.${process.platform}-${process.arch}-gnu.node`, 'mcast-core.node'];
+  return roots.flatMap((r) => names.map((n) => join(r, n)));
+}
+
+let loaded: NativeCore | undefined;
+
+/** The native core, loaded once. Throws one actionable line when it is missing. */
+export function native(): NativeCore {
+  if (loaded) return loaded;
+  if (process.platform !== 'linux') {
+    throw systemError('E_UNSUPPORTED_OS', `mcast's native core supports Linux only; this is ${process.platform}.`);
+  }
+  const require = createRequire(import.meta.url);
+  const tried = candidates();
+  const found = tried.find((p) => existsSync(p));
+  if (!found) {
+    throw systemError('E_NATIVE_MISSING', `mcast's native core is not built (looked for ${tried[0]}); run '${BUILD_HINT}'.`);
+  }
+  try {
+    loaded = require(found) as NativeCore;
+  } catch (e) {
+    throw systemError('E_NATIVE_LOAD', `mcast's native core at ${found} failed to load (${(e as Error).message.split('\n')[0]}); rebuild with '${BUILD_HINT}'.`, e);
+  }
+  return loaded;
+}

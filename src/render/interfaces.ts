@@ -1,0 +1,40 @@
+import type { ChalkInstance } from 'chalk';
+import type { InterfacesResult, InterfaceReport } from '../commands/interfaces.js';
+
+function flagWords(i: InterfaceReport): string {
+  const w = [i.up ? 'UP' : 'DOWN'];
+  if (i.running) w.push('RUNNING');
+  if (i.multicast) w.push('MULTICAST');
+  if (i.loopback) w.push('LOOPBACK');
+  return w.join(',');
+}
+
+function versionLine(i: InterfaceReport): string {
+  const s = i.multicastState;
+  const igmp = s.igmpVersion
+    ? `IGMP${s.igmpVersion}${s.igmpVersionReason === 'forced' ? ' (forced)' : s.igmpVersionReason === 'querier-heard' ? ' (older querier heard)' : ''}`
+    : 'IGMP: no IPv4 groups';
+  const mld = s.mldVersion ? `MLD${s.mldVersion} (forced)` : s.mldVersionReason === 'ipv6-disabled' ? 'MLD: IPv6 disabled' : 'MLDv2 unless an MLDv1 querier is heard';
+  const qi = s.querierHeard.igmp === 'v1-or-v2-querier-heard' ? 'IGMPv1/v2 querier heard' : 'IGMP querier: unknown';
+  const qm = s.querierHeard.mld === 'unknown' ? 'MLD queries: unknown' : `MLD queries heard: ${s.querierHeard.mld.queriesHeard}`;
+  return `${igmp}; ${mld}; ${qi}; ${qm}`;
+}
+
+export function renderInterfaces(r: InterfacesResult, c: ChalkInstance): string {
+  const out: string[] = [];
+  for (const i of r.interfaces) {
+    out.push(`${c.bold(`${i.index}: ${i.name}`)}  <${flagWords(i)}>`);
+    for (const a of i.addresses) out.push(`    ${a.family === 'ipv4' ? 'inet ' : 'inet6'} ${a.address}/${a.prefixLength}`);
+    out.push(`    ${versionLine(i)}`);
+    const groups = i.multicastState.groups;
+    if (groups.length === 0) out.push('    groups: none');
+    for (const g of groups) {
+      const filter = g.sourceFilter ? `  ${g.sourceFilter.mode.toUpperCase()} {${g.sourceFilter.sources.join(', ')}}` : '';
+      out.push(`    group ${g.group}${g.users > 1 ? ` (users ${g.users})` : ''}${filter}`);
+    }
+  }
+  const l = r.limits;
+  out.push('');
+  out.push(`limits: igmp_max_memberships=${l.igmpMaxMemberships ?? '?'} igmp_max_msf=${l.igmpMaxMsf ?? '?'} mld_max_msf=${l.mldMaxMsf ?? '?'}`);
+  return out.join('\n');
+}

@@ -1,0 +1,24 @@
+import type { ChalkInstance } from 'chalk';
+import type { SendResult } from '../commands/send.js';
+import type { SenderSnapshot } from '../native.js';
+import { bytes, rate, seconds } from './format.js';
+
+export function renderSendLive(snaps: SenderSnapshot[], groups: string[], c: ChalkInstance): string[] {
+  return snaps.map((s, i) => {
+    const errs = s.errors.reduce((a, e) => a + e.count, 0);
+    return `${groups[i]}: sent ${s.sent} (${bytes(s.bytes)})  ${rate(s.achievedRate)}  ${seconds(s.elapsedMs)}${errs ? c.yellow(`  errors ${errs}`) : ''}`;
+  });
+}
+
+export function renderSendSummary(r: SendResult, c: ChalkInstance): string {
+  const lines = [c.bold(`--- mcast send summary (${r.stopReason}) ---`)];
+  for (const g of r.groups) {
+    lines.push(`${g.group} port ${g.port} via ${g.interface}: ${g.sent} probes, ${bytes(g.bytes)} (${g.size} bytes each) in ${seconds(g.elapsedMs)}`);
+    lines.push(`  rate asked ${rate(g.rate.asked)}, achieved ${rate(g.rate.achieved)}; TTL ${g.ttl}; loopback ${g.loopback ? 'on' : 'off'}`);
+    lines.push(`  scope: ${g.scope}`);
+    for (const e of g.errors) lines.push(c.yellow(`  ${e.code} x${e.count}: ${e.meaning}`));
+    if (g.failed) lines.push(c.red(`  failed: ${g.failed}`));
+  }
+  if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));
+  return lines.join('\n');
+}
