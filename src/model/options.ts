@@ -1,0 +1,180 @@
+// The shared option grammar. Every parser takes `(raw, optionName)` and
+// either returns the value or throws one usageError line of the form
+//   "{option} must be …; got '{raw}'"
+// so the message always names the flag the user typed.
+//
+// commander 14 calls an argParser as `fn(value, previous)`: wrap a parser
+// with `asParser(parseTtl, '--ttl')`, or `asListParser(...)` for a
+// repeatable option.
+
+import { usageError } from '../errors.js';
+import { quoteInput } from './address.js';
+
+export type OptionParser<T> = (raw: string, optionName: string) => T;
+
+/** Generic code for a bad option value (no dedicated E_* id in the model). */
+export const E_OPTION_VALUE = 'E_OPTION_VALUE';
+
+function fail(code: string, optionName: string, expectation: string, raw: string): never {
+  throw usageError(code, `${optionName} must be ${expectation}; got '${quoteInput(raw)}'`);
+}
+
+const DECIMAL = String.raw`(?:\d+(?:\.\d+)?|\.\d+)`;
+const INTEGER_RE = /^\d+$/;
+
+// ---------------------------------------------------------------------------
+
+/** UDP port 1-65535. */
+export function parsePort(raw: string, optionName: string): number {
+  const s = raw.trim();
+  if (!/^\d{1,5}$/.test(s)) fail('E_PORT_RANGE', optionName, 'an integer 1-65535', raw);
+  const n = Number(s);
+  if (n < 1 || n > 65535) fail('E_PORT_RANGE', optionName, 'an integer 1-65535', raw);
+  return n;
+}
+
+/** Largest delay a Node timer honours (2^31-1 ms); beyond it setTimeout fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+export interface DurationOptions {
+  /** Accept 0 (e.g. "no timeout"). Default false: the duration must be positive. */
+  allowZero?: boolean;
+  /** Smallest accepted value in ms (after allowZero); default none. */
+  minMs?: number;
+  /** Largest accepted value in ms; default MAX_TIMER_MS. */
+  maxMs?: number;
+}
+
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
+const DURATION_RE = new RegExp(`^(${DECIMAL})(ms|s|min|m|h)?$`);
+
+function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * A duration: plain seconds (`0.05`, `2`) or with a unit (`50ms`, `2s`, `1.5s`, `1m`, `1h`).
+ * Returns milliseconds. Negative, NaN, empty and unknown units (`5x`) are rejected; zero only with `allowZero`.
+ */
+export function parseDuration(raw: string, optionName: string, options: DurationOptions = {}): number {
+  const { allowZero = false, minMs, maxMs = MAX_TIMER_MS } = options;
+  const expectation = `a ${allowZero ? '' : 'positive '}duration such as 500ms, 2s, 1.5m or 1h (a plain number means seconds)`;
+  const m = DURATION_RE.exec(raw.trim());
+  if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  const ms = Number(m[1]) * DURATION_UNITS[m[2] ?? ''];
+  // Round away binary noise (0.1 s -> 100 ms, not 100.00000000000001).
+  const value = Math.round(ms * 1e6) / 1e6;
+  if (!Number.isFinite(value)) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  if (value === 0 && !allowZero) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  if (minMs !== undefined && value < minMs && !(value === 0 && allowZero)) {
+    fail(E_OPTION_VALUE, optionName, `a duration of at least ${formatMs(minMs)}`, raw);
+  }
+  if (value > maxMs) fail(E_OPTION_VALUE, optionName, `a duration of at most ${formatMs(maxMs)}`, raw);
+  return value;
+}
+
+const SI: Record<string, number> = { '': 1, k: 1e3, K: 1e3, m: 1e6, M: 1e6, g: 1e9, G: 1e9, t: 1e12, T: 1e12 };
+
+/** Packet rate in packets/s: `10`, `0.5`, `1k`, `2.5k`, `1M`. Positive. */
+export function parseRate(raw: string, optionName: string): number {
+  const expectation = 'a positive packet rate such as 10, 0.5, 1k or 1M (packets/s)';
+  const m = new RegExp(`^(${DECIMAL})([kKM]?)(?:pps|/s)?$`).exec(raw.trim());
+  if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  const v = Number(m[1]) * SI[m[2]];
+  if (!(v > 0) || !Number.isFinite(v)) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  return v;
+}
+
+/**
+ * Bit rate in bits/s with decimal SI prefixes: `1000000`, `500k`, `10M`, `1.5G`, `1.5Gbit`, `10Mbps`, `10Mbit/s`.
+ * A capital `B` (bytes) is rejected rather than guessed. Positive.
+ */
+export function parseBitrate(raw: string, optionName: string): number {
+  const expectation = 'a positive bit rate such as 500k, 10M, 1.5G or 1000000 (bits/s, decimal units)';
+  const m = new RegExp(`^(${DECIMAL})\\s*([kKmMgGtT]?)(bits?|bps|b/s|bit/s)?$`).exec(raw.trim());
+  if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  const v = Number(m[1]) * SI[m[2]];
+  if (!(v > 0) || !Number.isFinite(v)) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  return Math.round(v * 1e3) / 1e3;
+}
+
+/** TTL / hop limit, an integer 0-255. */
+export function parseTtl(raw: string, optionName: string): number {
+  const s = raw.trim();
+  if (!/^\d{1,3}$/.test(s) || Number(s) > 255) fail('E_SCOPE_RANGE', optionName, 'an integer 0-255', raw);
+  return Number(s);
+}
+
+/** A positive integer count (1 … 2^53-1). */
+export function parseCount(raw: string, optionName: string): number {
+  const s = raw.trim();
+  const n = Number(s);
+  if (!INTEGER_RE.test(s) || n < 1 || !Number.isSafeInteger(n)) fail(E_OPTION_VALUE, optionName, 'a positive integer', raw);
+  return n;
+}
+
+/** A parser for an integer byte size in [min, max]; the message names the range. */
+export function parseSize(min: number, max: number): OptionParser<number> {
+  return (raw: string, optionName: string): number => {
+    const s = raw.trim();
+    const n = Number(s);
+    if (!INTEGER_RE.test(s) || n < min || n > max) {
+      fail(E_OPTION_VALUE, optionName, `an integer ${min}-${max} (bytes)`, raw);
+    }
+    return n;
+  };
+}
+
+/** A percentage 0-100: `5`, `5%`, `0.5%`. Returns the number (5 for "5%"). */
+export function parsePercent(raw: string, optionName: string): number {
+  const m = new RegExp(`^(${DECIMAL})\\s*%?$`).exec(raw.trim());
+  const expectation = 'a percentage 0-100 such as 5, 0.5 or 0.5%';
+  if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  const v = Number(m[1]);
+  if (!(v >= 0 && v <= 100)) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  return v;
+}
+
+/**
+ * A threshold in milliseconds: plain numbers are ms (`20`), or with a unit (`20ms`, `500us`, `0.5s`).
+ * Zero is accepted (a threshold of 0 is meaningful); negatives are not.
+ */
+export function parseMilliseconds(raw: string, optionName: string): number {
+  const expectation = 'a time in milliseconds such as 20, 20ms, 500us or 0.5s (a plain number means ms)';
+  const m = new RegExp(`^(${DECIMAL})\\s*(ms|us|µs|s)?$`).exec(raw.trim());
+  if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  const factor = m[2] === 's' ? 1000 : m[2] === 'us' || m[2] === 'µs' ? 0.001 : 1;
+  const v = Math.round(Number(m[1]) * factor * 1e6) / 1e6;
+  if (!Number.isFinite(v)) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  return v;
+}
+
+// ---------------------------------------------------------------------------
+// commander adapters
+
+/** Adapt a parser to commander's `argParser(fn(value, previous))`. */
+export function asParser<T>(parser: OptionParser<T>, optionName: string): (value: string, previous?: unknown) => T {
+  return (value: string) => parser(value, optionName);
+}
+
+/** For a repeatable option: each occurrence is parsed and appended (the default, if any, is replaced). */
+export function asListParser<T>(
+  parser: OptionParser<T>,
+  optionName: string,
+): (value: string, previous?: T[]) => T[] {
+  const seen = new WeakSet<T[]>();
+  return (value: string, previous?: T[]) => {
+    const parsed = parser(value, optionName);
+    // The first call receives commander's default: start a fresh list instead of appending to it.
+    if (!previous || !seen.has(previous)) {
+      const list = [parsed];
+      seen.add(list);
+      return list;
+    }
+    previous.push(parsed);
+    return previous;
+  };
+}

@@ -1,0 +1,520 @@
+// Readers for the kernel's per-interface multicast state (multipoint model §7.1-§7.3,
+// querier-notes.md C.1). Each file has a pure `parseX(text)` and a `readX()` that reads
+// it and returns [] (or null for a single value) when the file does not exist.
+//
+// What these files can and cannot prove:
+// * `/proc/net/igmp` "Querier" column is the IGMP *compatibility mode*. `V1`/`V2` without
+//   forcing proves an older querier was heard recently; `V3` proves nothing (it is also shown
+//   when no querier exists). Never report a querier from `V3`.
+// * `/proc/net/igmp6` has no version or querier column; `dev_snmp6` counts MLD queries heard.
+// * `/proc/net/mcfilter*` can miss source filters (the kernel lists a device's sources only when
+//   the most recently joined group on it has a source list); treat it as a hint, not as complete.
+
+import { readFileSync } from 'node:fs';
+import { endianness } from 'node:os';
+import { join } from 'node:path';
+import { systemError } from '../errors.js';
+import { formatIpv6 } from '../model/address.js';
+
+/** Where procfs is mounted; tests point this at a fixture tree. */
+export interface ProcOptions {
+  /** Default `/proc`. */
+  procRoot?: string;
+}
+
+const DEFAULT_ROOT = '/proc';
+
+function rootOf(opts?: ProcOptions): string {
+  return opts?.procRoot ?? DEFAULT_ROOT;
+}
+
+/** Read a file; null when it (or its directory) does not exist. Other errors are system errors. */
+function readText(path: string): string | null {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'ENODEV') return null;
+    throw systemError('E_PROCFS_READ', `Cannot read ${path}: ${(err as Error).message}.`, err);
+  }
+}
+
+/** Interface names usable as a path component (no traversal). */
+function safeIfName(name: string): boolean {
+  return name.length > 0 && name.length <= 15 && name !== '.' && name !== '..' && !/[/\s\0]/.test(name);
+}
+
+// ---------------------------------------------------------------------------
+// Address decoding
+
+/**
+ * `/proc/net/igmp` prints the group as the native integer of the network-order word:
+ * 224.0.0.251 is `FB0000E0` on little-endian hosts, `E00000FB` on big-endian ones.
+ */
+export function decodeIgmpGroupHex(hex: string, byteOrder: 'LE' | 'BE' = endianness()): string {
+  const v = parseInt(hex, 16) >>> 0;
+  const be = [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+  const bytes = byteOrder === 'LE' ? be.reverse() : be;
+  return bytes.join('.');
+}
+
+/** `/proc/net/mcfilter` prints host-order values (`0xe00000fb` = 224.0.0.251) on every CPU. */
+export function decodeHostOrderHex(hex: string): string {
+  const v = parseInt(hex.replace(/^0x/i, ''), 16) >>> 0;
+  return [(v >>> 24) & 0xff, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff].join('.');
+}
+
+/** 32 hex digits without colons (igmp6, mcfilter6) to canonical IPv6 text. */
+export function decodeIpv6Hex(hex: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < 32; i += 2) bytes.push(parseInt(hex.slice(i, i + 2), 16));
+  return formatIpv6(bytes);
+}
+
+const HEX8 = /^[0-9a-fA-F]{8}$/;
+const HEX32 = /^[0-9a-fA-F]{32}$/;
+
+// ---------------------------------------------------------------------------
+// /proc/net/igmp
+
+export type IgmpMode = 'V1' | 'V2' | 'V3' | 'NONE';
+
+export interface IgmpGroupEntry {
+  group: string;
+  /** Sockets (and kernel users) holding the membership. */
+  users: number;
+  timerRunning: boolean;
+  /** Report timer, clock ticks (USER_HZ). */
+  timerTicks: number;
+  /** This host sent the last report for the group. */
+  reporter: boolean;
+}
+
+export interface IgmpInterface {
+  ifindex: number;
+  device: string;
+  /** Number of groups the kernel says the interface has. */
+  count: number;
+  /** The compatibility mode (not a querier!). Unknown strings are kept verbatim. */
+  mode: IgmpMode | string;
+  groups: IgmpGroupEntry[];
+}
+
+/**
+ * Parse `/proc/net/igmp`:
+ * ```
+ * Idx	Device    : Count Querier	Group    Users Timer	Reporter
+ * 1	lo        :     1      V3
+ * 				010000E0     1 0:00000000		0
+ * ```
+ * `byteOrder` is the byte order of the CPU that produced the text (default: this host's).
+ */
+export function parseIgmp(text: string, byteOrder: 'LE' | 'BE' = endianness()): IgmpInterface[] {
+  const out: IgmpInterface[] = [];
+  let current: IgmpInterface | null = null;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '' || line.startsWith('Idx')) continue;
+    const ifm = /^(\d+)\s+(\S+)\s*:\s*(\d+)\s+(\S+)\s*$/.exec(line);
+    if (ifm && !/^\s/.test(line)) {
+      current = { ifindex: Number(ifm[1]), device: ifm[2], count: Number(ifm[3]), mode: ifm[4], groups: [] };
+      out.push(current);
+      continue;
+    }
+    const gm = /^\s+([0-9a-fA-F]{8})\s+(\d+)\s+([01]):([0-9a-fA-F]+)\s+([01])\s*$/.exec(line);
+    if (gm && current) {
+      current.groups.push({
+        group: decodeIgmpGroupHex(gm[1], byteOrder),
+        users: Number(gm[2]),
+        timerRunning: gm[3] === '1',
+        timerTicks: parseInt(gm[4], 16),
+        reporter: gm[5] === '1',
+      });
+    }
+    // Anything else (a future format) is skipped rather than guessed at.
+  }
+  return out;
+}
+
+export function readIgmp(opts?: ProcOptions): IgmpInterface[] {
+  const text = readText(join(rootOf(opts), 'net/igmp'));
+  return text === null ? [] : parseIgmp(text);
+}
+
+// ---------------------------------------------------------------------------
+// /proc/net/igmp6
+
+export const MAF_FLAGS = {
+  MAF_TIMER_RUNNING: 0x01,
+  MAF_LAST_REPORTER: 0x02,
+  MAF_LOADED: 0x04,
+  MAF_NOREPORT: 0x08,
+  MAF_GSQUERY: 0x10,
+} as const;
+
+export interface Igmp6Entry {
+  ifindex: number;
+  device: string;
+  group: string;
+  users: number;
+  flags: number;
+  /** Names of the set MAF_* bits. */
+  flagNames: string[];
+  timerRunning: boolean;
+  lastReporter: boolean;
+  /** No MLD report is ever sent for it (ff02::1, interface-local groups). */
+  noReport: boolean;
+  timerTicks: number;
+}
+
+/** Parse `/proc/net/igmp6`: `<ifindex> <name> <group 32 hex> <users> <flags 8 hex> <timer>` (no header). */
+export function parseIgmp6(text: string): Igmp6Entry[] {
+  const out: Igmp6Entry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !/^\d+$/.test(f[0]) || !HEX32.test(f[2]) || !HEX8.test(f[4])) continue;
+    const flags = parseInt(f[4], 16);
+    out.push({
+      ifindex: Number(f[0]),
+      device: f[1],
+      group: decodeIpv6Hex(f[2]),
+      users: Number(f[3]),
+      flags,
+      flagNames: Object.entries(MAF_FLAGS)
+        .filter(([, bit]) => (flags & bit) !== 0)
+        .map(([name]) => name),
+      timerRunning: (flags & MAF_FLAGS.MAF_TIMER_RUNNING) !== 0,
+      lastReporter: (flags & MAF_FLAGS.MAF_LAST_REPORTER) !== 0,
+      noReport: (flags & MAF_FLAGS.MAF_NOREPORT) !== 0,
+      timerTicks: Number(f[5]),
+    });
+  }
+  return out;
+}
+
+export function readIgmp6(opts?: ProcOptions): Igmp6Entry[] {
+  const text = readText(join(rootOf(opts), 'net/igmp6'));
+  return text === null ? [] : parseIgmp6(text);
+}
+
+// ---------------------------------------------------------------------------
+// /proc/net/mcfilter and /proc/net/mcfilter6
+
+export interface McFilterEntry {
+  ifindex: number;
+  /** Truncated to 6 characters by the kernel: key on `ifindex`. */
+  device: string;
+  group: string;
+  source: string;
+  /** Sockets with this source in an include list. */
+  include: number;
+  /** Sockets (in exclude mode) blocking this source. */
+  exclude: number;
+}
+
+/** Parse `/proc/net/mcfilter`: `Idx Device MCA SRC INC EXC`, addresses `0x` + host-order hex. */
+export function parseMcfilter(text: string): McFilterEntry[] {
+  const out: McFilterEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !/^\d+$/.test(f[0])) continue;
+    if (!/^0x[0-9a-fA-F]{8}$/.test(f[2]) || !/^0x[0-9a-fA-F]{8}$/.test(f[3])) continue;
+    out.push({
+      ifindex: Number(f[0]),
+      device: f[1],
+      group: decodeHostOrderHex(f[2]),
+      source: decodeHostOrderHex(f[3]),
+      include: Number(f[4]),
+      exclude: Number(f[5]),
+    });
+  }
+  return out;
+}
+
+/** Parse `/proc/net/mcfilter6`: `Idx Device Multicast-Address Source-Address INC EXC`, 32-hex addresses. */
+export function parseMcfilter6(text: string): McFilterEntry[] {
+  const out: McFilterEntry[] = [];
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 6 || !/^\d+$/.test(f[0]) || !HEX32.test(f[2]) || !HEX32.test(f[3])) continue;
+    out.push({
+      ifindex: Number(f[0]),
+      device: f[1],
+      group: decodeIpv6Hex(f[2]),
+      source: decodeIpv6Hex(f[3]),
+      include: Number(f[4]),
+      exclude: Number(f[5]),
+    });
+  }
+  return out;
+}
+
+export function readMcfilter(opts?: ProcOptions): McFilterEntry[] {
+  const text = readText(join(rootOf(opts), 'net/mcfilter'));
+  return text === null ? [] : parseMcfilter(text);
+}
+
+export function readMcfilter6(opts?: ProcOptions): McFilterEntry[] {
+  const text = readText(join(rootOf(opts), 'net/mcfilter6'));
+  return text === null ? [] : parseMcfilter6(text);
+}
+
+// ---------------------------------------------------------------------------
+// sysctls
+
+/** Parse a one-integer sysctl file; null if it holds no integer. */
+export function parseSysctlInt(text: string): number | null {
+  const s = text.trim();
+  return /^-?\d+$/.test(s) ? Number(s) : null;
+}
+
+function readSysctlInt(opts: ProcOptions | undefined, rel: string): number | null {
+  const text = readText(join(rootOf(opts), 'sys', rel));
+  return text === null ? null : parseSysctlInt(text);
+}
+
+/** `net.ipv4.conf.{all|IF}.force_igmp_version` (0 none, 1, 2, 3); null when absent. */
+export function readForceIgmpVersion(ifname: string, opts?: ProcOptions): number | null {
+  if (!safeIfName(ifname)) return null;
+  return readSysctlInt(opts, `net/ipv4/conf/${ifname}/force_igmp_version`);
+}
+
+/** `net.ipv6.conf.{all|IF}.force_mld_version` (0 none, 1 MLDv1, 2 MLDv2); null when absent. */
+export function readForceMldVersion(ifname: string, opts?: ProcOptions): number | null {
+  if (!safeIfName(ifname)) return null;
+  return readSysctlInt(opts, `net/ipv6/conf/${ifname}/force_mld_version`);
+}
+
+/** `net.ipv6.conf.IF.disable_ipv6`; null when absent (no IPv6 on the host or no such interface). */
+export function readDisableIpv6(ifname: string, opts?: ProcOptions): boolean | null {
+  if (!safeIfName(ifname)) return null;
+  const v = readSysctlInt(opts, `net/ipv6/conf/${ifname}/disable_ipv6`);
+  return v === null ? null : v !== 0;
+}
+
+export const readIgmpMaxMemberships = (opts?: ProcOptions): number | null =>
+  readSysctlInt(opts, 'net/ipv4/igmp_max_memberships');
+export const readIgmpMaxMsf = (opts?: ProcOptions): number | null => readSysctlInt(opts, 'net/ipv4/igmp_max_msf');
+export const readMldMaxMsf = (opts?: ProcOptions): number | null => readSysctlInt(opts, 'net/ipv6/mld_max_msf');
+export const readOptmemMax = (opts?: ProcOptions): number | null => readSysctlInt(opts, 'net/core/optmem_max');
+export const readRmemMax = (opts?: ProcOptions): number | null => readSysctlInt(opts, 'net/core/rmem_max');
+export const readWmemMax = (opts?: ProcOptions): number | null => readSysctlInt(opts, 'net/core/wmem_max');
+
+export interface MulticastLimits {
+  igmpMaxMemberships: number | null;
+  igmpMaxMsf: number | null;
+  mldMaxMsf: number | null;
+  optmemMax: number | null;
+  rmemMax: number | null;
+  wmemMax: number | null;
+}
+
+/** All the limits of §7.2 and the socket buffer ceilings; null for each one that is absent. */
+export function readMulticastLimits(opts?: ProcOptions): MulticastLimits {
+  return {
+    igmpMaxMemberships: readIgmpMaxMemberships(opts),
+    igmpMaxMsf: readIgmpMaxMsf(opts),
+    mldMaxMsf: readMldMaxMsf(opts),
+    optmemMax: readOptmemMax(opts),
+    rmemMax: readRmemMax(opts),
+    wmemMax: readWmemMax(opts),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// /proc/net/dev_snmp6/IF
+
+/** Parse a `dev_snmp6` file (`Name<spaces/tab>value` lines) into a map. */
+export function parseDevSnmp6(text: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of text.split('\n')) {
+    const m = /^(\w+)\s+(\d+)\s*$/.exec(line.trim());
+    if (m) out[m[1]] = Number(m[2]);
+  }
+  return out;
+}
+
+export interface MldCounters {
+  inQueries: number;
+  inResponses: number;
+  inReductions: number;
+  inMldv2Reports: number;
+  outQueries: number;
+  outResponses: number;
+  outReductions: number;
+  outMldv2Reports: number;
+}
+
+/** Pick the MLD counters out of parsed `dev_snmp6` stats (missing counters read 0). */
+export function mldCountersFrom(stats: Record<string, number>): MldCounters {
+  const g = (k: string) => stats[k] ?? 0;
+  return {
+    inQueries: g('Icmp6InGroupMembQueries'),
+    inResponses: g('Icmp6InGroupMembResponses'),
+    inReductions: g('Icmp6InGroupMembReductions'),
+    inMldv2Reports: g('Icmp6InMLDv2Reports'),
+    outQueries: g('Icmp6OutGroupMembQueries'),
+    outResponses: g('Icmp6OutGroupMembResponses'),
+    outReductions: g('Icmp6OutGroupMembReductions'),
+    outMldv2Reports: g('Icmp6OutMLDv2Reports'),
+  };
+}
+
+/** `/proc/net/dev_snmp6/IF` as a map; null when absent (no IPv6 on the interface). */
+export function readDevSnmp6(ifname: string, opts?: ProcOptions): Record<string, number> | null {
+  if (!safeIfName(ifname)) return null;
+  const text = readText(join(rootOf(opts), 'net/dev_snmp6', ifname));
+  return text === null ? null : parseDevSnmp6(text);
+}
+
+/** MLD counters of one interface; null when absent. */
+export function readMldCounters(ifname: string, opts?: ProcOptions): MldCounters | null {
+  const stats = readDevSnmp6(ifname, opts);
+  return stats === null ? null : mldCountersFrom(stats);
+}
+
+// ---------------------------------------------------------------------------
+// Combined view of one interface
+
+export interface SourceFilter {
+  mode: 'include' | 'exclude';
+  sources: string[];
+}
+
+export interface InterfaceGroup {
+  group: string;
+  family: 4 | 6;
+  users: number;
+  /** From mcfilter(6) when it lists sources for this group; absent means none listed (which mcfilter can get wrong). */
+  sourceFilter?: SourceFilter;
+}
+
+export type IgmpQuerierEvidence = 'v1-or-v2-querier-heard' | 'unknown';
+
+export interface InterfaceMulticastState {
+  ifindex: number;
+  name: string;
+  /** Live IGMP mode from `/proc/net/igmp`; null when the interface has no line there (no IPv4 groups) or mode NONE. */
+  igmpVersion: 'v1' | 'v2' | 'v3' | null;
+  /** Why: forced by force_igmp_version, fallback after hearing an older querier, or the default. null with igmpVersion null. */
+  igmpVersionReason: 'forced' | 'querier-heard' | 'default' | null;
+  /** The raw column (`V1` `V2` `V3` `NONE`), null when the interface is not listed. */
+  igmpMode: string | null;
+  /** `NONE` in /proc/net/igmp: no CONFIG_IP_MULTICAST (W_NO_MCAST_KERNEL). */
+  noMulticastKernel: boolean;
+  forceIgmpVersion: { all: number | null; interface: number | null };
+  /**
+   * The host's MLD version when forced; null otherwise, because the kernel does not export the live
+   * MLD mode (it is v2 unless an MLDv1 querier was heard).
+   */
+  mldVersion: 'v1' | 'v2' | null;
+  mldVersionReason: 'forced' | 'not-exported' | 'ipv6-disabled';
+  forceMldVersion: { all: number | null; interface: number | null };
+  /** disable_ipv6 for the interface; null when absent. */
+  ipv6Disabled: boolean | null;
+  querierHeard: {
+    /** `V1`/`V2` without forcing proves an older querier was heard; `V3` proves nothing. */
+    igmp: IgmpQuerierEvidence;
+    /** Icmp6InGroupMembQueries > 0 proves MLD queries were heard (count since the interface appeared). */
+    mld: { queriesHeard: number } | 'unknown';
+  };
+  /** MLD counters from dev_snmp6; null when absent. */
+  mldCounters: MldCounters | null;
+  groups: InterfaceGroup[];
+}
+
+export interface KernelTables {
+  igmp: IgmpInterface[];
+  igmp6: Igmp6Entry[];
+  mcfilter: McFilterEntry[];
+  mcfilter6: McFilterEntry[];
+  forceIgmpVersion: { all: number | null; interface: number | null };
+  forceMldVersion: { all: number | null; interface: number | null };
+  disableIpv6: boolean | null;
+  devSnmp6: Record<string, number> | null;
+}
+
+function sourceFilterFor(entries: McFilterEntry[]): SourceFilter | undefined {
+  if (entries.length === 0) return undefined;
+  // EXC > 0 on any source means some socket is in exclude mode, which makes the group's mode exclude.
+  const excluded = entries.filter((e) => e.exclude > 0);
+  if (excluded.length > 0) return { mode: 'exclude', sources: excluded.map((e) => e.source) };
+  const included = entries.filter((e) => e.include > 0);
+  if (included.length > 0) return { mode: 'include', sources: included.map((e) => e.source) };
+  return undefined;
+}
+
+/** Pure combination of already-read tables (testable without a procfs tree). */
+export function combineInterfaceState(ifindex: number, name: string, t: KernelTables): InterfaceMulticastState {
+  const igmpLine = t.igmp.find((i) => i.ifindex === ifindex) ?? null;
+  const mode = igmpLine ? String(igmpLine.mode).toUpperCase() : null;
+  const fa = t.forceIgmpVersion.all ?? 0;
+  const fi = t.forceIgmpVersion.interface ?? 0;
+  let igmpVersion: InterfaceMulticastState['igmpVersion'] = null;
+  let igmpVersionReason: InterfaceMulticastState['igmpVersionReason'] = null;
+  if (mode === 'V1' || mode === 'V2') {
+    const n = mode === 'V1' ? 1 : 2;
+    igmpVersion = mode === 'V1' ? 'v1' : 'v2';
+    // The kernel shows V1 (V2) when all or IF forces 1 (2), or when such a querier was heard.
+    igmpVersionReason = fa === n || fi === n ? 'forced' : 'querier-heard';
+  } else if (mode === 'V3') {
+    igmpVersion = 'v3';
+    // force 3 behaves like 0 (it still falls back), so V3 is simply the default mode.
+    igmpVersionReason = 'default';
+  }
+
+  const ma = t.forceMldVersion.all ?? 0;
+  const mi = t.forceMldVersion.interface ?? 0;
+  const mldForced = ma !== 0 ? ma : mi; // the kernel prefers a non-zero `all`
+  let mldVersion: InterfaceMulticastState['mldVersion'] = null;
+  let mldVersionReason: InterfaceMulticastState['mldVersionReason'] = 'not-exported';
+  if (t.disableIpv6 === true) mldVersionReason = 'ipv6-disabled';
+  else if (mldForced === 1 || mldForced === 2) {
+    mldVersion = mldForced === 1 ? 'v1' : 'v2';
+    mldVersionReason = 'forced';
+  }
+
+  const mldCounters = t.devSnmp6 ? mldCountersFrom(t.devSnmp6) : null;
+  const groups: InterfaceGroup[] = [];
+  for (const g of igmpLine?.groups ?? []) {
+    const sf = sourceFilterFor(t.mcfilter.filter((e) => e.ifindex === ifindex && e.group === g.group));
+    groups.push({ group: g.group, family: 4, users: g.users, ...(sf ? { sourceFilter: sf } : {}) });
+  }
+  for (const g of t.igmp6.filter((e) => e.ifindex === ifindex)) {
+    const sf = sourceFilterFor(t.mcfilter6.filter((e) => e.ifindex === ifindex && e.group === g.group));
+    groups.push({ group: g.group, family: 6, users: g.users, ...(sf ? { sourceFilter: sf } : {}) });
+  }
+
+  return {
+    ifindex,
+    name,
+    igmpVersion,
+    igmpVersionReason,
+    igmpMode: mode,
+    noMulticastKernel: mode === 'NONE',
+    forceIgmpVersion: { ...t.forceIgmpVersion },
+    mldVersion,
+    mldVersionReason,
+    forceMldVersion: { ...t.forceMldVersion },
+    ipv6Disabled: t.disableIpv6,
+    querierHeard: {
+      igmp: igmpVersionReason === 'querier-heard' ? 'v1-or-v2-querier-heard' : 'unknown',
+      mld: mldCounters && mldCounters.inQueries > 0 ? { queriesHeard: mldCounters.inQueries } : 'unknown',
+    },
+    mldCounters,
+    groups,
+  };
+}
+
+/** Read every table for one interface (by index, which mcfilter's truncated names require) and combine them. */
+export function interfaceMulticastState(ifindex: number, name: string, opts?: ProcOptions): InterfaceMulticastState {
+  return combineInterfaceState(ifindex, name, {
+    igmp: readIgmp(opts),
+    igmp6: readIgmp6(opts),
+    mcfilter: readMcfilter(opts),
+    mcfilter6: readMcfilter6(opts),
+    forceIgmpVersion: { all: readForceIgmpVersion('all', opts), interface: readForceIgmpVersion(name, opts) },
+    forceMldVersion: { all: readForceMldVersion('all', opts), interface: readForceMldVersion(name, opts) },
+    disableIpv6: readDisableIpv6(name, opts),
+    devSnmp6: readDevSnmp6(name, opts),
+  });
+}
