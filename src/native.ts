@@ -155,6 +155,77 @@ export type DecodedDatagram =
   | { kind: 'reply'; session: string; senderId: number; seq: bigint; recvTtl: number | null; length: number; name: string }
   | { kind: 'foreign' | 'malformed'; reason: string };
 
+export interface ResponderSnapshot {
+  elapsedMs: number;
+  name: string;
+  received: number;
+  probes: number;
+  replies: number;
+  bytesIn: number;
+  bytesOut: number;
+  refused: { notAllowed: number; badSource: number; sourceRate: number; globalRate: number; own: number };
+  sendErrors: number;
+  lastSendError: string | null;
+  foreign: number;
+  malformed: number;
+  repliesSeen: number;
+  probers: { address: string; probes: number; replies: number; refused: number; bytesIn: number; bytesOut: number; ttl: number | null; firstSeenMs: number }[];
+  proberOverflow: number;
+  trackedSources: number;
+  evictions: number;
+  limits: { perSourcePps: number; burst: number; globalPps: number; maxSources: number };
+  done: boolean;
+  error: string | null;
+}
+
+export interface RttSummary {
+  min: number | null;
+  avg: number | null;
+  max: number | null;
+  mdev: number | null;
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+}
+
+export interface ResponderStats {
+  address: string;
+  name: string;
+  received: number;
+  lost: number;
+  lossPercent: number;
+  lostSinceFirst: number;
+  lossSinceFirstPercent: number;
+  duplicates: number;
+  reordered: number;
+  firstSeq: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  hops: number | null;
+  recvTtl: number | null;
+  ttlChanged: boolean;
+  rtt: RttSummary;
+  jitter: number;
+  oneWay: { min: number | null; avg: number | null; max: number | null };
+}
+
+export interface PingerSnapshot {
+  elapsedMs: number;
+  session: string;
+  sent: number;
+  received: number;
+  stray: number;
+  foreign: number;
+  malformed: number;
+  overflow: number;
+  sendErrors: { code: string; count: number }[];
+  lastSendError: string | null;
+  sendingDone: boolean;
+  done: boolean;
+  error: string | null;
+  responders: ResponderStats[];
+}
+
 export interface NativeCore {
   version(): string;
   constants(): Record<string, number>;
@@ -176,6 +247,12 @@ export interface NativeCore {
   engineStop(handle: number): any;
   probeDecode(datagram: Buffer): DecodedDatagram;
   probeEncode(probe: { size?: number; session?: number; senderId?: number; seq?: number; ttl?: number }): Buffer;
+  responderStart(
+    sockets: number[],
+    options: { name?: string; allow?: string[]; perSourcePps?: number; burst?: number; globalPps?: number; maxSources?: number; ignoreSessions?: string[]; replyTtl?: number },
+  ): number;
+  pingerStart(socket: number, options: { intervalMs: number; count?: number; size: number; waitMs: number; deadlineMs?: number; senderId?: number; session?: string }): number;
+  randomSession(): string;
   fuzzDecode(iterations: number, seed: number): { total: number; probes: number; replies: number; foreign: number; malformed: number; panics: number };
 }
 

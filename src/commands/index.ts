@@ -11,6 +11,10 @@ import * as listProtocols from './list-protocols.js';
 import * as interfaces from './interfaces.js';
 import * as join from './join.js';
 import * as send from './send.js';
+import * as ping from './ping.js';
+import * as respond from './respond.js';
+import { renderPingSummary } from '../render/ping.js';
+import { renderRespondSummary } from '../render/respond.js';
 import { renderListProtocols } from '../render/list-protocols.js';
 import { renderInterfaces } from '../render/interfaces.js';
 import { renderScope } from '../render/scope.js';
@@ -181,6 +185,71 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.json) printJson('send', result);
     else if (o.ndjson) emitEvent('summary', result);
     else ctx.ui.out(renderSendSummary(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+
+  outputOptions(
+    program
+      .command('respond')
+      .description('answer mcast probes on groups with unicast replies (no amplification, rate-limited, --allow)')
+      .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
+      .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', asListParser((r) => r, '--source'), [])
+      .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser((r) => r, '--allow'), [])
+      .option('--max-replies-per-second <n>', 'replies per second to any one prober', asParser(parseRate, '--max-replies-per-second'), 10)
+      .option('--global-max-replies-per-second <n>', 'replies per second in all', asParser(parseRate, '--global-max-replies-per-second'), 1000)
+      .option('--name <name>', 'name carried in replies (default: the host name)')
+      .option('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', durationParser('--duration')),
+    { ndjson: true },
+  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const { result, exitCode } = await respond.run(
+      {
+        groups: parseGroups(groups, o.port),
+        iface: o.interface,
+        source: o.source ?? [],
+        allow: o.allow ?? [],
+        perSourcePps: o.maxRepliesPerSecond,
+        globalPps: o.globalMaxRepliesPerSecond,
+        name: o.name,
+        durationMs: o.duration,
+      },
+      ctx,
+    );
+    if (o.json) printJson('respond', result);
+    else if (o.ndjson) emitEvent('summary', result);
+    else ctx.ui.out(renderRespondSummary(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+
+  outputOptions(
+    program
+      .command('ping')
+      .description('probe a group and collect unicast replies from every responder: loss, duplicates, reordering, RTT, jitter, hops')
+      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .option('-c, --count <n>', 'probes to send', asParser(parseCount, '--count'), 10)
+      .option('--interval <time>', 'time between probes, e.g. 200ms', durationParser('--interval'), 1000)
+      .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', (v: string) => Number(v), 64)
+      .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
+      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)")
+      .option('-w, --wait <time>', 'how long to wait for late replies after the last probe', durationParser('--wait'), 2000)
+      .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
+    { ndjson: true },
+  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const [g] = parseGroups([group], o.port);
+    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+    const { result, exitCode } = await ping.run(
+      { group: g!, count: o.count, intervalMs: o.interval, size: o.size, ttl: o.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
+      ctx,
+    );
+    if (o.json) printJson('ping', result);
+    else if (o.ndjson) emitEvent('summary', result);
+    else ctx.ui.out(renderPingSummary(result, ctx.ui.color));
     process.exitCode = exitCode;
   });
 }

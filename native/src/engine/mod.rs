@@ -3,7 +3,10 @@
 //! (never a call per packet). A slow terminal can delay a snapshot, never the
 //! packet path.
 
+pub mod filter;
+pub mod pinger;
 pub mod receiver;
+pub mod responder;
 pub mod sender;
 
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -234,3 +234,75 @@ pub fn fuzz_decode(env: &Env, args: &Args) -> JsResult<JsVal> {
         .set("panics", r.panics)
         .build())
 }
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
+}
+
+/// `responderStart(sockets, { name?, allow?, perSourcePps?, burst?, globalPps?, maxSources?, ignoreSessions?, replyTtl? })`
+pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let mut sockets = Vec::new();
+    for h in env.get_array(args.get(0, "sockets")?, "sockets")? {
+        sockets.push(registry::socket(env.get_f64(h, "socket handle")? as u32)?);
+    }
+    if sockets.iter().any(|s| !s.session().is_some_and(|ss| ss.mode.receives())) || sockets.is_empty() {
+        return Err(JsError::new("E_NOT_JOINED", "every socket must have joined (JoinLeaf receiver-only or both) before responding"));
+    }
+    let o = args.get(1, "options")?;
+    let mut allow = Vec::new();
+    for a in env.prop_strings(o, "allow")? {
+        allow.push(crate::engine::filter::Cidr::parse(&a).ok_or_else(|| JsError::invalid_arg(format!("'{a}' is not a CIDR prefix")))?);
+    }
+    let mut ignore = Vec::new();
+    for s in env.prop_strings(o, "ignoreSessions")? {
+        ignore.push(u64::from_str_radix(&s, 16).map_err(|_| JsError::invalid_arg(format!("session '{s}' is not hex")))?);
+    }
+    let per_source = env.prop_f64(o, "perSourcePps")?.unwrap_or(10.0);
+    let cfg = crate::engine::responder::RespondConfig {
+        name: env.prop_string(o, "name")?.unwrap_or_else(hostname),
+        allow,
+        per_source_pps: per_source,
+        burst: env.prop_f64(o, "burst")?.unwrap_or(per_source.max(1.0)),
+        global_pps: env.prop_f64(o, "globalPps")?.unwrap_or(1000.0),
+        max_sources: env.prop_u64(o, "maxSources")?.unwrap_or(4096).max(1) as usize,
+        ignore_sessions: ignore,
+        reply_ttl: env.prop_u64(o, "replyTtl")?.unwrap_or(64).min(255) as i32,
+    };
+    let st = crate::engine::responder::state(cfg);
+    let engine = Engine::spawn("mcast-respond", st, move |st, stop| crate::engine::responder::run(sockets, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the responder thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+/// `pingerStart(socket, { intervalMs, count?, size, waitMs, deadlineMs?, senderId? })`
+pub fn pinger_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let sock = registry::socket(handle(env, args, 0)?)?;
+    let o = args.get(1, "options")?;
+    let size = env.prop_u64(o, "size")?.unwrap_or(64) as usize;
+    if !(wire::HEADER_LEN..=wire::MAX_PACKET_LEN).contains(&size) {
+        return Err(JsError::new("E_SIZE_RANGE", format!("size must be {}-{}; got {size}", wire::HEADER_LEN, wire::MAX_PACKET_LEN)));
+    }
+    let interval = env.prop_f64(o, "intervalMs")?.unwrap_or(1000.0);
+    if !(interval.is_finite() && interval > 0.0) {
+        return Err(JsError::invalid_arg(format!("intervalMs must be positive; got {interval}")));
+    }
+    let session = env.prop_string(o, "session")?.and_then(|s| u64::from_str_radix(&s, 16).ok()).unwrap_or_else(clock::random_u64);
+    let cfg = crate::engine::pinger::PingConfig {
+        interval_ns: (interval * 1e6) as u64,
+        count: env.prop_u64(o, "count")?,
+        size,
+        wait_ns: (env.prop_f64(o, "waitMs")?.unwrap_or(1000.0).max(0.0) * 1e6) as u64,
+        deadline_ns: env.prop_f64(o, "deadlineMs")?.map(|ms| (ms.max(0.0) * 1e6) as u64),
+        session,
+        sender_id: env.prop_u64(o, "senderId")?.unwrap_or(std::process::id() as u64) as u32,
+        ttl: sock.scope()?,
+    };
+    let st = crate::engine::pinger::state(cfg);
+    let engine = Engine::spawn("mcast-ping", st, move |st, stop| crate::engine::pinger::run(sock, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ping thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+pub fn random_session(_: &Env, _: &Args) -> JsResult<JsVal> {
+    Ok(JsVal::Str(format!("{:016x}", clock::random_u64())))
+}

@@ -32,6 +32,9 @@ napi_fn!(t_engine_stop => api::engine_stop);
 napi_fn!(t_probe_decode => api::probe_decode);
 napi_fn!(t_probe_encode => api::probe_encode);
 napi_fn!(t_fuzz_decode => api::fuzz_decode);
+napi_fn!(t_responder_start => api::responder_start);
+napi_fn!(t_pinger_start => api::pinger_start);
+napi_fn!(t_random_session => api::random_session);
 
 type Trampoline = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 
@@ -54,6 +57,9 @@ const EXPORTS: &[(&str, Trampoline)] = &[
     ("probeDecode", t_probe_decode),
     ("probeEncode", t_probe_encode),
     ("fuzzDecode", t_fuzz_decode),
+    ("responderStart", t_responder_start),
+    ("pingerStart", t_pinger_start),
+    ("randomSession", t_random_session),
 ];
 
 /// Attach every export to `exports`. Returns false if N-API refused one.

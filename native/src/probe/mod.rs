@@ -2,6 +2,7 @@
 //! Pure safe Rust with no I/O, so every byte rule is unit-testable.
 
 pub mod fuzz;
+pub mod ssmping;
 pub mod wire;
 
 pub use fuzz::{FuzzReport, fuzz_decode};

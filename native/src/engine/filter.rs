@@ -1,0 +1,85 @@
+//! Who a responder may answer: a CIDR allow list and the addresses that must
+//! never get a reply (multicast, broadcast, unspecified, our own sockets).
+
+use std::net::{IpAddr, SocketAddr};
+
+#[derive(Debug, Clone)]
+pub struct Cidr {
+    pub net: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn parse(s: &str) -> Option<Cidr> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let net: IpAddr = a.parse().ok()?;
+        let max = if net.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse::<u8>().ok().filter(|&v| v <= max)?,
+            None => max,
+        };
+        Some(Cidr { net, prefix })
+    }
+
+    pub fn contains(&self, ip: &IpAddr) -> bool {
+        let ip = canonical(*ip);
+        match (self.net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - self.prefix as u32) };
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - self.prefix as u32) };
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// IPv4-mapped IPv6 counts as the IPv4 address.
+pub fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+        v4 => v4,
+    }
+}
+
+/// A source no reply may ever go to: multicast, broadcast, unspecified, or port 0.
+pub fn unanswerable(from: &SocketAddr) -> bool {
+    let ip = canonical(from.ip());
+    from.port() == 0
+        || ip.is_multicast()
+        || ip.is_unspecified()
+        || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast() || v4.octets()[0] >= 240)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_matches() {
+        let c = Cidr::parse("10.1.0.0/16").unwrap();
+        assert!(c.contains(&"10.1.2.3".parse().unwrap()));
+        assert!(!c.contains(&"10.2.0.1".parse().unwrap()));
+        assert!(c.contains(&"::ffff:10.1.9.9".parse().unwrap()));
+        let c6 = Cidr::parse("fd00::/8").unwrap();
+        assert!(c6.contains(&"fd12::1".parse().unwrap()));
+        assert!(!c6.contains(&"fe80::1".parse().unwrap()));
+        assert!(Cidr::parse("1.2.3.4/33").is_none());
+    }
+
+    #[test]
+    fn never_answers_group_or_broadcast() {
+        assert!(unanswerable(&"239.1.1.1:5000".parse().unwrap()));
+        assert!(unanswerable(&"255.255.255.255:5000".parse().unwrap()));
+        assert!(unanswerable(&"0.0.0.0:5000".parse().unwrap()));
+        assert!(unanswerable(&"10.0.0.1:0".parse().unwrap()));
+        assert!(!unanswerable(&"10.0.0.1:5000".parse().unwrap()));
+        assert!(unanswerable(&"[ff02::1]:5000".parse().unwrap()));
+    }
+}

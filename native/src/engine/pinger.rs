@@ -1,0 +1,324 @@
+//! The pinger: sends probes to a group at an interval from a sender-only
+//! socket and collects the unicast replies of every responder on the same
+//! socket. Per responder: replies, loss (overall and from its first reply
+//! on), duplicates, reordering, RTT summary and percentiles, jitter, hops.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::filter::canonical;
+use super::{EngineState, lock, ns_to_ms};
+use crate::js::value::JsVal;
+use crate::model::multipoint::MultipointSocket;
+use crate::net::clock::{monotonic_ns, realtime_ns};
+use crate::net::mmsg::{RecvBatch, SendBatch};
+use crate::net::socket::poll_readable;
+use crate::probe::wire::{self, Clock, DecodeError, Packet, Probe};
+use crate::stats::jitter::DelayJitter;
+use crate::stats::rtt::LatencySummary;
+use crate::stats::sequence::{Observation, SequenceTracker};
+
+const MAX_RESPONDERS: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct PingConfig {
+    pub interval_ns: u64,
+    pub count: Option<u64>,
+    pub size: usize,
+    pub wait_ns: u64,
+    pub deadline_ns: Option<u64>,
+    pub session: u64,
+    pub sender_id: u32,
+    pub ttl: u8,
+}
+
+struct Responder {
+    addr: IpAddr,
+    name: String,
+    first_mono: u64,
+    first_seq: u64,
+    last_mono: u64,
+    seq: SequenceTracker,
+    rtt: LatencySummary,
+    jitter: DelayJitter,
+    one_way: DelayJitter,
+    recv_ttl: Option<u8>,
+    ttl_min: Option<u8>,
+    ttl_max: Option<u8>,
+}
+
+#[derive(Default)]
+struct Inner {
+    sent: u64,
+    send_errors: HashMap<String, u64>,
+    last_send_error: Option<String>,
+    last_send_mono: u64,
+    received: u64,
+    stray: u64,
+    foreign: u64,
+    malformed: u64,
+    responders: HashMap<IpAddr, Responder>,
+    order: Vec<IpAddr>,
+    overflow: u64,
+    sending_done: bool,
+    done: bool,
+    error: Option<String>,
+}
+
+pub struct PingerState {
+    cfg: PingConfig,
+    started: u64,
+    rt_offset: i128,
+    inner: Mutex<Inner>,
+}
+
+pub fn state(cfg: PingConfig) -> Arc<PingerState> {
+    let started = monotonic_ns();
+    let rt_offset = realtime_ns() as i128 - started as i128;
+    Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()) })
+}
+
+fn ms_opt(v: Option<f64>) -> JsVal {
+    v.map(|x| JsVal::Num(ns_to_ms(x))).unwrap_or(JsVal::Null)
+}
+
+impl PingerState {
+    fn responder_js(&self, r: &Responder, sent: u64) -> JsVal {
+        let unique = r.seq.received_unique();
+        let since_first = sent.saturating_sub(r.first_seq);
+        let lost = sent.saturating_sub(unique);
+        let pct = |p: f64| ms_opt(r.rtt.percentile(p).map(|v| v as f64));
+        JsVal::obj()
+            .set("address", r.addr.to_string())
+            .set("name", r.name.as_str())
+            .set("received", unique)
+            .set("lost", lost)
+            .set("lossPercent", if sent > 0 { 100.0 * lost as f64 / sent as f64 } else { 0.0 })
+            .set("lostSinceFirst", since_first.saturating_sub(unique))
+            .set("lossSinceFirstPercent", if since_first > 0 { 100.0 * since_first.saturating_sub(unique) as f64 / since_first as f64 } else { 0.0 })
+            .set("duplicates", r.seq.duplicates())
+            .set("reordered", r.seq.reordered())
+            .set("firstSeq", r.first_seq)
+            .set("firstSeenMs", ns_to_ms(r.first_mono.saturating_sub(self.started) as f64))
+            .set("lastSeenMs", ns_to_ms(r.last_mono.saturating_sub(self.started) as f64))
+            .set("hops", r.recv_ttl.map(|t| JsVal::Num(self.cfg.ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
+            .set("recvTtl", r.recv_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
+            .set("ttlChanged", r.ttl_min != r.ttl_max)
+            .set(
+                "rtt",
+                JsVal::obj()
+                    .set("min", ms_opt(r.rtt.min().map(|v| v as f64)))
+                    .set("avg", ms_opt(r.rtt.mean()))
+                    .set("max", ms_opt(r.rtt.max().map(|v| v as f64)))
+                    .set("mdev", ms_opt(r.rtt.mdev()))
+                    .set("p50", pct(50.0))
+                    .set("p90", pct(90.0))
+                    .set("p99", pct(99.0))
+                    .build(),
+            )
+            .set("jitter", ns_to_ms(r.jitter.jitter_ns()))
+            .set(
+                "oneWay",
+                JsVal::obj()
+                    .set("min", ms_opt(r.one_way.min_transit_ns().map(|v| v as f64)))
+                    .set("avg", ms_opt(r.one_way.mean_transit_ns()))
+                    .set("max", ms_opt(r.one_way.max_transit_ns().map(|v| v as f64)))
+                    .build(),
+            )
+            .build()
+    }
+}
+
+impl EngineState for PingerState {
+    fn snapshot(&self) -> JsVal {
+        let i = lock(&self.inner);
+        let responders: Vec<JsVal> = i.order.iter().filter_map(|a| i.responders.get(a)).map(|r| self.responder_js(r, i.sent)).collect();
+        let errors: Vec<JsVal> = i.send_errors.iter().map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build()).collect();
+        JsVal::obj()
+            .set("elapsedMs", ns_to_ms((monotonic_ns() - self.started) as f64))
+            .set("session", format!("{:016x}", self.cfg.session))
+            .set("sent", i.sent)
+            .set("received", i.received)
+            .set("stray", i.stray)
+            .set("foreign", i.foreign)
+            .set("malformed", i.malformed)
+            .set("overflow", i.overflow)
+            .set("sendErrors", JsVal::Arr(errors))
+            .set_opt("lastSendError", i.last_send_error.clone())
+            .set("sendingDone", i.sending_done)
+            .set("done", i.done)
+            .set_opt("error", i.error.clone())
+            .set("responders", JsVal::Arr(responders))
+            .build()
+    }
+}
+
+pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBool>) {
+    let cfg = st.cfg.clone();
+    let Some(session) = sock.session() else {
+        let mut i = lock(&st.inner);
+        i.error = Some("the socket has not joined a session".into());
+        i.done = true;
+        return;
+    };
+    let mut tx = SendBatch::new(1, cfg.size, &session.destination());
+    let header = Probe {
+        session: cfg.session,
+        sender_id: cfg.sender_id,
+        seq: 0,
+        ttl: cfg.ttl,
+        clock: Clock::Realtime,
+        length: cfg.size as u16,
+        send_time_ns: 0,
+        send_mono_ns: 0,
+    };
+    if wire::encode_probe(&header, tx.slot_mut(0)).is_err() {
+        let mut i = lock(&st.inner);
+        i.error = Some(format!("probe size {} is outside 48-65535", cfg.size));
+        i.done = true;
+        return;
+    }
+    let mut rx = RecvBatch::new(32, 65536);
+    let start = st.started;
+    let mut seq: u64 = 0;
+    let mut sending_done_at: Option<u64> = None;
+    let fd = sock.socket.raw_fd();
+    while !stop.load(Ordering::Relaxed) {
+        let now = monotonic_ns();
+        if let Some(d) = cfg.deadline_ns {
+            if now - start >= d {
+                break;
+            }
+        }
+        let all_sent = cfg.count.is_some_and(|c| seq >= c);
+        if all_sent && sending_done_at.is_none() {
+            sending_done_at = Some(now);
+            lock(&st.inner).sending_done = true;
+        }
+        if let Some(t) = sending_done_at {
+            if now - t >= cfg.wait_ns {
+                break;
+            }
+        }
+        let next_send = start + seq * cfg.interval_ns;
+        if !all_sent && now >= next_send {
+            wire::stamp_probe(tx.slot_mut(0), seq, realtime_ns(), monotonic_ns());
+            let r = tx.send(&sock.socket, 1);
+            let mut i = lock(&st.inner);
+            match r {
+                Ok(_) => {
+                    seq += 1;
+                    i.sent = seq;
+                    i.last_send_mono = now;
+                }
+                Err(e) => {
+                    // The probe slot is skipped: replies can never come for it, which is loss.
+                    seq += 1;
+                    i.sent = seq;
+                    *i.send_errors.entry(e.code().to_owned()).or_insert(0) += 1;
+                    i.last_send_error = Some(e.to_string());
+                }
+            }
+            continue;
+        }
+        let until = if all_sent { sending_done_at.unwrap_or(now) + cfg.wait_ns } else { next_send };
+        let wait_ms = ((until.saturating_sub(now)) / 1_000_000).clamp(1, 50) as i32;
+        match poll_readable(&[fd], wait_ms) {
+            Ok(r) if r.first().copied().unwrap_or(false) => {}
+            Ok(_) => continue,
+            Err(e) => {
+                lock(&st.inner).error = Some(e.to_string());
+                break;
+            }
+        }
+        let n = match rx.recv(&sock.socket) {
+            Ok(n) => n,
+            Err(e) => {
+                lock(&st.inner).error = Some(e.to_string());
+                break;
+            }
+        };
+        let mono_now = monotonic_ns();
+        let rt_now = realtime_ns();
+        let mut i = lock(&st.inner);
+        for k in 0..n {
+            let Some((payload, meta)) = rx.packet(k) else { continue };
+            i.received += 1;
+            let reply = match wire::decode(payload) {
+                Ok(Packet::Reply(r)) => r,
+                Ok(Packet::Probe(_)) => {
+                    i.stray += 1;
+                    continue;
+                }
+                Err(DecodeError::Foreign) => {
+                    i.foreign += 1;
+                    continue;
+                }
+                Err(DecodeError::Malformed(_)) => {
+                    i.malformed += 1;
+                    continue;
+                }
+            };
+            if reply.session != cfg.session || reply.seq >= seq {
+                i.stray += 1;
+                continue;
+            }
+            let Some(from) = meta.from else { continue };
+            let addr = canonical(from.ip());
+            // Kernel receive time moved onto the monotonic clock.
+            let rx_mono = match meta.rx_ns {
+                Some(rx_rt) => (mono_now as i128 - (rt_now as i128 - rx_rt as i128)).max(0) as u64,
+                None => mono_now,
+            };
+            if !i.responders.contains_key(&addr) {
+                if i.responders.len() >= MAX_RESPONDERS {
+                    i.overflow += 1;
+                    continue;
+                }
+                i.order.push(addr);
+                i.responders.insert(
+                    addr,
+                    Responder {
+                        addr,
+                        name: reply.name.to_owned(),
+                        first_mono: rx_mono,
+                        first_seq: reply.seq,
+                        last_mono: rx_mono,
+                        seq: SequenceTracker::new(),
+                        rtt: LatencySummary::new(),
+                        jitter: DelayJitter::new(),
+                        one_way: DelayJitter::new(),
+                        recv_ttl: None,
+                        ttl_min: None,
+                        ttl_max: None,
+                    },
+                );
+            }
+            let offset = st.rt_offset;
+            let Some(r) = i.responders.get_mut(&addr) else { continue };
+            r.last_mono = rx_mono;
+            r.first_seq = r.first_seq.min(reply.seq);
+            if r.name.is_empty() && !reply.name.is_empty() {
+                r.name = reply.name.to_owned();
+            }
+            if matches!(r.seq.observe(reply.seq), Observation::Duplicate) {
+                continue;
+            }
+            let rtt = rx_mono.saturating_sub(reply.echo_mono_ns);
+            r.rtt.record(rtt);
+            r.jitter.observe(reply.echo_mono_ns, rx_mono);
+            let send_rt = (reply.echo_mono_ns as i128 + offset).max(0) as u64;
+            r.one_way.observe(send_rt, reply.recv_time_ns);
+            if let Some(t) = reply.recv_ttl {
+                r.recv_ttl = Some(t);
+                r.ttl_min = Some(r.ttl_min.map_or(t, |m| m.min(t)));
+                r.ttl_max = Some(r.ttl_max.map_or(t, |m| m.max(t)));
+            }
+        }
+    }
+    let mut i = lock(&st.inner);
+    i.sending_done = true;
+    i.done = true;
+}

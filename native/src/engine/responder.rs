@@ -1,0 +1,298 @@
+//! The responder: answers each mcast probe on the joined groups with a unicast
+//! reply to its sender, never larger than the probe (no amplification), only
+//! to allowed unicast sources, within per-source and global rate limits.
+//! Everything refused is counted by reason.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::filter::{Cidr, canonical, unanswerable};
+use super::{EngineState, lock};
+use crate::js::value::JsVal;
+use crate::model::multipoint::MultipointSocket;
+use crate::net::clock::{monotonic_ns, realtime_ns};
+use crate::net::mmsg::RecvBatch;
+use crate::net::socket::{Socket, poll_readable};
+use crate::probe::wire::{self, DecodeError, Packet};
+use crate::stats::ratelimit::{RateLimiter, Verdict};
+use crate::sys::libc;
+
+const BATCH: usize = 64;
+const SLOT: usize = 65536;
+/// Probers listed individually in snapshots; beyond this only totals grow.
+const MAX_PROBERS: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct RespondConfig {
+    pub name: String,
+    pub allow: Vec<Cidr>,
+    pub per_source_pps: f64,
+    pub burst: f64,
+    pub global_pps: f64,
+    pub max_sources: usize,
+    /// Sessions of our own probes (mesh): never answered.
+    pub ignore_sessions: Vec<u64>,
+    pub reply_ttl: i32,
+}
+
+#[derive(Default, Clone)]
+struct Prober {
+    probes: u64,
+    replies: u64,
+    refused: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    last_ttl: Option<u8>,
+    first_mono: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    received: u64,
+    probes: u64,
+    replies: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    refused_not_allowed: u64,
+    refused_bad_source: u64,
+    refused_source_rate: u64,
+    refused_global_rate: u64,
+    refused_own: u64,
+    send_errors: u64,
+    last_send_error: Option<String>,
+    foreign: u64,
+    malformed: u64,
+    replies_seen: u64,
+    probers: HashMap<IpAddr, Prober>,
+    prober_overflow: u64,
+    tracked_sources: usize,
+    evictions: u64,
+    done: bool,
+    error: Option<String>,
+}
+
+pub struct ResponderState {
+    cfg: RespondConfig,
+    started: u64,
+    c: Mutex<Counters>,
+}
+
+pub fn state(cfg: RespondConfig) -> Arc<ResponderState> {
+    Arc::new(ResponderState { cfg, started: monotonic_ns(), c: Mutex::new(Counters::default()) })
+}
+
+impl EngineState for ResponderState {
+    fn snapshot(&self) -> JsVal {
+        let c = lock(&self.c);
+        let mut probers: Vec<(&IpAddr, &Prober)> = c.probers.iter().collect();
+        probers.sort_by_key(|(_, p)| p.first_mono);
+        let probers: Vec<JsVal> = probers
+            .into_iter()
+            .map(|(ip, p)| {
+                JsVal::obj()
+                    .set("address", ip.to_string())
+                    .set("probes", p.probes)
+                    .set("replies", p.replies)
+                    .set("refused", p.refused)
+                    .set("bytesIn", p.bytes_in)
+                    .set("bytesOut", p.bytes_out)
+                    .set("ttl", p.last_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
+                    .set("firstSeenMs", (p.first_mono.saturating_sub(self.started)) as f64 / 1e6)
+                    .build()
+            })
+            .collect();
+        JsVal::obj()
+            .set("elapsedMs", (monotonic_ns() - self.started) as f64 / 1e6)
+            .set("name", self.cfg.name.as_str())
+            .set("received", c.received)
+            .set("probes", c.probes)
+            .set("replies", c.replies)
+            .set("bytesIn", c.bytes_in)
+            .set("bytesOut", c.bytes_out)
+            .set(
+                "refused",
+                JsVal::obj()
+                    .set("notAllowed", c.refused_not_allowed)
+                    .set("badSource", c.refused_bad_source)
+                    .set("sourceRate", c.refused_source_rate)
+                    .set("globalRate", c.refused_global_rate)
+                    .set("own", c.refused_own)
+                    .build(),
+            )
+            .set("sendErrors", c.send_errors)
+            .set_opt("lastSendError", c.last_send_error.clone())
+            .set("foreign", c.foreign)
+            .set("malformed", c.malformed)
+            .set("repliesSeen", c.replies_seen)
+            .set("probers", JsVal::Arr(probers))
+            .set("proberOverflow", c.prober_overflow)
+            .set("trackedSources", c.tracked_sources)
+            .set("evictions", c.evictions)
+            .set(
+                "limits",
+                JsVal::obj()
+                    .set("perSourcePps", self.cfg.per_source_pps)
+                    .set("burst", self.cfg.burst)
+                    .set("globalPps", self.cfg.global_pps)
+                    .set("maxSources", self.cfg.max_sources)
+                    .build(),
+            )
+            .set("done", c.done)
+            .set_opt("error", c.error.clone())
+            .build()
+    }
+}
+
+fn reply_socket(v6: bool, ttl: i32) -> Option<Socket> {
+    let s = Socket::new(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_DGRAM, libc::IPPROTO_UDP).ok()?;
+    if v6 {
+        let _ = s.set_only_v6(true);
+        let _ = s.set_unicast_hops_v6(ttl);
+    } else {
+        let _ = s.set_unicast_ttl_v4(ttl);
+    }
+    Some(s)
+}
+
+pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: Arc<AtomicBool>) {
+    let cfg = st.cfg.clone();
+    let reply4 = reply_socket(false, cfg.reply_ttl);
+    let reply6 = reply_socket(true, cfg.reply_ttl);
+    let own_ports: Vec<SocketAddr> = [&reply4, &reply6].iter().filter_map(|s| s.as_ref()?.local_addr().ok()).collect();
+    let mut limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
+    let fds: Vec<i32> = sockets.iter().map(|s| s.socket.raw_fd()).collect();
+    let groups: Vec<Option<IpAddr>> = sockets.iter().map(|s| s.session().map(|ss| ss.group)).collect();
+    let mut batch = RecvBatch::new(BATCH, SLOT);
+    let mut out = vec![0u8; wire::MAX_PACKET_LEN];
+    'outer: while !stop.load(Ordering::Relaxed) {
+        let ready = match poll_readable(&fds, 50) {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&st.c).error = Some(e.to_string());
+                break;
+            }
+        };
+        for (gi, sock) in sockets.iter().enumerate() {
+            if !ready.get(gi).copied().unwrap_or(false) {
+                continue;
+            }
+            for _ in 0..16 {
+                let n = match batch.recv(&sock.socket) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        lock(&st.c).error = Some(e.to_string());
+                        break 'outer;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                let now = monotonic_ns();
+                let mut c = lock(&st.c);
+                for k in 0..n {
+                    let Some((payload, meta)) = batch.packet(k) else { continue };
+                    if let (Some(dst), Some(Some(g))) = (meta.dst, groups.get(gi)) {
+                        if dst != *g {
+                            continue;
+                        }
+                    }
+                    c.received += 1;
+                    let probe = match if meta.truncated { Err(DecodeError::Foreign) } else { wire::decode(payload) } {
+                        Ok(Packet::Probe(p)) => p,
+                        Ok(Packet::Reply(_)) => {
+                            c.replies_seen += 1;
+                            continue;
+                        }
+                        Err(DecodeError::Foreign) => {
+                            c.foreign += 1;
+                            continue;
+                        }
+                        Err(DecodeError::Malformed(_)) => {
+                            c.malformed += 1;
+                            continue;
+                        }
+                    };
+                    c.probes += 1;
+                    c.bytes_in += meta.len as u64;
+                    let Some(from) = meta.from else {
+                        c.refused_bad_source += 1;
+                        continue;
+                    };
+                    let src = canonical(from.ip());
+                    if !c.probers.contains_key(&src) && c.probers.len() >= MAX_PROBERS {
+                        c.prober_overflow += 1;
+                    } else {
+                        let p = c.probers.entry(src).or_insert_with(|| Prober { first_mono: now, ..Default::default() });
+                        p.probes += 1;
+                        p.bytes_in += meta.len as u64;
+                        p.last_ttl = meta.ttl;
+                    }
+                    let refuse = |c: &mut Counters| {
+                        if let Some(p) = c.probers.get_mut(&src) {
+                            p.refused += 1;
+                        }
+                    };
+                    if cfg.ignore_sessions.contains(&probe.session) || own_ports.iter().any(|a| a.port() == from.port() && src.is_loopback()) {
+                        c.refused_own += 1;
+                        refuse(&mut c);
+                        continue;
+                    }
+                    if unanswerable(&from) {
+                        c.refused_bad_source += 1;
+                        refuse(&mut c);
+                        continue;
+                    }
+                    if !cfg.allow.is_empty() && !cfg.allow.iter().any(|a| a.contains(&src)) {
+                        c.refused_not_allowed += 1;
+                        refuse(&mut c);
+                        continue;
+                    }
+                    match limiter.allow(src, now) {
+                        Verdict::Allowed => {}
+                        Verdict::SourceLimited => {
+                            c.refused_source_rate += 1;
+                            refuse(&mut c);
+                            continue;
+                        }
+                        Verdict::GlobalLimited => {
+                            c.refused_global_rate += 1;
+                            refuse(&mut c);
+                            continue;
+                        }
+                    }
+                    let rx = meta.rx_ns.unwrap_or_else(realtime_ns);
+                    // No amplification: the cap is what this probe brought in.
+                    let len = wire::encode_reply(&probe, meta.ttl, rx, &cfg.name, meta.len, &mut out);
+                    if len == 0 {
+                        continue;
+                    }
+                    let sock = if from.is_ipv6() { reply6.as_ref() } else { reply4.as_ref() };
+                    let Some(sock) = sock else { continue };
+                    match sock.send_to(&out[..len], &from) {
+                        Ok(sent) => {
+                            c.replies += 1;
+                            c.bytes_out += sent as u64;
+                            if let Some(p) = c.probers.get_mut(&src) {
+                                p.replies += 1;
+                                p.bytes_out += sent as u64;
+                            }
+                        }
+                        Err(e) => {
+                            c.send_errors += 1;
+                            c.last_send_error = Some(e.to_string());
+                        }
+                    }
+                }
+                c.tracked_sources = limiter.tracked_sources();
+                c.evictions = limiter.evictions();
+                drop(c);
+                if n < batch.capacity() {
+                    break;
+                }
+            }
+        }
+    }
+    lock(&st.c).done = true;
+}

@@ -1,0 +1,161 @@
+// `mcast ping`: probes to a group from a sender-only socket, unicast replies
+// from every responder, per-responder loss/duplicates/reordering/RTT/jitter/hops.
+// Also the engine behind `mcast check` (active mode) and `mcast mesh`.
+
+import type { GroupSpec } from '../model/address.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
+import { native, type PingerSnapshot, type ResponderStats } from '../native.js';
+import { ExitCode } from '../errors.js';
+import { emitEvent } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderPingLive } from '../render/ping.js';
+import { validateSize } from './send.js';
+
+export interface PingOptions {
+  group: GroupSpec & { port: number };
+  count: number;
+  intervalMs: number;
+  size: number;
+  ttl: number;
+  iface?: string;
+  waitMs: number;
+  syncedClocks: boolean;
+  /** Hard stop for the whole run (check --timeout). */
+  deadlineMs?: number;
+  live?: boolean;
+}
+
+export interface PingResponder extends Omit<ResponderStats, 'oneWay'> {
+  /** Set when the responder's first reply was not to the first probe. */
+  appeared: { afterProbes: number; atMs: number } | null;
+  oneWay: ResponderStats['oneWay'] | null;
+}
+
+export interface PingResult {
+  group: string;
+  port: number;
+  interface: string;
+  ttl: number;
+  size: number;
+  intervalMs: number;
+  count: number;
+  session: string;
+  sent: number;
+  responders: PingResponder[];
+  totals: { responders: number; sent: number; received: number; lossPercent: number };
+  stray: number;
+  foreign: number;
+  malformed: number;
+  sendErrors: { code: string; count: number }[];
+  clocks: 'synced' | 'not-synced';
+  durationMs: number;
+  stopReason: string;
+  fault: InterfaceFault | null;
+}
+
+function localAddresses(): Set<string> {
+  return new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
+}
+
+export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, extra: { durationMs: number; stopReason: string; fault: InterfaceFault | null }): PingResult {
+  const locals = localAddresses();
+  const responders: PingResponder[] = snap.responders.map((r) => ({
+    ...r,
+    appeared: r.firstSeq > 0 ? { afterProbes: r.firstSeq, atMs: r.firstSeenMs } : null,
+    // One-way delay needs a shared clock: same host, or clocks the user says are synced.
+    oneWay: o.syncedClocks || locals.has(r.address) ? r.oneWay : null,
+  }));
+  const received = responders.reduce((a, r) => a + r.received, 0);
+  const expected = snap.sent * responders.length;
+  return {
+    group: s.session.group,
+    port: s.session.port,
+    interface: s.ifaceName,
+    ttl: o.ttl,
+    size: o.size,
+    intervalMs: o.intervalMs,
+    count: o.count,
+    session: snap.session,
+    sent: snap.sent,
+    responders,
+    totals: { responders: responders.length, sent: snap.sent, received, lossPercent: expected ? (100 * (expected - received)) / expected : 0 },
+    stray: snap.stray,
+    foreign: snap.foreign,
+    malformed: snap.malformed,
+    sendErrors: snap.sendErrors,
+    clocks: o.syncedClocks ? 'synced' : 'not-synced',
+    ...extra,
+  };
+}
+
+export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResult> {
+  const { ui, signal } = ctx;
+  validateSize(o.size, o.group.family);
+  const core = native();
+  const s = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true });
+  for (const n of s.notices) ui.info(n);
+  for (const w of s.warnings) ui.warn(w);
+  let engine: number;
+  try {
+    engine = core.pingerStart(s.handle, { intervalMs: o.intervalMs, count: o.count, size: o.size, waitMs: o.waitMs, deadlineMs: o.deadlineMs });
+  } catch (e) {
+    closeSession(s);
+    throw e;
+  }
+  ui.info(`pinging ${o.group.address} port ${o.group.port} via ${s.ifaceName}: ${o.count} probes of ${o.size} bytes every ${o.intervalMs}ms, TTL ${o.ttl}`);
+  if (ui.ndjson) emitEvent('start', { group: o.group.address, port: o.group.port, interface: s.ifaceName, count: o.count, intervalMs: o.intervalMs });
+  const started = Date.now();
+  const spinner = o.live === false ? { update() {}, stop() {} } : ui.spinner(`waiting for replies on ${o.group.address}`);
+  let spinning = true;
+  const seen = new Set<string>();
+  let fault: InterfaceFault | null = null;
+  let stopReason = 'count reached';
+  let snap: PingerSnapshot = core.engineSnapshot(engine);
+  try {
+    for (;;) {
+      await tick(200, signal);
+      snap = core.engineSnapshot(engine);
+      for (const r of snap.responders) {
+        if (!seen.has(r.address)) {
+          seen.add(r.address);
+          if (ui.ndjson) emitEvent('responder', { address: r.address, name: r.name, firstSeq: r.firstSeq, firstSeenMs: r.firstSeenMs });
+          else if (snap.sent > 1 && r.firstSeq > 0) ui.info(`responder ${r.address} (${r.name}) appeared after ${r.firstSeq} probes`);
+        }
+      }
+      if (spinning && snap.responders.length) {
+        spinner.stop();
+        spinning = false;
+      }
+      if (!spinning && o.live !== false) ui.redraw(renderPingLive(snap, ui.errColor));
+      const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
+      if (f && !fault) {
+        fault = f;
+        ui.warn(`${f.message}; stopping`);
+        stopReason = f.message;
+        break;
+      }
+      if (snap.done) {
+        stopReason = snap.error ? `error: ${snap.error}` : o.deadlineMs !== undefined && snap.sent < o.count ? 'timeout' : 'count reached';
+        break;
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+    }
+  } finally {
+    spinner.stop();
+    snap = core.engineStop(engine);
+    ui.commit();
+    closeSession(s);
+  }
+  return toResult(o, s, snap, { durationMs: Date.now() - started, stopReason, fault });
+}
+
+export async function run(o: PingOptions, ctx: RunContext): Promise<{ result: PingResult; exitCode: number }> {
+  const result = await runPing(o, ctx);
+  let exitCode: number = result.responders.length > 0 ? ExitCode.Ok : ExitCode.Failed;
+  if (result.fault) exitCode = ExitCode.System;
+  return { result, exitCode };
+}

@@ -1,0 +1,118 @@
+// `mcast respond`: join the group receiver-only and answer mcast probes with
+// unicast replies (never larger than the probe, only to allowed unicast
+// sources, rate-limited per source and globally). Runs until interrupted.
+
+import { parseCidr, parseSourceAddress, type GroupSpec } from '../model/address.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
+import { native, type ResponderSnapshot } from '../native.js';
+import { ExitCode } from '../errors.js';
+import { emitEvent } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderRespondLive } from '../render/respond.js';
+
+export interface RespondOptions {
+  groups: (GroupSpec & { port: number })[];
+  iface?: string;
+  source: string[];
+  allow: string[];
+  perSourcePps: number;
+  globalPps: number;
+  name?: string;
+  durationMs?: number;
+  /** Our own probe sessions (mesh): never answered. */
+  ignoreSessions?: string[];
+}
+
+export interface RespondResult extends ResponderSnapshot {
+  groups: { group: string; port: number; interface: string; source: string[] }[];
+  durationMs: number;
+  stopReason: string;
+  fault: InterfaceFault | null;
+}
+
+export async function startResponder(o: RespondOptions, ctx: RunContext): Promise<{ engine: number; sessions: OpenSession[] }> {
+  for (const a of o.allow) parseCidr(a);
+  const sessions: OpenSession[] = [];
+  const core = native();
+  try {
+    for (const g of o.groups) {
+      const s = await openSession({ group: g, role: 'receiver', iface: o.iface, sources: o.source.map((x) => parseSourceAddress(x, g).address) });
+      sessions.push(s);
+      for (const n of s.notices) ctx.ui.info(n);
+      for (const w of s.warnings) ctx.ui.warn(w);
+    }
+    const engine = core.responderStart(
+      sessions.map((s) => s.handle),
+      { name: o.name, allow: o.allow, perSourcePps: o.perSourcePps, burst: Math.max(1, o.perSourcePps), globalPps: o.globalPps, ignoreSessions: o.ignoreSessions },
+    );
+    return { engine, sessions };
+  } catch (e) {
+    for (const s of sessions) closeSession(s);
+    throw e;
+  }
+}
+
+export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result: RespondResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  const core = native();
+  const { engine, sessions } = await startResponder(o, ctx);
+  for (const s of sessions) {
+    ui.info(`responding to probes on ${s.session.group} port ${s.session.port} via ${s.ifaceName} (limits: ${o.perSourcePps}/s per source, ${o.globalPps}/s in all${o.allow.length ? `; allowed: ${o.allow.join(', ')}` : ''})`);
+    if (ui.ndjson) emitEvent('joined', { group: s.session.group, port: s.session.port, interface: s.ifaceName });
+  }
+  const started = Date.now();
+  let fault: InterfaceFault | null = null;
+  let stopReason = 'stopped';
+  let snap: ResponderSnapshot = core.engineSnapshot(engine);
+  const seen = new Set<string>();
+  let lastEvent = Date.now();
+  try {
+    for (;;) {
+      await tick(250, signal);
+      snap = core.engineSnapshot(engine);
+      for (const p of snap.probers) {
+        if (!seen.has(p.address)) {
+          seen.add(p.address);
+          if (ui.ndjson) emitEvent('prober', { address: p.address });
+        }
+      }
+      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
+        lastEvent = Date.now();
+        emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused });
+      }
+      ui.redraw(renderRespondLive(snap, ui.errColor));
+      for (const s of sessions) {
+        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
+        if (f && !fault) {
+          fault = f;
+          ui.warn(`${f.message}${o.durationMs ? '; waiting until --duration ends' : '; stopping'}`);
+        }
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
+        stopReason = 'duration over';
+        break;
+      }
+      if (fault && o.durationMs === undefined) {
+        stopReason = fault.message;
+        break;
+      }
+    }
+  } finally {
+    snap = core.engineStop(engine);
+    ui.commit();
+    for (const s of sessions) closeSession(s);
+  }
+  const result: RespondResult = {
+    ...snap,
+    groups: sessions.map((s) => ({ group: s.session.group, port: s.session.port, interface: s.ifaceName, source: s.session.sources })),
+    durationMs: Date.now() - started,
+    stopReason,
+    fault,
+  };
+  return { result, exitCode: fault && o.durationMs === undefined ? ExitCode.System : ExitCode.Ok };
+}

@@ -1,0 +1,46 @@
+import type { ChalkInstance } from 'chalk';
+import type { PingResult, PingResponder } from '../commands/ping.js';
+import type { PingerSnapshot, ResponderStats } from '../native.js';
+import { ms } from './format.js';
+import { table } from './table.js';
+
+const HEADER = ['RESPONDER', 'NAME', 'RECV', 'LOSS', 'LOSS*', 'DUP', 'REORD', 'HOPS', 'RTT MIN/AVG/MAX/MDEV', 'P50', 'P90', 'P99', 'JITTER'];
+
+function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance): string[] {
+  const loss = `${r.lossPercent.toFixed(1)}%`;
+  return [
+    r.address,
+    r.name || '-',
+    `${r.received}/${sent}`,
+    r.lost > 0 ? c.red(loss) : loss,
+    `${r.lossSinceFirstPercent.toFixed(1)}%`,
+    String(r.duplicates),
+    String(r.reordered),
+    r.hops === null ? '-' : String(r.hops),
+    [r.rtt.min, r.rtt.avg, r.rtt.max, r.rtt.mdev].map((v) => (v === null ? '-' : v.toFixed(3))).join('/'),
+    ms(r.rtt.p50),
+    ms(r.rtt.p90),
+    ms(r.rtt.p99),
+    ms(r.jitter),
+  ];
+}
+
+export function renderPingLive(s: PingerSnapshot, c: ChalkInstance): string[] {
+  return [`sent ${s.sent}, replies ${s.received}`, ...table(HEADER, s.responders.map((r) => row(r, s.sent, c))).split('\n')];
+}
+
+export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
+  const lines = [c.bold(`--- ${r.group} port ${r.port} mcast ping statistics (${r.stopReason}) ---`)];
+  if (r.responders.length === 0) {
+    lines.push(c.red(`${r.sent} probes sent, no responder answered`));
+    return lines.join('\n');
+  }
+  lines.push(table(HEADER, r.responders.map((x) => row(x, r.sent, c))));
+  lines.push('LOSS* = loss counted from the responder\'s first reply on; RTT in ms');
+  for (const x of r.responders) {
+    if (x.appeared) lines.push(`${x.address} appeared after ${x.appeared.afterProbes} probes (${(x.appeared.atMs / 1000).toFixed(1)}s)`);
+    if (x.oneWay) lines.push(`${x.address} one-way delay min/avg/max ${[x.oneWay.min, x.oneWay.avg, x.oneWay.max].map((v) => (v === null ? '-' : v.toFixed(3))).join('/')} ms (${r.clocks === 'synced' ? 'clocks declared synced' : 'same host clock'})`);
+  }
+  lines.push(`total: ${r.totals.responders} responders, ${r.sent} probes sent, ${r.totals.received} replies, ${r.totals.lossPercent.toFixed(1)}% loss`);
+  return lines.join('\n');
+}
