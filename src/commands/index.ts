@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { parseGroupSpec, scopeReport } from '../model/address.js';
-import { asListParser, asParser, parseBitrate, parseCount, parseDuration, parsePort, parseRate, parseTtl } from '../model/options.js';
+import { asListParser, asParser, parseBitrate, parseCount, parseDuration, parseMilliseconds, parsePercent, parsePort, parseRate, parseTtl } from '../model/options.js';
 import { ExitCode, usageError } from '../errors.js';
 import { printJson, emitEvent } from '../ui/json.js';
 import type { RunContext } from '../cli.js';
@@ -13,6 +13,10 @@ import * as join from './join.js';
 import * as send from './send.js';
 import * as ping from './ping.js';
 import * as respond from './respond.js';
+import * as check from './check.js';
+import * as mesh from './mesh.js';
+import { renderCheck } from '../render/check.js';
+import { renderMesh } from '../render/mesh.js';
 import { renderPingSummary } from '../render/ping.js';
 import { renderRespondSummary } from '../render/respond.js';
 import { renderListProtocols } from '../render/list-protocols.js';
@@ -250,6 +254,93 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.json) printJson('ping', result);
     else if (o.ndjson) emitEvent('summary', result);
     else ctx.ui.out(renderPingSummary(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+
+  outputOptions(
+    program
+      .command('check')
+      .description('a bounded probe judged against thresholds, for CI: exit 0 pass, 1 fail, 2 usage, 3 system error')
+      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .option('--responders <n>', 'active: at least N responders must answer', asParser(parseCount, '--responders'))
+      .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser((r) => r, '--expect'), [])
+      .option('--max-loss <percent>', 'loss limit per responder (active) or of the stream (passive), e.g. 5%', asParser(parsePercent, '--max-loss'))
+      .option('--max-rtt <ms>', 'active: limit on each responder\'s average RTT', asParser(parseMilliseconds, '--max-rtt'))
+      .option('--max-p99-rtt <ms>', 'active: limit on each responder\'s 99th percentile RTT', asParser(parseMilliseconds, '--max-p99-rtt'))
+      .option('--max-jitter <ms>', 'active: limit on each responder\'s RTT jitter', asParser(parseMilliseconds, '--max-jitter'))
+      .option('-c, --count <n>', 'active: probes to send', asParser(parseCount, '--count'), 20)
+      .option('--interval <time>', 'active: time between probes', durationParser('--interval'), 200)
+      .option('-t, --ttl <n>', 'active: TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
+      .option('-l, --size <bytes>', 'active: probe size', (v: string) => Number(v), 64)
+      .option('--receive', 'passive: join and judge the stream arriving on the group')
+      .option('-s, --source <address>', 'passive: source-specific join (repeatable)', asListParser((r) => r, '--source'), [])
+      .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
+      .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast', asParser(parseRate, '--min-rate'))
+      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
+      .option('--timeout <time>', 'the whole check ends within this time, whatever happens', durationParser('--timeout'), 30000)
+      .option('--junit <file>', 'also write a JUnit XML report to FILE'),
+  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const [g] = parseGroups([group], o.port);
+    const active = o.responders !== undefined || (o.expect ?? []).length > 0;
+    if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
+    if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined)) throw usageError('E_USAGE', '--min-packets and --min-rate need --receive (passive mode)');
+    if (o.receive && (o.maxRtt !== undefined || o.maxP99Rtt !== undefined || o.maxJitter !== undefined)) throw usageError('E_USAGE', '--max-rtt, --max-p99-rtt and --max-jitter need an active check (--responders or --expect)');
+    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+    const { result, exitCode } = await check.run(
+      {
+        group: g!,
+        mode: o.receive ? 'passive' : 'active',
+        responders: o.responders,
+        expect: o.expect ?? [],
+        maxLoss: o.maxLoss,
+        maxRtt: o.maxRtt,
+        maxP99Rtt: o.maxP99Rtt,
+        maxJitter: o.maxJitter,
+        count: o.count,
+        intervalMs: o.interval,
+        timeoutMs: o.timeout,
+        ttl: o.ttl,
+        size: o.size,
+        iface: o.interface,
+        source: o.source ?? [],
+        minPackets: o.minPackets,
+        minRate: o.minRate,
+        junit: o.junit,
+      },
+      ctx,
+    );
+    if (o.json) printJson('check', result);
+    else ctx.ui.out(renderCheck(result, ctx.ui.color));
+    process.exitCode = exitCode;
+  });
+
+  outputOptions(
+    program
+      .command('mesh')
+      .description('run on every host at once: each sends and responds, and prints the N x N loss/RTT matrix (rows: sender, columns: receiver)')
+      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .requiredOption('--peers <list>', 'every participating host address, comma-separated (this host included)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)])
+      .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT}); port+1 carries the result exchange`, asParser(parsePort, '--port'))
+      .option('-c, --count <n>', 'probes each host sends', asParser(parseCount, '--count'), 20)
+      .option('--interval <time>', 'time between probes', durationParser('--interval'), 200)
+      .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
+      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
+      .option('--max-loss <percent>', 'fail when any cell\'s loss is above this', asParser(parsePercent, '--max-loss'))
+      .option('--max-rtt <ms>', 'fail when any cell\'s average RTT is above this', asParser(parseMilliseconds, '--max-rtt'))
+      .option('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', durationParser('--timeout'), 30000),
+  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+    checkOutput(o);
+    const ctx = ctxFor(o);
+    const [g] = parseGroups([group], o.port);
+    const { result, exitCode } = await mesh.run(
+      { group: g!, peers: o.peers, count: o.count, intervalMs: o.interval, ttl: o.ttl, iface: o.interface, maxLoss: o.maxLoss, maxRtt: o.maxRtt, timeoutMs: o.timeout },
+      ctx,
+    );
+    if (o.json) printJson('mesh', result);
+    else ctx.ui.out(renderMesh(result, ctx.ui.color));
     process.exitCode = exitCode;
   });
 }

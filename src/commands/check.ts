@@ -1,0 +1,144 @@
+// `mcast check`: a bounded probe judged against thresholds. Active mode pings
+// the group and judges the responders; passive mode joins and judges the
+// stream. Exit 0 pass, 1 fail, 2 usage, 3 system error; always ends within
+// --timeout.
+
+import { writeFileSync } from 'node:fs';
+import type { GroupSpec } from '../model/address.js';
+import { atLeast, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
+import { ExitCode, systemError, usageError } from '../errors.js';
+import type { RunContext } from '../cli.js';
+import { runPing, type PingResult, type PingResponder } from './ping.js';
+import * as join from './join.js';
+import { junitXml } from '../render/junit.js';
+
+export interface CheckOptions {
+  group: GroupSpec & { port: number };
+  mode: 'active' | 'passive';
+  responders?: number;
+  expect: string[];
+  maxLoss?: number;
+  maxRtt?: number;
+  maxP99Rtt?: number;
+  maxJitter?: number;
+  count: number;
+  intervalMs: number;
+  timeoutMs: number;
+  ttl: number;
+  size: number;
+  iface?: string;
+  source: string[];
+  minPackets?: number;
+  minRate?: number;
+  junit?: string;
+}
+
+export interface CheckResult {
+  pass: boolean;
+  mode: 'active' | 'passive';
+  group: string;
+  port: number;
+  criteria: Criterion[];
+  failures: string[];
+  measurements: PingResult | join.JoinResult;
+  durationMs: number;
+}
+
+function matchesHost(r: PingResponder, host: string): boolean {
+  return r.address === host || r.name === host || r.name.split('.')[0] === host;
+}
+
+export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {
+  const c: Criterion[] = [];
+  let judged: PingResponder[] = p.responders;
+  if (o.responders !== undefined) c.push(atLeast('responders', 'responders', p.responders.length, o.responders));
+  if (o.expect.length) {
+    judged = [];
+    for (const host of o.expect) {
+      const r = p.responders.find((x) => matchesHost(x, host));
+      c.push(present(`expect:${host}`, `responder ${host}`, Boolean(r), host));
+      if (r) judged.push(r);
+    }
+  }
+  for (const r of judged) {
+    const who = o.expect.find((h) => matchesHost(r, h)) ?? r.address;
+    const label = `responder ${who}`;
+    if (o.maxLoss !== undefined) c.push(maxPercent(`responder:${who}:loss`, `${label}: loss`, r.lossPercent, o.maxLoss, who));
+    if (o.maxRtt !== undefined) c.push(maxMs(`responder:${who}:rtt`, `${label}: avg RTT`, r.rtt.avg, o.maxRtt, who));
+    if (o.maxP99Rtt !== undefined) c.push(maxMs(`responder:${who}:p99-rtt`, `${label}: p99 RTT`, r.rtt.p99, o.maxP99Rtt, who));
+    if (o.maxJitter !== undefined) c.push(maxMs(`responder:${who}:jitter`, `${label}: jitter`, r.received ? r.jitter : null, o.maxJitter, who));
+  }
+  if (c.length === 0) c.push(atLeast('responders', 'responders', p.responders.length, 1));
+  return c;
+}
+
+export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
+  const c: Criterion[] = [];
+  c.push(atLeast('packets', 'packets received', j.received, o.minPackets ?? 1));
+  if (o.minRate !== undefined) {
+    const rate = j.senders.reduce((a, s) => a + s.rate, 0);
+    c.push(minRate('rate', 'receive rate', rate, o.minRate));
+  }
+  if (o.maxLoss !== undefined) {
+    const probes = j.senders.filter((s) => s.probe);
+    let loss: number | null = null;
+    if (probes.length) {
+      const lost = probes.reduce((a, s) => a + s.lost, 0);
+      const got = probes.reduce((a, s) => a + (s.probe?.received ?? 0), 0);
+      loss = lost + got > 0 ? (100 * lost) / (lost + got) : 0;
+    } else if (j.received === 0) {
+      loss = 100;
+    }
+    c.push(maxPercent('loss', 'stream loss', loss, o.maxLoss));
+  }
+  return c;
+}
+
+export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: CheckResult; exitCode: number }> {
+  const started = Date.now();
+  let criteria: Criterion[];
+  let measurements: PingResult | join.JoinResult;
+  if (o.mode === 'active') {
+    if (o.responders === undefined && o.expect.length === 0) {
+      throw usageError('E_USAGE', 'an active check needs --responders N or --expect HOST (or use --receive for a passive check)');
+    }
+    // The whole run, late replies included, must end within --timeout.
+    const waitMs = Math.min(2000, Math.max(200, o.timeoutMs / 10));
+    const p = await runPing(
+      { group: o.group, count: o.count, intervalMs: o.intervalMs, size: o.size, ttl: o.ttl, iface: o.iface, waitMs, syncedClocks: false, deadlineMs: o.timeoutMs, live: true },
+      ctx,
+    );
+    if (p.fault) throw systemError('E_IF_GONE', `${p.fault.message}; the check could not complete`);
+    measurements = p;
+    criteria = judgeActive(o, p);
+  } else {
+    const onlyCount = o.minRate === undefined && o.maxLoss === undefined;
+    const { result } = await join.run(
+      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: o.timeoutMs, intervalMs: 1000 },
+      ctx,
+    );
+    if (result.fault) throw systemError('E_IF_GONE', `${result.fault.message}; the check could not complete`);
+    measurements = result;
+    criteria = judgePassive(o, result);
+  }
+  const pass = criteria.every((c) => c.pass);
+  const result: CheckResult = {
+    pass,
+    mode: o.mode,
+    group: o.group.address,
+    port: o.group.port,
+    criteria,
+    failures: criteria.filter((c) => !c.pass).map((c) => c.message),
+    measurements,
+    durationMs: Date.now() - started,
+  };
+  if (o.junit) {
+    const subjects = o.mode === 'active' ? [...new Set(criteria.map((c) => c.subject).filter((s): s is string => Boolean(s)))] : [];
+    try {
+      writeFileSync(o.junit, junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects));
+    } catch (e) {
+      throw systemError('E_WRITE', `cannot write the JUnit report to ${o.junit}: ${(e as Error).message}`);
+    }
+  }
+  return { result, exitCode: pass ? ExitCode.Ok : ExitCode.Failed };
+}

@@ -1,0 +1,207 @@
+// `mcast mesh`: every host runs this at once. Each one responds to the
+// group and pings it, then the hosts exchange their rows (unicast JSON on
+// port+1) so every host prints the whole N x N matrix: rows are senders,
+// columns receivers, each cell the loss and RTT of the sender's probes as
+// answered by the receiver.
+
+import { createSocket, type Socket } from 'node:dgram';
+import { isIP } from 'node:net';
+import type { GroupSpec } from '../model/address.js';
+import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js';
+import { closeSession, openSession } from '../model/session.js';
+import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';
+import { ExitCode, systemError, usageError } from '../errors.js';
+import type { RunContext } from '../cli.js';
+import { startResponder } from './respond.js';
+import { tick } from './run-loop.js';
+
+export interface MeshOptions {
+  group: GroupSpec & { port: number };
+  peers: string[];
+  count: number;
+  intervalMs: number;
+  ttl: number;
+  iface?: string;
+  maxLoss?: number;
+  maxRtt?: number;
+  timeoutMs: number;
+}
+
+export interface MeshCell {
+  sender: string;
+  receiver: string;
+  sent: number | null;
+  received: number | null;
+  lossPercent: number | null;
+  rtt: { min: number | null; avg: number | null; max: number | null } | null;
+}
+
+export interface MeshRow {
+  sender: string;
+  sent: number;
+  cells: { receiver: string; received: number; lossPercent: number; rtt: { min: number | null; avg: number | null; max: number | null } }[];
+}
+
+export interface MeshResult {
+  group: string;
+  port: number;
+  self: string;
+  peers: string[];
+  matrix: MeshCell[];
+  /** Peers whose row never arrived (their probes or results did not reach us). */
+  unreported: string[];
+  /** Peers that answered nobody's probes. */
+  silent: string[];
+  criteria: Criterion[];
+  pass: boolean;
+  durationMs: number;
+}
+
+const MESSAGE_TYPE = 'mcast-mesh-row';
+
+export function buildRow(self: string, peers: string[], snap: PingerSnapshot): MeshRow {
+  return {
+    sender: self,
+    sent: snap.sent,
+    cells: peers
+      .filter((p) => p !== self)
+      .map((p) => {
+        const r = snap.responders.find((x) => x.address === p);
+        return {
+          receiver: p,
+          received: r?.received ?? 0,
+          // From the receiver's first reply on: hosts start within a second or two of
+          // each other, and probes sent before a peer's responder was up are not loss.
+          lossPercent: r ? r.lossSinceFirstPercent : 100,
+          rtt: r ? { min: r.rtt.min, avg: r.rtt.avg, max: r.rtt.max } : null,
+        };
+      })
+      .map((c) => ({ ...c, rtt: c.rtt ?? { min: null, avg: null, max: null } })),
+  };
+}
+
+export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCell[] {
+  const cells: MeshCell[] = [];
+  for (const s of peers) {
+    for (const r of peers) {
+      if (s === r) continue;
+      const row = rows.get(s);
+      const cell = row?.cells.find((c) => c.receiver === r);
+      cells.push({
+        sender: s,
+        receiver: r,
+        sent: row ? row.sent : null,
+        received: cell ? cell.received : null,
+        lossPercent: cell ? cell.lossPercent : null,
+        rtt: cell ? cell.rtt : null,
+      });
+    }
+  }
+  return cells;
+}
+
+function canonicalPeers(peers: string[], family: 4 | 6): string[] {
+  if (peers.length < 2) throw usageError('E_USAGE', '--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2');
+  const out: string[] = [];
+  for (const p of peers) {
+    const fam = isIP(p);
+    if (!fam) throw usageError('E_USAGE', `--peers entries must be IP addresses; got '${p}'`);
+    if (fam !== family) throw usageError('E_FAMILY_MISMATCH', `peer ${p} is IPv${fam} but the group is IPv${family}; use peers of the group's family`);
+    if (!out.includes(p)) out.push(p);
+  }
+  return out;
+}
+
+export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: MeshResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  const started = Date.now();
+  const peers = canonicalPeers(o.peers, o.group.family);
+  const locals = new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
+  const self = peers.find((p) => locals.has(p));
+  if (!self) throw usageError('E_USAGE', `none of --peers (${peers.join(', ')}) is an address of this host; include this host's address`);
+  const core = native();
+  const session = core.randomSession();
+  const controlPort = o.group.port === 65535 ? 65534 : o.group.port + 1;
+
+  const rows = new Map<string, MeshRow>();
+  const control: Socket = createSocket({ type: o.group.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+  control.on('message', (msg, rinfo) => {
+    try {
+      const m = JSON.parse(msg.toString('utf8')) as { type?: string; group?: string; row?: MeshRow };
+      if (m.type !== MESSAGE_TYPE || m.group !== o.group.address || !m.row || typeof m.row.sender !== 'string') return;
+      if (!peers.includes(m.row.sender) || m.row.sender !== rinfo.address) return;
+      rows.set(m.row.sender, m.row);
+    } catch {
+      /* not ours */
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    control.once('error', (e) => reject(systemError('E_PORT_IN_USE', `cannot open the mesh result port ${self}:${controlPort}: ${e.message}`)));
+    control.bind(controlPort, self, () => resolve());
+  });
+
+  const { engine: responder, sessions: joined } = await startResponder(
+    { groups: [o.group], iface: o.iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
+    ctx,
+  );
+  const sender = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true }).catch((e) => {
+    core.engineStop(responder);
+    for (const s of joined) closeSession(s);
+    throw e;
+  });
+  // Probing gets the time left after a share reserved for exchanging results.
+  const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
+  const pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
+  ui.info(`mesh ${o.group.address} port ${o.group.port}: this host is ${self}; ${peers.length} peers; ${o.count} probes every ${o.intervalMs}ms`);
+  const spinner = ui.spinner('probing the mesh');
+  let snap: PingerSnapshot = core.engineSnapshot(pinger);
+  let respSnap: ResponderSnapshot;
+  try {
+    while (!signal.aborted) {
+      await tick(200, signal);
+      snap = core.engineSnapshot(pinger);
+      spinner.update(`probing the mesh: sent ${snap.sent}/${o.count}, ${snap.responders.length}/${peers.length - 1} peers answering`);
+      if (snap.done) break;
+    }
+    snap = core.engineStop(pinger);
+    rows.set(self, buildRow(self, peers, snap));
+    // Exchange: keep answering probes and resending our row until every row is in (then one more second), or time is up.
+    spinner.update('exchanging results with peers');
+    const deadline = started + o.timeoutMs;
+    let completeAt: number | null = null;
+    const payload = Buffer.from(JSON.stringify({ type: MESSAGE_TYPE, group: o.group.address, session, row: rows.get(self) }));
+    while (!signal.aborted && Date.now() < deadline) {
+      for (const p of peers) if (p !== self) control.send(payload, controlPort, p);
+      if (completeAt === null && peers.every((p) => rows.has(p))) completeAt = Date.now();
+      if (completeAt !== null && Date.now() - completeAt >= 1000) break;
+      await tick(300, signal);
+    }
+  } finally {
+    spinner.stop();
+    try {
+      core.engineStop(pinger);
+    } catch {
+      /* already stopped */
+    }
+    respSnap = core.engineStop(responder);
+    for (const s of joined) closeSession(s);
+    closeSession(sender);
+    control.close();
+  }
+  const matrix = buildMatrix(peers, rows);
+  const unreported = peers.filter((p) => !rows.has(p));
+  // Silent: no reported row shows any reply from it, and it never probed us.
+  const silent = peers.filter(
+    (p) => p !== self && !matrix.some((c) => c.receiver === p && (c.received ?? 0) > 0) && !respSnap.probers.some((x) => x.address === p && x.probes > 0),
+  );
+  const criteria: Criterion[] = [];
+  for (const p of peers) if (p !== self) criteria.push(present(`peer:${p}`, `peer ${p}`, !silent.includes(p) && rows.has(p), p));
+  for (const c of matrix) {
+    const name = `${c.sender}->${c.receiver}`;
+    if (o.maxLoss !== undefined) criteria.push(maxPercent(`cell:${name}:loss`, `${c.sender} -> ${c.receiver}: loss`, c.lossPercent, o.maxLoss, name));
+    if (o.maxRtt !== undefined) criteria.push(maxMs(`cell:${name}:rtt`, `${c.sender} -> ${c.receiver}: avg RTT`, c.rtt?.avg ?? null, o.maxRtt, name));
+  }
+  const pass = criteria.every((c) => c.pass);
+  const result: MeshResult = { group: o.group.address, port: o.group.port, self, peers, matrix, unreported, silent, criteria, pass, durationMs: Date.now() - started };
+  return { result, exitCode: pass ? ExitCode.Ok : ExitCode.Failed };
+}

@@ -1,0 +1,50 @@
+// Pass/fail criteria for `mcast check` and `mcast mesh`: each names what was
+// measured, the limit and the verdict, so a failure reads like
+// "responder 10.0.0.2: loss 12.0% > 5%".
+
+export interface Criterion {
+  /** Stable id, e.g. `responders`, `responder:10.0.0.2:loss`, `packets`. */
+  name: string;
+  /** Human description of the limit, e.g. "<= 5%". */
+  limit: string | number | null;
+  /** What was measured (null when it could not be measured). */
+  measured: string | number | null;
+  pass: boolean;
+  /** One line for people, shown for failures. */
+  message: string;
+  /** Responder / peer the criterion is about, if any (for JUnit grouping). */
+  subject?: string;
+}
+
+const fmtPct = (v: number) => `${v.toFixed(1)}%`;
+const fmtMs = (v: number) => `${v.toFixed(3)}ms`;
+
+export function atLeast(name: string, what: string, measured: number, limit: number, subject?: string): Criterion {
+  const pass = measured >= limit;
+  return { name, limit: `>= ${limit}`, measured, pass, subject, message: `${what} ${measured} ${pass ? '>=' : '<'} ${limit}` };
+}
+
+export function maxPercent(name: string, what: string, measured: number | null, limit: number, subject?: string): Criterion {
+  if (measured === null) {
+    return { name, limit: `<= ${limit}%`, measured: null, pass: false, subject, message: `${what} cannot be measured (no sequence numbers in this traffic) — limit ${limit}%` };
+  }
+  const pass = measured <= limit;
+  return { name, limit: `<= ${limit}%`, measured: Number(measured.toFixed(3)), pass, subject, message: `${what} ${fmtPct(measured)} ${pass ? '<=' : '>'} ${limit}%` };
+}
+
+export function maxMs(name: string, what: string, measured: number | null, limit: number, subject?: string): Criterion {
+  if (measured === null) {
+    return { name, limit: `<= ${limit}ms`, measured: null, pass: false, subject, message: `${what} not measured (no replies) — limit ${limit}ms` };
+  }
+  const pass = measured <= limit;
+  return { name, limit: `<= ${limit}ms`, measured: Number(measured.toFixed(3)), pass, subject, message: `${what} ${fmtMs(measured)} ${pass ? '<=' : '>'} ${limit}ms` };
+}
+
+export function minRate(name: string, what: string, measured: number, limit: number): Criterion {
+  const pass = measured >= limit;
+  return { name, limit: `>= ${limit}/s`, measured: Number(measured.toFixed(3)), pass, message: `${what} ${measured.toFixed(1)}/s ${pass ? '>=' : '<'} ${limit}/s` };
+}
+
+export function present(name: string, what: string, ok: boolean, subject?: string): Criterion {
+  return { name, limit: 'answers', measured: ok ? 'answered' : 'no reply', pass: ok, subject, message: `${what} ${ok ? 'answered' : 'never answered'}` };
+}
