@@ -6,6 +6,7 @@
 pub mod filter;
 pub mod pinger;
 pub mod receiver;
+pub mod recv_loop;
 pub mod responder;
 pub mod sender;
 

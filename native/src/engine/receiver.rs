@@ -5,15 +5,15 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
-use crate::net::socket::poll_readable;
 use crate::probe::wire::{self, DecodeError, MalformedReason, Packet};
 use crate::stats::jitter::DelayJitter;
 use crate::stats::sequence::{Observation, SequenceTracker};
@@ -385,53 +385,26 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ReceiverState>, stop: Ar
     } else if let Some(s) = sockets.first() {
         lock(&st.inner).recv_buffer = s.socket.recv_buffer_size().unwrap_or(0);
     }
-    let fds: Vec<i32> = sockets.iter().map(|s| s.socket.raw_fd()).collect();
+    let socks: Vec<&crate::net::socket::Socket> = sockets.iter().map(|s| &s.socket).collect();
     let mut batch = RecvBatch::new(BATCH, SLOT);
-    'outer: while !stop.load(Ordering::Relaxed) {
-        let ready = match poll_readable(&fds, 50) {
-            Ok(r) => r,
-            Err(e) => {
-                lock(&st.inner).error = Some(e.to_string());
-                break;
-            }
-        };
-        for (gi, sock) in sockets.iter().enumerate() {
-            if !ready.get(gi).copied().unwrap_or(false) {
-                continue;
-            }
-            // Drain what is queued, a bounded number of batches per wake-up so
-            // one busy group cannot starve the others.
-            for _ in 0..16 {
-                let n = match batch.recv(&sock.socket) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        lock(&st.inner).error = Some(e.to_string());
-                        break 'outer;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                let mono = monotonic_ns();
-                let mut inner = lock(&st.inner);
-                inner.totals.recv_calls += 1;
-                inner.last_mono = mono;
-                for k in 0..n {
-                    if let Some((payload, meta)) = batch.packet(k) {
-                        inner.account(gi, payload, &meta, mono);
-                        if let Some(max) = st.cfg.max_packets {
-                            if inner.totals.received >= max {
-                                inner.count_reached = true;
-                                break 'outer;
-                            }
-                        }
-                    }
-                }
-                if n < batch.capacity() {
-                    break;
+    let result = drain(&socks, &stop, &mut batch, |gi, batch, n| {
+        let mono = monotonic_ns();
+        let mut inner = lock(&st.inner);
+        inner.totals.recv_calls += 1;
+        inner.last_mono = mono;
+        for k in 0..n {
+            if let Some((payload, meta)) = batch.packet(k) {
+                inner.account(gi, payload, &meta, mono);
+                if st.cfg.max_packets.is_some_and(|max| inner.totals.received >= max) {
+                    inner.count_reached = true;
+                    return Flow::Stop;
                 }
             }
         }
+        Flow::Continue
+    });
+    if let Err(e) = result {
+        lock(&st.inner).error = Some(e.to_string());
     }
     lock(&st.inner).done = true;
 }

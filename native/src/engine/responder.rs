@@ -5,16 +5,17 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, canonical, unanswerable};
+use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
-use crate::net::mmsg::RecvBatch;
-use crate::net::socket::{Socket, poll_readable};
+use crate::net::mmsg::{RecvBatch, RecvMeta};
+use crate::net::socket::Socket;
 use crate::probe::wire::{self, DecodeError, Packet};
 use crate::stats::ratelimit::{RateLimiter, Verdict};
 use crate::sys::libc;
@@ -156,143 +157,135 @@ fn reply_socket(v6: bool, ttl: i32) -> Option<Socket> {
     Some(s)
 }
 
-pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: Arc<AtomicBool>) {
-    let cfg = st.cfg.clone();
-    let reply4 = reply_socket(false, cfg.reply_ttl);
-    let reply6 = reply_socket(true, cfg.reply_ttl);
-    let own_ports: Vec<SocketAddr> = [&reply4, &reply6].iter().filter_map(|s| s.as_ref()?.local_addr().ok()).collect();
-    let mut limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
-    let fds: Vec<i32> = sockets.iter().map(|s| s.socket.raw_fd()).collect();
-    let groups: Vec<Option<IpAddr>> = sockets.iter().map(|s| s.session().map(|ss| ss.group)).collect();
-    let mut batch = RecvBatch::new(BATCH, SLOT);
-    let mut out = vec![0u8; wire::MAX_PACKET_LEN];
-    'outer: while !stop.load(Ordering::Relaxed) {
-        let ready = match poll_readable(&fds, 50) {
-            Ok(r) => r,
-            Err(e) => {
-                lock(&st.c).error = Some(e.to_string());
-                break;
-            }
+/// Everything needed to answer one probe, owned by the responder thread.
+struct Answerer {
+    cfg: RespondConfig,
+    limiter: RateLimiter,
+    reply4: Option<Socket>,
+    reply6: Option<Socket>,
+    own_ports: Vec<SocketAddr>,
+    out: Vec<u8>,
+}
+
+impl Answerer {
+    fn new(cfg: RespondConfig) -> Self {
+        let reply4 = reply_socket(false, cfg.reply_ttl);
+        let reply6 = reply_socket(true, cfg.reply_ttl);
+        let own_ports = [&reply4, &reply6].iter().filter_map(|s| s.as_ref()?.local_addr().ok()).collect();
+        let limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
+        Answerer { cfg, limiter, reply4, reply6, own_ports, out: vec![0u8; wire::MAX_PACKET_LEN] }
+    }
+
+    /// Classify one datagram and answer it if every rule allows.
+    fn handle(&mut self, c: &mut Counters, payload: &[u8], meta: &RecvMeta, now: u64) {
+        c.received += 1;
+        let probe = match if meta.truncated { Err(DecodeError::Foreign) } else { wire::decode(payload) } {
+            Ok(Packet::Probe(p)) => p,
+            Ok(Packet::Reply(_)) => return c.replies_seen += 1,
+            Err(DecodeError::Foreign) => return c.foreign += 1,
+            Err(DecodeError::Malformed(_)) => return c.malformed += 1,
         };
-        for (gi, sock) in sockets.iter().enumerate() {
-            if !ready.get(gi).copied().unwrap_or(false) {
-                continue;
+        c.probes += 1;
+        c.bytes_in += meta.len as u64;
+        let Some(from) = meta.from else {
+            c.refused_bad_source += 1;
+            return;
+        };
+        let src = canonical(from.ip());
+        if !c.probers.contains_key(&src) && c.probers.len() >= MAX_PROBERS {
+            c.prober_overflow += 1;
+        } else {
+            let p = c.probers.entry(src).or_insert_with(|| Prober { first_mono: now, ..Default::default() });
+            p.probes += 1;
+            p.bytes_in += meta.len as u64;
+            p.last_ttl = meta.ttl;
+        }
+        let refused = match self.verdict(&probe, &from, src, now) {
+            None => None,
+            Some(Refusal::Own) => Some(&mut c.refused_own),
+            Some(Refusal::BadSource) => Some(&mut c.refused_bad_source),
+            Some(Refusal::NotAllowed) => Some(&mut c.refused_not_allowed),
+            Some(Refusal::SourceRate) => Some(&mut c.refused_source_rate),
+            Some(Refusal::GlobalRate) => Some(&mut c.refused_global_rate),
+        };
+        if let Some(counter) = refused {
+            *counter += 1;
+            if let Some(p) = c.probers.get_mut(&src) {
+                p.refused += 1;
             }
-            for _ in 0..16 {
-                let n = match batch.recv(&sock.socket) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        lock(&st.c).error = Some(e.to_string());
-                        break 'outer;
-                    }
-                };
-                if n == 0 {
-                    break;
+            return;
+        }
+        let rx = meta.rx_ns.unwrap_or_else(realtime_ns);
+        // No amplification: the cap is what this probe brought in.
+        let len = wire::encode_reply(&probe, meta.ttl, rx, &self.cfg.name, meta.len, &mut self.out);
+        let sock = if from.is_ipv6() { self.reply6.as_ref() } else { self.reply4.as_ref() };
+        let (Some(sock), true) = (sock, len > 0) else { return };
+        match sock.send_to(&self.out[..len], &from) {
+            Ok(sent) => {
+                c.replies += 1;
+                c.bytes_out += sent as u64;
+                if let Some(p) = c.probers.get_mut(&src) {
+                    p.replies += 1;
+                    p.bytes_out += sent as u64;
                 }
-                let now = monotonic_ns();
-                let mut c = lock(&st.c);
-                for k in 0..n {
-                    let Some((payload, meta)) = batch.packet(k) else { continue };
-                    if let (Some(dst), Some(Some(g))) = (meta.dst, groups.get(gi)) {
-                        if dst != *g {
-                            continue;
-                        }
-                    }
-                    c.received += 1;
-                    let probe = match if meta.truncated { Err(DecodeError::Foreign) } else { wire::decode(payload) } {
-                        Ok(Packet::Probe(p)) => p,
-                        Ok(Packet::Reply(_)) => {
-                            c.replies_seen += 1;
-                            continue;
-                        }
-                        Err(DecodeError::Foreign) => {
-                            c.foreign += 1;
-                            continue;
-                        }
-                        Err(DecodeError::Malformed(_)) => {
-                            c.malformed += 1;
-                            continue;
-                        }
-                    };
-                    c.probes += 1;
-                    c.bytes_in += meta.len as u64;
-                    let Some(from) = meta.from else {
-                        c.refused_bad_source += 1;
-                        continue;
-                    };
-                    let src = canonical(from.ip());
-                    if !c.probers.contains_key(&src) && c.probers.len() >= MAX_PROBERS {
-                        c.prober_overflow += 1;
-                    } else {
-                        let p = c.probers.entry(src).or_insert_with(|| Prober { first_mono: now, ..Default::default() });
-                        p.probes += 1;
-                        p.bytes_in += meta.len as u64;
-                        p.last_ttl = meta.ttl;
-                    }
-                    let refuse = |c: &mut Counters| {
-                        if let Some(p) = c.probers.get_mut(&src) {
-                            p.refused += 1;
-                        }
-                    };
-                    if cfg.ignore_sessions.contains(&probe.session) || own_ports.iter().any(|a| a.port() == from.port() && src.is_loopback()) {
-                        c.refused_own += 1;
-                        refuse(&mut c);
-                        continue;
-                    }
-                    if unanswerable(&from) {
-                        c.refused_bad_source += 1;
-                        refuse(&mut c);
-                        continue;
-                    }
-                    if !cfg.allow.is_empty() && !cfg.allow.iter().any(|a| a.contains(&src)) {
-                        c.refused_not_allowed += 1;
-                        refuse(&mut c);
-                        continue;
-                    }
-                    match limiter.allow(src, now) {
-                        Verdict::Allowed => {}
-                        Verdict::SourceLimited => {
-                            c.refused_source_rate += 1;
-                            refuse(&mut c);
-                            continue;
-                        }
-                        Verdict::GlobalLimited => {
-                            c.refused_global_rate += 1;
-                            refuse(&mut c);
-                            continue;
-                        }
-                    }
-                    let rx = meta.rx_ns.unwrap_or_else(realtime_ns);
-                    // No amplification: the cap is what this probe brought in.
-                    let len = wire::encode_reply(&probe, meta.ttl, rx, &cfg.name, meta.len, &mut out);
-                    if len == 0 {
-                        continue;
-                    }
-                    let sock = if from.is_ipv6() { reply6.as_ref() } else { reply4.as_ref() };
-                    let Some(sock) = sock else { continue };
-                    match sock.send_to(&out[..len], &from) {
-                        Ok(sent) => {
-                            c.replies += 1;
-                            c.bytes_out += sent as u64;
-                            if let Some(p) = c.probers.get_mut(&src) {
-                                p.replies += 1;
-                                p.bytes_out += sent as u64;
-                            }
-                        }
-                        Err(e) => {
-                            c.send_errors += 1;
-                            c.last_send_error = Some(e.to_string());
-                        }
-                    }
-                }
-                c.tracked_sources = limiter.tracked_sources();
-                c.evictions = limiter.evictions();
-                drop(c);
-                if n < batch.capacity() {
-                    break;
-                }
+            }
+            Err(e) => {
+                c.send_errors += 1;
+                c.last_send_error = Some(e.to_string());
             }
         }
     }
-    lock(&st.c).done = true;
+
+    /// Why this probe must not be answered, if it must not.
+    fn verdict(&mut self, probe: &wire::Probe, from: &SocketAddr, src: IpAddr, now: u64) -> Option<Refusal> {
+        if self.cfg.ignore_sessions.contains(&probe.session) || self.own_ports.iter().any(|a| a.port() == from.port() && src.is_loopback()) {
+            return Some(Refusal::Own);
+        }
+        if unanswerable(from) {
+            return Some(Refusal::BadSource);
+        }
+        if !self.cfg.allow.is_empty() && !self.cfg.allow.iter().any(|a| a.contains(&src)) {
+            return Some(Refusal::NotAllowed);
+        }
+        match self.limiter.allow(src, now) {
+            Verdict::Allowed => None,
+            Verdict::SourceLimited => Some(Refusal::SourceRate),
+            Verdict::GlobalLimited => Some(Refusal::GlobalRate),
+        }
+    }
+}
+
+enum Refusal {
+    Own,
+    BadSource,
+    NotAllowed,
+    SourceRate,
+    GlobalRate,
+}
+
+pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: Arc<AtomicBool>) {
+    let mut answerer = Answerer::new(st.cfg.clone());
+    let groups: Vec<Option<IpAddr>> = sockets.iter().map(|s| s.session().map(|ss| ss.group)).collect();
+    let socks: Vec<&Socket> = sockets.iter().map(|s| &s.socket).collect();
+    let mut batch = RecvBatch::new(BATCH, SLOT);
+    let result = drain(&socks, &stop, &mut batch, |gi, batch, n| {
+        let now = monotonic_ns();
+        let mut c = lock(&st.c);
+        for k in 0..n {
+            let Some((payload, meta)) = batch.packet(k) else { continue };
+            // Only what was sent to this socket's group (pktinfo), never a stray unicast.
+            if meta.dst.is_some() && meta.dst != groups.get(gi).copied().flatten() {
+                continue;
+            }
+            answerer.handle(&mut c, payload, &meta, now);
+        }
+        c.tracked_sources = answerer.limiter.tracked_sources();
+        c.evictions = answerer.limiter.evictions();
+        Flow::Continue
+    });
+    let mut c = lock(&st.c);
+    if let Err(e) = result {
+        c.error = Some(e.to_string());
+    }
+    c.done = true;
 }
