@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -196,18 +196,20 @@ test('destroy() kills the lab processes, deletes its namespaces, and is idempote
 });
 
 /** A child node process that builds a lab, starts `sleep` in it and reports names and pid. */
-async function childWithLab(mode: 'wait' | 'throw'): Promise<{ proc: Proc; ns: string[]; sleeper: number }> {
+async function childWithLab(mode: 'wait' | 'throw'): Promise<{ proc: Proc; ns: string[]; sleeper: number; tmpdir: string }> {
   const script = `
     const { Lab } = await import(${JSON.stringify(NETLAB_JS)});
     const lab = await Lab.create('link2');
     const p = lab.spawn('h1', 'sleep', ['1000']);
-    console.log(JSON.stringify({ ns: [lab.ns('h1'), lab.ns('h2')], sleeper: p.pid }));
+    console.log(JSON.stringify({ ns: [lab.ns('h1'), lab.ns('h2')], sleeper: p.pid, tmpdir: lab.tmpdir }));
     ${mode === 'throw' ? "setTimeout(() => { throw new Error('boom'); }, 200);" : ''}
     setInterval(() => {}, 1000);`;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = new Proc(child, `lab child (${mode})`);
   const line = await proc.waitForLine(/^\{/, 10_000, { stream: 'stdout' });
-  return { proc, ...(JSON.parse(line) as { ns: string[]; sleeper: number }) };
+  const info = JSON.parse(line) as { ns: string[]; sleeper: number; tmpdir: string };
+  assert.ok(existsSync(info.tmpdir));
+  return { proc, ...info };
 }
 
 test('a lab in a process interrupted by SIGINT or SIGTERM is removed by its signal handlers', { timeout: 30_000 }, async (t) => {
@@ -220,6 +222,7 @@ test('a lab in a process interrupted by SIGINT or SIGTERM is removed by its sign
     assert.equal(r.signal, sig, `re-raised ${sig}; stderr: ${r.stderr}`);
     assert.deepEqual((await namespaces()).filter((n) => c.ns.includes(n)), []);
     assert.equal(isAlive(c.sleeper), false);
+    assert.equal(existsSync(c.tmpdir), false);
   }
 });
 
@@ -244,6 +247,7 @@ test('a lab in a SIGKILLed process survives it and is removed by sweepStaleLabs(
   for (const ns of c.ns) assert.ok(removed.includes(ns), `${ns} swept (removed: ${removed.join(' ')})`);
   assert.deepEqual((await namespaces()).filter((n) => c.ns.includes(n)), []);
   assert.equal(isAlive(c.sleeper), false);
+  assert.equal(existsSync(c.tmpdir), false);
   // Live labs (this process's) are never swept.
   const lab = await useLab(t, 'single');
   assert.ok(lab);

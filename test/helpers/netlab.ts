@@ -32,7 +32,6 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 
@@ -479,7 +478,7 @@ export function sweepStaleLabs(log: (msg: string) => void = () => {}): string[] 
     const names = m.namespaces.filter((ns) => NS_NAME_RE.test(ns));
     const present = names.filter(nsExists);
     removeNamespacesSync(names);
-    if (m.tmpdir.startsWith(join(tmpdir(), 'mct-'))) rmSync(m.tmpdir, { recursive: true, force: true });
+    if (m.tmpdir.startsWith(`${MARKER_DIR}/mct`)) rmSync(m.tmpdir, { recursive: true, force: true });
     rmSync(path, { force: true });
     removed.push(...present);
     if (present.length) log(`netlab: removed stale lab of dead pid ${m.pid}: ${present.join(' ')}`);
@@ -643,7 +642,7 @@ export class Lab {
   readonly kind: LabKind;
   /** Namespace name prefix: `mct<pid><n>`; namespaces are `<name>-<node>`. */
   readonly name: string;
-  /** Private scratch directory (configs, sockets); removed by destroy(). */
+  /** Private scratch directory /run/mct-netlab/<name>-XXXXXX (configs, sockets); removed by destroy(). */
   readonly tmpdir: string;
   readonly timings: LabTimings = { buildMs: 0, readyMs: 0, totalMs: 0 };
   /** The smcrouted started by a 'routed' lab (or startSmcroute). */
@@ -662,7 +661,10 @@ export class Lab {
     this.kind = kind;
     this.opts = opts;
     this.name = `mct${process.pid.toString(36).padStart(5, '0')}${(labCounter++).toString(36)}`;
-    this.tmpdir = mkdtempSync(join(tmpdir(), `mct-${this.name}-`));
+    // Under /run, not /tmp: in the rootless wrapper /run is the run's private
+    // tmpfs, so even a lab killed mid-teardown leaves nothing on the host.
+    mkdirSync(MARKER_DIR, { recursive: true });
+    this.tmpdir = mkdtempSync(join(MARKER_DIR, `${this.name}-`));
     this.markerPath = join(MARKER_DIR, `${this.name}.json`);
   }
 
