@@ -39,6 +39,7 @@ export interface JoinResult {
   received: number;
   bytes: number;
   probes: number;
+  replies: number;
   foreign: number;
   malformed: number;
   malformedReasons: Record<string, number>;
@@ -189,6 +190,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     received: snap.received,
     bytes: snap.bytes,
     probes: snap.probes,
+    replies: snap.replies,
     foreign: snap.foreign,
     malformed: snap.malformed,
     malformedReasons: snap.malformedReasons,
