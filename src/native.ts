@@ -298,3 +298,147 @@ export function native(): NativeCore {
   }
   return loaded;
 }
+
+// ---- ssmping / asmping (native/src/engine/ssmping_{server,client}.rs) ----
+
+export interface SsmpingServerOptions {
+  /** UDP port to serve (default 4321). */
+  port?: number;
+  ipv4?: boolean;
+  ipv6?: boolean;
+  /** Answer only requests arriving here; multicast copies leave here (0 = any, routing chooses). */
+  ifindex?: number;
+  allow?: string[];
+  /** Requests answered per second per source (each answer is two copies); default 2, burst 5. */
+  perSourcePps?: number;
+  burst?: number;
+  /** Requests answered per second in all (default 100). */
+  globalPps?: number;
+  maxSources?: number;
+}
+
+export interface SsmpingClientRecord {
+  address: string;
+  requests: number;
+  unicastReplies: number;
+  multicastReplies: number;
+  refused: number;
+  bytesIn: number;
+  bytesOut: number;
+  lastSeq: number | null;
+  lastGroup: string | null;
+  ttl: number | null;
+  firstSeenMs: number;
+  lastSeenMs: number;
+}
+
+export interface SsmpingServerSnapshot {
+  elapsedMs: number;
+  port: number;
+  listening: { family: 'ipv4' | 'ipv6'; address: string; port: number }[];
+  /** Why IPv6 is not served although asked for (no IPv6 here), else null. */
+  ipv6Unavailable: string | null;
+  ifindex: number;
+  received: number;
+  bytesIn: number;
+  requests: number;
+  requestBytes: number;
+  unicastReplies: number;
+  multicastReplies: number;
+  unicastBytes: number;
+  multicastBytes: number;
+  bytesOut: number;
+  /** Largest (reply - request) length seen: 0, replies are never larger than requests. */
+  maxGrowth: number;
+  ignored: number;
+  malformed: number;
+  malformedReasons: Record<string, number>;
+  refused: { notAllowed: number; badSource: number; lowPort: number; badDestination: number; otherInterface: number; sourceRate: number; globalRate: number };
+  multicastRefused: { familyMismatch: number; notSsmpingGroupId: number; notMulticast: number; reservedScope: number };
+  sendErrors: number;
+  lastSendError: string | null;
+  clients: SsmpingClientRecord[];
+  clientOverflow: number;
+  trackedSources: number;
+  evictions: number;
+  limits: { perSourcePps: number; burst: number; globalPps: number; maxSources: number; minClientPort: number; maxRequestBytes: number };
+  done: boolean;
+  error: string | null;
+}
+
+export interface SsmpingPathStats {
+  received: number;
+  lost: number;
+  lossPercent: number;
+  duplicates: number;
+  reordered: number;
+  rtt: { min: number | null; avg: number | null; max: number | null; mdev: number | null };
+  /** 64 - TTL (ssmping::hops_from_ttl) of the last reply; null before any. */
+  hops: number | null;
+  ttl: number | null;
+  ttlChanged: boolean;
+  bytes: number;
+  firstSeq: number | null;
+  firstSeenMs: number | null;
+}
+
+export interface SsmpingMulticastStats extends SsmpingPathStats {
+  /** Loss counted from the first multicast reply on (as Debian's ssmping). */
+  lostSinceFirst: number;
+  lossSinceFirstPercent: number;
+}
+
+export interface SsmpingReplyEvent {
+  /** 1, 2, 3 ... over the run: print those above the last one printed. */
+  n: number;
+  path: 'unicast' | 'multicast';
+  seq: number;
+  ttl: number | null;
+  hops: number | null;
+  rttMs: number | null;
+  bytes: number;
+  duplicate: boolean;
+}
+
+export interface SsmpingClientSnapshot {
+  elapsedMs: number;
+  server: string;
+  serverPort: number;
+  group: string;
+  mode: 'ssm' | 'asm';
+  clientId: number;
+  localAddress: string | null;
+  localPort: number | null;
+  sent: number;
+  requestBytes: number;
+  received: number;
+  unicast: SsmpingPathStats;
+  multicast: SsmpingMulticastStats;
+  ignored: { wrongSource: number; notOurs: number; tooShort: number; malformed: number; unexpectedSeq: number; otherGroup: number };
+  sendErrors: number;
+  lastSendError: string | null;
+  /** The last 256 replies (duplicates included). */
+  events: SsmpingReplyEvent[];
+  eventCount: number;
+  sendingDone: boolean;
+  done: boolean;
+  error: string | null;
+}
+
+export interface SsmpingClientOptions {
+  /** A session joined JoinLeaf 'both' at port 0: (S,G) for ssm, (*,G') for asm. */
+  socket: number;
+  server: string;
+  serverPort?: number;
+  mode?: 'ssm' | 'asm';
+  intervalMs?: number;
+  count?: number;
+  waitMs?: number;
+  deadlineMs?: number;
+  clientId?: number;
+}
+
+export interface NativeCore {
+  ssmpingServerStart(options: SsmpingServerOptions): number;
+  ssmpingClientStart(options: SsmpingClientOptions): number;
+}

@@ -13,6 +13,8 @@ import * as join from './join.js';
 import * as send from './send.js';
 import * as ping from './ping.js';
 import * as respond from './respond.js';
+import * as ssmpingPing from './ssmping-ping.js';
+import * as ssmpingRespond from './ssmping-respond.js';
 import * as check from './check.js';
 import * as mesh from './mesh.js';
 import { renderCheck } from '../render/check.js';
@@ -196,7 +198,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     program
       .command('respond')
       .description('answer mcast probes on groups with unicast replies (no amplification, rate-limited, --allow)')
-      .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .argument('[group...]', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT (none with --ssmping)')
+      .option('--ssmping', 'be an ssmping server (like ssmpingd, UDP 4321, but replies never exceed requests; default limits 2 requests/s per client, 100/s in all)')
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
       .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', asListParser((r) => r, '--source'), [])
@@ -206,9 +209,10 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--name <name>', 'name carried in replies (default: the host name)')
       .option('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', durationParser('--duration')),
     { ndjson: true },
-  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+  ).action(async (groups: string[], o: OutputOpts & Record<string, any>, cmd: Command) => {
     checkOutput(o);
     const ctx = ctxFor(o);
+    if (o.ssmping) return ssmpingRespond.cliAction(groups, o, cmd, ctx);
     const { result, exitCode } = await respond.run(
       {
         groups: parseGroups(groups, o.port),
@@ -232,8 +236,10 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     program
       .command('ping')
       .description('probe a group and collect unicast replies from every responder: loss, duplicates, reordering, RTT, jitter, hops')
-      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
-      .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
+      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT (with --ssmping: the server)')
+      .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT}; --ssmping: the server's, 4321)`, asParser(parsePort, '--port'))
+      .option('--ssmping', 'be an ssmping client: ask the ssmping server <group> for unicast and multicast replies (exit 0 if a multicast reply came)')
+      .option('--group <group>', 'with --ssmping: asmping mode, an any-source join of this group with the ssmping group ID (224.3.3.3 -> 224.3.3.234)')
       .option('-c, --count <n>', 'probes to send', asParser(parseCount, '--count'), 10)
       .option('--interval <time>', 'time between probes, e.g. 200ms', durationParser('--interval'), 1000)
       .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', (v: string) => Number(v), 64)
@@ -242,9 +248,11 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-w, --wait <time>', 'how long to wait for late replies after the last probe', durationParser('--wait'), 2000)
       .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
     { ndjson: true },
-  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+  ).action(async (group: string, o: OutputOpts & Record<string, any>, cmd: Command) => {
     checkOutput(o);
     const ctx = ctxFor(o);
+    if (o.ssmping) return ssmpingPing.cliAction(group, o, cmd, ctx);
+    if (o.group !== undefined) throw usageError('E_USAGE', '--group applies only with --ssmping');
     const [g] = parseGroups([group], o.port);
     if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
     const { result, exitCode } = await ping.run(

@@ -9,6 +9,8 @@ pub mod receiver;
 pub mod recv_loop;
 pub mod responder;
 pub mod sender;
+pub mod ssmping_client;
+pub mod ssmping_server;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

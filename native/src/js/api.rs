@@ -306,3 +306,96 @@ pub fn pinger_start(env: &Env, args: &Args) -> JsResult<JsVal> {
 pub fn random_session(_: &Env, _: &Args) -> JsResult<JsVal> {
     Ok(JsVal::Str(format!("{:016x}", clock::random_u64())))
 }
+
+/// `ssmpingServerStart({ port?, ipv4?, ipv6?, ifindex?, allow?, perSourcePps?, burst?, globalPps?, maxSources? })`:
+/// opens the listening sockets (errors such as EADDRINUSE are thrown here)
+/// and starts the ssmping server engine.
+pub fn ssmping_server_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    use crate::engine::ssmping_server as srv;
+    let o = args.get(0, "options")?;
+    let port = env.prop_u64(o, "port")?.unwrap_or(u64::from(crate::probe::ssmping::PORT));
+    if !(1..=65535).contains(&port) {
+        return Err(JsError::invalid_arg(format!("port must be 1-65535; got {port}")));
+    }
+    let (ipv4, ipv6) = (env.prop_bool(o, "ipv4")?.unwrap_or(true), env.prop_bool(o, "ipv6")?.unwrap_or(true));
+    if !ipv4 && !ipv6 {
+        return Err(JsError::invalid_arg("at least one of ipv4 and ipv6 must be served"));
+    }
+    let mut allow = Vec::new();
+    for a in env.prop_strings(o, "allow")? {
+        allow.push(crate::engine::filter::Cidr::parse(&a).ok_or_else(|| JsError::invalid_arg(format!("'{a}' is not a CIDR prefix")))?);
+    }
+    let per_source = env.prop_f64(o, "perSourcePps")?.unwrap_or(2.0);
+    let cfg = srv::ServerConfig {
+        port: port as u16,
+        ipv4,
+        ipv6,
+        ifindex: env.prop_u64(o, "ifindex")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+        allow,
+        per_source_pps: per_source,
+        burst: env.prop_f64(o, "burst")?.unwrap_or(5.0f64.max(per_source)),
+        global_pps: env.prop_f64(o, "globalPps")?.unwrap_or(100.0),
+        max_sources: env.prop_u64(o, "maxSources")?.unwrap_or(4096).max(1) as usize,
+    };
+    let (listeners, v6_note) = srv::open_listeners(&cfg)?;
+    let st = srv::state(cfg, &listeners, v6_note);
+    let engine = Engine::spawn("mcast-ssmpingd", st, move |st, stop| srv::run(listeners, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ssmping server thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+/// `ssmpingClientStart({ socket, server, serverPort?, mode: 'ssm'|'asm', intervalMs?, count?, waitMs?, deadlineMs?, clientId? })`:
+/// `socket` is a session joined with JoinLeaf `both` to the group the
+/// requests name (SSM: source = server), bound to an ephemeral port.
+pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    use crate::engine::ssmping_client as cli;
+    let o = args.get(0, "options")?;
+    let h = env.prop_u64(o, "socket")?.ok_or_else(|| JsError::invalid_arg("socket (a joined session handle) is required"))?;
+    let sock = registry::socket(h.min(u64::from(u32::MAX)) as u32)?;
+    let session = sock
+        .session()
+        .filter(|s| s.mode == mp::JoinMode::Both)
+        .ok_or_else(|| JsError::new("E_NOT_JOINED", "the ssmping client needs a socket joined with JoinLeaf 'both' (it sends requests and receives both replies)"))?;
+    let server = convert::parse_ip(&env.prop_string(o, "server")?.ok_or_else(|| JsError::invalid_arg("server is required"))?, "server")?;
+    if server.is_ipv4() == session.group.is_ipv6() {
+        return Err(JsError::new("E_FAMILY_MISMATCH", format!("server {server} and group {} are different address families", session.group)));
+    }
+    if server.is_multicast() || server.is_unspecified() {
+        return Err(JsError::invalid_arg(format!("server {server} must be a unicast address")));
+    }
+    let mode = match env.prop_string(o, "mode")?.as_deref() {
+        None | Some("ssm") => cli::Mode::Ssm,
+        Some("asm") => cli::Mode::Asm,
+        Some(other) => return Err(JsError::invalid_arg(format!("mode must be 'ssm' or 'asm'; got '{other}'"))),
+    };
+    let port = env.prop_u64(o, "serverPort")?.unwrap_or(u64::from(crate::probe::ssmping::PORT));
+    if !(1..=65535).contains(&port) {
+        return Err(JsError::invalid_arg(format!("serverPort must be 1-65535; got {port}")));
+    }
+    let scope = match server {
+        std::net::IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80 => session.ifindex,
+        _ => 0,
+    };
+    let server_addr = match server {
+        std::net::IpAddr::V6(a) => std::net::SocketAddr::V6(std::net::SocketAddrV6::new(a, port as u16, 0, scope)),
+        v4 => std::net::SocketAddr::new(v4, port as u16),
+    };
+    let interval = env.prop_f64(o, "intervalMs")?.unwrap_or(1000.0);
+    if !(interval.is_finite() && interval > 0.0) {
+        return Err(JsError::invalid_arg(format!("intervalMs must be positive; got {interval}")));
+    }
+    let cfg = cli::ClientConfig {
+        server: server_addr,
+        group: session.group,
+        mode,
+        count: env.prop_u64(o, "count")?,
+        interval_ns: (interval * 1e6) as u64,
+        wait_ns: (env.prop_f64(o, "waitMs")?.unwrap_or(1000.0).max(0.0) * 1e6) as u64,
+        deadline_ns: env.prop_f64(o, "deadlineMs")?.map(|ms| (ms.max(0.0) * 1e6) as u64),
+        client_id: env.prop_u64(o, "clientId")?.map(|v| v as u32).unwrap_or_else(|| clock::random_u64() as u32),
+    };
+    let st = cli::state(cfg);
+    let engine = Engine::spawn("mcast-ssmping", st, move |st, stop| cli::run(sock, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ssmping client thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}

@@ -35,6 +35,8 @@ napi_fn!(t_fuzz_decode => api::fuzz_decode);
 napi_fn!(t_responder_start => api::responder_start);
 napi_fn!(t_pinger_start => api::pinger_start);
 napi_fn!(t_random_session => api::random_session);
+napi_fn!(t_ssmping_server_start => api::ssmping_server_start);
+napi_fn!(t_ssmping_client_start => api::ssmping_client_start);
 
 type Trampoline = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 
@@ -60,6 +62,8 @@ const EXPORTS: &[(&str, Trampoline)] = &[
     ("responderStart", t_responder_start),
     ("pingerStart", t_pinger_start),
     ("randomSession", t_random_session),
+    ("ssmpingServerStart", t_ssmping_server_start),
+    ("ssmpingClientStart", t_ssmping_client_start),
 ];
 
 /// Attach every export to `exports`. Returns false if N-API refused one.

@@ -21,6 +21,10 @@ pub struct RecvMeta {
     pub from: Option<SocketAddr>,
     /// Destination address from pktinfo: the group the datagram was sent to.
     pub dst: Option<IpAddr>,
+    /// IPv4 only: `ipi_spec_dst`, the local address the kernel would answer
+    /// from. Equal to `dst` for unicast to this host (127.0.0.2 included);
+    /// different for a broadcast or multicast destination.
+    pub spec_dst: Option<IpAddr>,
     pub ifindex: u32,
     pub ttl: Option<u8>,
     /// Kernel receive time, CLOCK_REALTIME ns (SO_TIMESTAMPNS).
@@ -168,6 +172,9 @@ fn parse_cmsgs(ctrl: &[u8], controllen: usize, meta: &mut RecvMeta) {
                     meta.ifindex = ifx as u32;
                     meta.dst = Some(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3])));
                 }
+                if let Some(l) = data.get(4..8) {
+                    meta.spec_dst = Some(IpAddr::V4(Ipv4Addr::new(l[0], l[1], l[2], l[3])));
+                }
             }
             (libc::IPPROTO_IP, libc::IP_TTL) => {
                 if let Some(t) = read_i32(data, 0) {
@@ -258,5 +265,69 @@ impl SendBatch {
         // that stay alive for the call; the kernel only reads them.
         let r = unsafe { libc::sendmmsg(sock.raw_fd(), self.hdrs.as_mut_ptr(), count as u32, 0) };
         if r < 0 { Err(NetError::last("sendmmsg")) } else { Ok(r as usize) }
+    }
+}
+
+/// Control buffer for one IP_PKTINFO / IPV6_PKTINFO cmsg (CMSG_SPACE of an
+/// in6_pktinfo is 40 bytes), 8-aligned as the kernel's cmsg walk requires.
+#[repr(C, align(8))]
+struct PktinfoCmsg([u8; 48]);
+
+/// Bytes of a `cmsghdr` (cmsg_len: size_t, cmsg_level: int, cmsg_type: int).
+const CMSG_HDR: usize = core::mem::size_of::<libc::cmsghdr>();
+
+/// One datagram to `to` whose source address is fixed to `source` with an
+/// IP_PKTINFO (`ipi_spec_dst`) or IPV6_PKTINFO (`ipi6_addr`) control message,
+/// and optionally pinned to `ifindex` (0 = let routing choose). This is how a
+/// server bound to the wildcard answers from the exact address a request was
+/// sent to, as ssmpingd does; the kernel refuses (EINVAL / EADDRNOTAVAIL) a
+/// source that is not one of this host's addresses. `source` must be of the
+/// socket's family. Returns the bytes sent.
+pub fn send_from(sock: &Socket, buf: &[u8], to: &SocketAddr, source: IpAddr, ifindex: u32) -> NetResult<usize> {
+    let mut ctrl = PktinfoCmsg([0; 48]);
+    let (level, ty, data_len) = match source {
+        IpAddr::V4(a) => {
+            // struct in_pktinfo { int ipi_ifindex; in_addr ipi_spec_dst; in_addr ipi_addr; }
+            ctrl.0[CMSG_HDR..CMSG_HDR + 4].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+            ctrl.0[CMSG_HDR + 4..CMSG_HDR + 8].copy_from_slice(&a.octets());
+            (libc::IPPROTO_IP, libc::IP_PKTINFO, core::mem::size_of::<libc::in_pktinfo>())
+        }
+        IpAddr::V6(a) => {
+            // struct in6_pktinfo { in6_addr ipi6_addr; int ipi6_ifindex; }
+            ctrl.0[CMSG_HDR..CMSG_HDR + 16].copy_from_slice(&a.octets());
+            ctrl.0[CMSG_HDR + 16..CMSG_HDR + 20].copy_from_slice(&(ifindex as i32).to_ne_bytes());
+            (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO, core::mem::size_of::<libc::in6_pktinfo>())
+        }
+    };
+    let cmsg_len = CMSG_HDR + data_len;
+    let space = CMSG_HDR + ((data_len + 7) & !7);
+    ctrl.0[0..8].copy_from_slice(&(cmsg_len as u64).to_ne_bytes());
+    ctrl.0[8..12].copy_from_slice(&level.to_ne_bytes());
+    ctrl.0[12..16].copy_from_slice(&ty.to_ne_bytes());
+    let mut dest = addr::to_raw(to);
+    let mut iov = libc::iovec { iov_base: buf.as_ptr() as *mut core::ffi::c_void, iov_len: buf.len() };
+    let mut hdr = libc::mmsghdr {
+        msg_hdr: libc::msghdr {
+            msg_name: (&mut dest.storage as *mut libc::sockaddr_storage).cast(),
+            msg_namelen: dest.len,
+            msg_iov: &mut iov,
+            msg_iovlen: 1,
+            msg_control: ctrl.0.as_mut_ptr().cast(),
+            msg_controllen: space,
+            msg_flags: 0,
+        },
+        msg_len: 0,
+    };
+    // SAFETY: `hdr` points at `dest` (a valid sockaddr of `dest.len` bytes),
+    // one iovec over `buf` (live for its length; the kernel only reads it) and
+    // `ctrl` (8-aligned, `space` <= 48 bytes, holding one well-formed cmsg);
+    // all of them outlive the call.
+    let r = unsafe { libc::sendmmsg(sock.raw_fd(), &mut hdr, 1, 0) };
+    if r < 0 {
+        Err(NetError::last("sendmsg"))
+    } else if r == 0 {
+        Err(NetError::from_errno(11, "sendmsg"))
+    } else {
+        Ok(hdr.msg_len as usize)
     }
 }

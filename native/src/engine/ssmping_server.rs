@@ -1,0 +1,602 @@
+//! The ssmping server (`mcast respond --ssmping`): answers the requests of
+//! Debian's ssmping / asmping (and `mcast ping --ssmping`) the way ssmpingd
+//! does, without ssmpingd's amplification and reflection problems.
+//!
+//! - One UDP socket per family, bound to the wildcard at port 4321 (IPv6 with
+//!   IPV6_V6ONLY), with IP_PKTINFO / IPV6_RECVPKTINFO so the request's
+//!   destination address is known, and IP_MULTICAST_ALL off (no group traffic
+//!   on this port by accident).
+//! - Each valid request `'Q'` gets the two copies ssmpingd sends: unicast back
+//!   to the client's address and port, then multicast to
+//!   `ssmping::reply_group` at the client's port. Both are built with
+//!   `ReplyPolicy::MCAST` (the request's bytes with the type flipped: never
+//!   larger than the request), and both leave with TTL / hop limit 64.
+//! - Source address: every reply is sent with `net::mmsg::send_from`, an
+//!   IP_PKTINFO / IPV6_PKTINFO cmsg carrying the request's destination
+//!   address, exactly as ssmpingd echoes its pktinfo. Without it, a
+//!   wildcard-bound socket may pick another source and the client's (S,G)
+//!   join drops the multicast copy. (The alternative, a socket bound per local
+//!   address, would have to follow address changes; pktinfo needs nothing.)
+//!   The pktinfo ifindex is 0 (routing chooses the interface, as ssmpingd)
+//!   unless `--interface` was given or the address is IPv6 link-local.
+//! - Refused, in this order, each counted by reason: no or unanswerable
+//!   source (multicast, broadcast, unspecified, port 0), source port below
+//!   1024, destination not a unicast address of this host (broadcast or
+//!   multicast requests), arrival on another interface than `--interface`,
+//!   source outside `--allow`, per-source and global rate limits
+//!   (`stats::ratelimit`; one token answers one request, i.e. both copies).
+//!   A requested group that `reply_group` refuses costs only the multicast
+//!   copy (the unicast copy still goes, as ssmpingd does), counted by reason.
+//! - Not answered and counted: datagrams not starting with `'Q'` (replies,
+//!   anything else: ssmpingd ignores them too), requests longer than
+//!   `RECOMMENDED_MAX_REQUEST_LEN`, and requests `ssmping::decode` rejects.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::filter::{Cidr, canonical, unanswerable};
+use super::{EngineState, lock, ns_to_ms};
+use crate::js::value::JsVal;
+use crate::model::multipoint::needs_scope_id;
+use crate::net::NetResult;
+use crate::net::clock::monotonic_ns;
+use crate::net::mmsg::{RecvBatch, RecvMeta, send_from};
+use crate::net::socket::{Socket, poll_readable};
+use crate::probe::ssmping::{self, Family, GroupRefusal, Kind, ReplyGroup, ReplyPolicy, SsmpingError};
+use crate::stats::ratelimit::{RateLimiter, Verdict};
+use crate::sys::libc;
+
+const BATCH: usize = 32;
+/// Larger than any request we answer, so "too long" is seen, not truncated away.
+const SLOT: usize = 2048;
+/// Clients listed individually in snapshots; beyond this only totals grow.
+const MAX_CLIENTS: usize = 1024;
+/// Requests from ports below this are never answered: real clients use
+/// ephemeral ports, and it keeps reflected bytes off well-known services.
+const MIN_CLIENT_PORT: u16 = 1024;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub port: u16,
+    pub ipv4: bool,
+    pub ipv6: bool,
+    /// Answer only requests arriving on this interface, and send the
+    /// multicast copies out of it (0 = any interface, routing chooses).
+    pub ifindex: u32,
+    pub allow: Vec<Cidr>,
+    /// Requests answered per second per source (each answer is two copies).
+    pub per_source_pps: f64,
+    pub burst: f64,
+    pub global_pps: f64,
+    pub max_sources: usize,
+}
+
+/// One bound server socket.
+pub struct Listener {
+    family: Family,
+    socket: Socket,
+    local: SocketAddr,
+}
+
+/// Opens the listening sockets now, so that a busy port (EADDRINUSE, e.g. a
+/// running ssmpingd) or a missing family is an error of the start call.
+/// When both families are asked for and IPv6 does not exist here
+/// (EAFNOSUPPORT), IPv4 alone is served and the reason is returned.
+pub fn open_listeners(cfg: &ServerConfig) -> NetResult<(Vec<Listener>, Option<String>)> {
+    let mut out = Vec::new();
+    let mut v6_note = None;
+    if cfg.ipv4 {
+        out.push(listener(Family::V4, cfg.port)?);
+    }
+    if cfg.ipv6 {
+        match listener(Family::V6, cfg.port) {
+            Ok(l) => out.push(l),
+            Err(e) if cfg.ipv4 && matches!(e.errno(), Some(97) | Some(99)) => v6_note = Some(e.to_string()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((out, v6_note))
+}
+
+fn listener(family: Family, port: u16) -> NetResult<Listener> {
+    let v6 = family == Family::V6;
+    let s = Socket::new(if v6 { libc::AF_INET6 } else { libc::AF_INET }, libc::SOCK_DGRAM, libc::IPPROTO_UDP)?;
+    let hops = i32::from(ssmping::SERVER_HOPS);
+    if v6 {
+        s.set_only_v6(true)?;
+        let _ = s.set_multicast_all_v6(false);
+        s.set_recv_pktinfo_v6(true)?;
+        s.set_recv_hoplimit_v6(true)?;
+        s.set_unicast_hops_v6(hops)?;
+        s.set_multicast_hops_v6(ssmping::SERVER_HOPS)?;
+        // Clients on this host must get the multicast copy too.
+        s.set_multicast_loop_v6(true)?;
+    } else {
+        let _ = s.set_multicast_all_v4(false);
+        s.set_pktinfo_v4(true)?;
+        s.set_recv_ttl_v4(true)?;
+        s.set_unicast_ttl_v4(hops)?;
+        s.set_multicast_ttl_v4(ssmping::SERVER_HOPS)?;
+        s.set_multicast_loop_v4(true)?;
+    }
+    let any = if v6 {
+        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))
+    } else {
+        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
+    };
+    // No SO_REUSEADDR: a second server on the port must fail, not share it.
+    s.bind(&any)?;
+    let local = s.local_addr()?;
+    Ok(Listener { family, socket: s, local })
+}
+
+#[derive(Default, Clone)]
+struct Client {
+    requests: u64,
+    unicast_replies: u64,
+    multicast_replies: u64,
+    refused: u64,
+    bytes_in: u64,
+    bytes_out: u64,
+    last_seq: Option<u32>,
+    last_group: Option<IpAddr>,
+    last_ttl: Option<u8>,
+    first_mono: u64,
+    last_mono: u64,
+}
+
+#[derive(Default)]
+struct Refused {
+    not_allowed: u64,
+    bad_source: u64,
+    low_port: u64,
+    bad_destination: u64,
+    other_interface: u64,
+    source_rate: u64,
+    global_rate: u64,
+}
+
+#[derive(Default)]
+struct GroupRefused {
+    family_mismatch: u64,
+    not_ssmping_group_id: u64,
+    not_multicast: u64,
+    reserved_scope: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    received: u64,
+    bytes_in: u64,
+    requests: u64,
+    request_bytes: u64,
+    unicast_replies: u64,
+    multicast_replies: u64,
+    unicast_bytes: u64,
+    multicast_bytes: u64,
+    ignored: u64,
+    malformed: u64,
+    malformed_reasons: HashMap<&'static str, u64>,
+    refused: Refused,
+    group_refused: GroupRefused,
+    /// Largest reply minus its request, over all replies (0 by construction).
+    max_growth_seen: i64,
+    send_errors: u64,
+    last_send_error: Option<String>,
+    clients: HashMap<IpAddr, Client>,
+    client_overflow: u64,
+    tracked_sources: usize,
+    evictions: u64,
+    done: bool,
+    error: Option<String>,
+}
+
+pub struct ServerState {
+    cfg: ServerConfig,
+    listening: Vec<(Family, SocketAddr)>,
+    ipv6_note: Option<String>,
+    started: u64,
+    c: Mutex<Counters>,
+}
+
+pub fn state(cfg: ServerConfig, listeners: &[Listener], ipv6_note: Option<String>) -> Arc<ServerState> {
+    Arc::new(ServerState {
+        cfg,
+        listening: listeners.iter().map(|l| (l.family, l.local)).collect(),
+        ipv6_note,
+        started: monotonic_ns(),
+        c: Mutex::new(Counters::default()),
+    })
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+fn error_name(e: &SsmpingError) -> &'static str {
+    match e {
+        SsmpingError::Empty => "empty",
+        SsmpingError::UnknownType(_) => "unknownType",
+        SsmpingError::TrailingBytes { .. } => "trailingBytes",
+        SsmpingError::TruncatedTlv { .. } => "truncatedTlv",
+        SsmpingError::BadLength { .. } => "badLength",
+        SsmpingError::BadGroup { .. } => "badGroup",
+        SsmpingError::DuplicateOption { .. } => "duplicateOption",
+        SsmpingError::NotARequest => "notARequest",
+        SsmpingError::BufferTooSmall { .. } => "bufferTooSmall",
+        SsmpingError::TooLong { .. } => "tooLong",
+        SsmpingError::VersionTooLong { .. } => "versionTooLong",
+    }
+}
+
+fn opt_num(v: Option<impl Into<f64>>) -> JsVal {
+    v.map(|x| JsVal::Num(x.into())).unwrap_or(JsVal::Null)
+}
+
+impl EngineState for ServerState {
+    fn snapshot(&self) -> JsVal {
+        let c = lock(&self.c);
+        let since = |mono: u64| ns_to_ms(mono.saturating_sub(self.started) as f64);
+        let mut clients: Vec<(&IpAddr, &Client)> = c.clients.iter().collect();
+        clients.sort_by_key(|(_, p)| p.first_mono);
+        let clients: Vec<JsVal> = clients
+            .into_iter()
+            .map(|(ip, p)| {
+                JsVal::obj()
+                    .set("address", ip.to_string())
+                    .set("requests", p.requests)
+                    .set("unicastReplies", p.unicast_replies)
+                    .set("multicastReplies", p.multicast_replies)
+                    .set("refused", p.refused)
+                    .set("bytesIn", p.bytes_in)
+                    .set("bytesOut", p.bytes_out)
+                    .set("lastSeq", opt_num(p.last_seq))
+                    .set_opt("lastGroup", p.last_group.map(|g| g.to_string()))
+                    .set("ttl", opt_num(p.last_ttl))
+                    .set("firstSeenMs", since(p.first_mono))
+                    .set("lastSeenMs", since(p.last_mono))
+                    .build()
+            })
+            .collect();
+        let mut reasons: Vec<(&&str, &u64)> = c.malformed_reasons.iter().collect();
+        reasons.sort();
+        let reasons = JsVal::Obj(reasons.into_iter().map(|(k, v)| (*k, JsVal::from(*v))).collect());
+        let listening: Vec<JsVal> = self
+            .listening
+            .iter()
+            .map(|(f, a)| JsVal::obj().set("family", family_name(*f)).set("address", a.ip().to_string()).set("port", a.port()).build())
+            .collect();
+        let r = &c.refused;
+        let g = &c.group_refused;
+        JsVal::obj()
+            .set("elapsedMs", ns_to_ms(monotonic_ns().saturating_sub(self.started) as f64))
+            .set("port", self.cfg.port)
+            .set("listening", JsVal::Arr(listening))
+            .set_opt("ipv6Unavailable", self.ipv6_note.clone())
+            .set("ifindex", self.cfg.ifindex)
+            .set("received", c.received)
+            .set("bytesIn", c.bytes_in)
+            .set("requests", c.requests)
+            .set("requestBytes", c.request_bytes)
+            .set("unicastReplies", c.unicast_replies)
+            .set("multicastReplies", c.multicast_replies)
+            .set("unicastBytes", c.unicast_bytes)
+            .set("multicastBytes", c.multicast_bytes)
+            .set("bytesOut", c.unicast_bytes + c.multicast_bytes)
+            .set("maxGrowth", c.max_growth_seen as f64)
+            .set("ignored", c.ignored)
+            .set("malformed", c.malformed)
+            .set("malformedReasons", reasons)
+            .set(
+                "refused",
+                JsVal::obj()
+                    .set("notAllowed", r.not_allowed)
+                    .set("badSource", r.bad_source)
+                    .set("lowPort", r.low_port)
+                    .set("badDestination", r.bad_destination)
+                    .set("otherInterface", r.other_interface)
+                    .set("sourceRate", r.source_rate)
+                    .set("globalRate", r.global_rate)
+                    .build(),
+            )
+            .set(
+                "multicastRefused",
+                JsVal::obj()
+                    .set("familyMismatch", g.family_mismatch)
+                    .set("notSsmpingGroupId", g.not_ssmping_group_id)
+                    .set("notMulticast", g.not_multicast)
+                    .set("reservedScope", g.reserved_scope)
+                    .build(),
+            )
+            .set("sendErrors", c.send_errors)
+            .set_opt("lastSendError", c.last_send_error.clone())
+            .set("clients", JsVal::Arr(clients))
+            .set("clientOverflow", c.client_overflow)
+            .set("trackedSources", c.tracked_sources)
+            .set("evictions", c.evictions)
+            .set(
+                "limits",
+                JsVal::obj()
+                    .set("perSourcePps", self.cfg.per_source_pps)
+                    .set("burst", self.cfg.burst)
+                    .set("globalPps", self.cfg.global_pps)
+                    .set("maxSources", self.cfg.max_sources)
+                    .set("minClientPort", MIN_CLIENT_PORT)
+                    .set("maxRequestBytes", ssmping::RECOMMENDED_MAX_REQUEST_LEN)
+                    .build(),
+            )
+            .set("done", c.done)
+            .set_opt("error", c.error.clone())
+            .build()
+    }
+}
+
+/// The destination must be a unicast address of this host: for IPv4 the
+/// kernel's `ipi_spec_dst` equals the header's destination exactly then
+/// (127.0.0.2 included), and differs for a (subnet) broadcast.
+fn unicast_to_us(meta: &RecvMeta) -> Option<IpAddr> {
+    let dst = meta.dst?;
+    if dst.is_multicast() || dst.is_unspecified() {
+        return None;
+    }
+    match dst {
+        IpAddr::V4(v4) => {
+            if v4.is_broadcast() || meta.spec_dst != Some(dst) {
+                return None;
+            }
+        }
+        IpAddr::V6(_) => {}
+    }
+    Some(dst)
+}
+
+fn is_link_local_v6(ip: &IpAddr) -> bool {
+    matches!(ip, IpAddr::V6(a) if a.segments()[0] & 0xffc0 == 0xfe80)
+}
+
+fn count_group_refusal(c: &mut Counters, reason: GroupRefusal) {
+    let g = &mut c.group_refused;
+    match reason {
+        GroupRefusal::FamilyMismatch => g.family_mismatch += 1,
+        GroupRefusal::NotSsmpingGroupId => g.not_ssmping_group_id += 1,
+        GroupRefusal::NotMulticast => g.not_multicast += 1,
+        GroupRefusal::ReservedScope => g.reserved_scope += 1,
+    }
+}
+
+enum Refusal {
+    NotAllowed,
+    BadSource,
+    LowPort,
+    BadDestination,
+    OtherInterface,
+    SourceRate,
+    GlobalRate,
+}
+
+fn count_refusal(c: &mut Counters, src: Option<IpAddr>, why: Refusal) {
+    let r = &mut c.refused;
+    match why {
+        Refusal::NotAllowed => r.not_allowed += 1,
+        Refusal::BadSource => r.bad_source += 1,
+        Refusal::LowPort => r.low_port += 1,
+        Refusal::BadDestination => r.bad_destination += 1,
+        Refusal::OtherInterface => r.other_interface += 1,
+        Refusal::SourceRate => r.source_rate += 1,
+        Refusal::GlobalRate => r.global_rate += 1,
+    }
+    if let Some(p) = src.and_then(|s| c.clients.get_mut(&s)) {
+        p.refused += 1;
+    }
+}
+
+fn send_error(c: &mut Counters, e: crate::net::NetError) {
+    c.send_errors += 1;
+    c.last_send_error = Some(e.to_string());
+}
+
+pub fn run(listeners: Vec<Listener>, st: Arc<ServerState>, stop: Arc<AtomicBool>) {
+    let cfg = st.cfg.clone();
+    let mut limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
+    let fds: Vec<i32> = listeners.iter().map(|l| l.socket.raw_fd()).collect();
+    let mut batch = RecvBatch::new(BATCH, SLOT);
+    let mut out = [0u8; ssmping::RECOMMENDED_MAX_REQUEST_LEN];
+    'outer: while !stop.load(Ordering::Relaxed) {
+        let ready = match poll_readable(&fds, 50) {
+            Ok(r) => r,
+            Err(e) => {
+                lock(&st.c).error = Some(e.to_string());
+                break;
+            }
+        };
+        for (li, l) in listeners.iter().enumerate() {
+            if !ready.get(li).copied().unwrap_or(false) {
+                continue;
+            }
+            for _ in 0..16 {
+                let n = match batch.recv(&l.socket) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        lock(&st.c).error = Some(e.to_string());
+                        break 'outer;
+                    }
+                };
+                if n == 0 {
+                    break;
+                }
+                let now = monotonic_ns();
+                let mut c = lock(&st.c);
+                for k in 0..n {
+                    let Some((payload, meta)) = batch.packet(k) else { continue };
+                    answer(&cfg, l, payload, &meta, now, &mut limiter, &mut c, &mut out);
+                }
+                c.tracked_sources = limiter.tracked_sources();
+                c.evictions = limiter.evictions();
+                drop(c);
+                if n < batch.capacity() {
+                    break;
+                }
+            }
+        }
+    }
+    lock(&st.c).done = true;
+}
+
+#[allow(clippy::too_many_arguments)]
+fn answer(
+    cfg: &ServerConfig,
+    l: &Listener,
+    payload: &[u8],
+    meta: &RecvMeta,
+    now: u64,
+    limiter: &mut RateLimiter,
+    c: &mut Counters,
+    out: &mut [u8],
+) {
+    c.received += 1;
+    c.bytes_in += meta.len as u64;
+    // ssmpingd answers only datagrams starting with 'Q' (this is also how its
+    // own looped-back replies are ignored); so do we, silently.
+    if payload.first() != Some(&ssmping::TYPE_REQUEST) {
+        c.ignored += 1;
+        return;
+    }
+    if meta.truncated || meta.len > ssmping::RECOMMENDED_MAX_REQUEST_LEN {
+        c.malformed += 1;
+        *c.malformed_reasons.entry("tooLong").or_insert(0) += 1;
+        return;
+    }
+    let req = match ssmping::decode(payload) {
+        Ok(m) if m.kind == Kind::Request => m,
+        Ok(_) => {
+            c.ignored += 1;
+            return;
+        }
+        Err(e) => {
+            c.malformed += 1;
+            *c.malformed_reasons.entry(error_name(&e)).or_insert(0) += 1;
+            return;
+        }
+    };
+    c.requests += 1;
+    c.request_bytes += meta.len as u64;
+
+    let Some(from) = meta.from else {
+        count_refusal(c, None, Refusal::BadSource);
+        return;
+    };
+    let src = canonical(from.ip());
+    if !c.clients.contains_key(&src) && c.clients.len() >= MAX_CLIENTS {
+        c.client_overflow += 1;
+    } else {
+        let p = c.clients.entry(src).or_insert_with(|| Client { first_mono: now, ..Default::default() });
+        p.requests += 1;
+        p.bytes_in += meta.len as u64;
+        p.last_mono = now;
+        p.last_seq = req.seq;
+        p.last_group = req.group.map(|g| g.addr);
+        p.last_ttl = meta.ttl;
+    }
+    if unanswerable(&from) {
+        return count_refusal(c, Some(src), Refusal::BadSource);
+    }
+    if from.port() < MIN_CLIENT_PORT {
+        return count_refusal(c, Some(src), Refusal::LowPort);
+    }
+    let Some(local) = unicast_to_us(meta) else {
+        return count_refusal(c, Some(src), Refusal::BadDestination);
+    };
+    if cfg.ifindex != 0 && meta.ifindex != cfg.ifindex {
+        return count_refusal(c, Some(src), Refusal::OtherInterface);
+    }
+    if !cfg.allow.is_empty() && !cfg.allow.iter().any(|a| a.contains(&src)) {
+        return count_refusal(c, Some(src), Refusal::NotAllowed);
+    }
+    match limiter.allow(src, now) {
+        Verdict::Allowed => {}
+        Verdict::SourceLimited => return count_refusal(c, Some(src), Refusal::SourceRate),
+        Verdict::GlobalLimited => return count_refusal(c, Some(src), Refusal::GlobalRate),
+    }
+
+    // Never larger than the request: MCAST is an exact echo with 'A'.
+    let len = match ssmping::encode_reply_into(&req, &ReplyPolicy::MCAST, out) {
+        Ok(n) if n <= meta.len => n,
+        Ok(_) | Err(_) => return,
+    };
+    let Some(reply) = out.get(..len) else { return };
+    c.max_growth_seen = c.max_growth_seen.max(len as i64 - meta.len as i64);
+    let link_local = is_link_local_v6(&local);
+    let uc_ifindex = if link_local { meta.ifindex } else { 0 };
+    match send_from(&l.socket, reply, &from, local, uc_ifindex) {
+        Ok(sent) => {
+            c.unicast_replies += 1;
+            c.unicast_bytes += sent as u64;
+            if let Some(p) = c.clients.get_mut(&src) {
+                p.unicast_replies += 1;
+                p.bytes_out += sent as u64;
+            }
+        }
+        Err(e) => send_error(c, e),
+    }
+    let group = match ssmping::reply_group(&req, l.family) {
+        ReplyGroup::Refused { reason, .. } => return count_group_refusal(c, reason),
+        other => match other.addr() {
+            Some(g) => g,
+            None => return,
+        },
+    };
+    let mc_ifindex = if cfg.ifindex != 0 {
+        cfg.ifindex
+    } else if link_local {
+        meta.ifindex
+    } else {
+        0
+    };
+    let to = match group {
+        IpAddr::V6(g6) => {
+            let scope = if needs_scope_id(&g6) { if mc_ifindex != 0 { mc_ifindex } else { meta.ifindex } } else { 0 };
+            SocketAddr::V6(SocketAddrV6::new(g6, from.port(), 0, scope))
+        }
+        IpAddr::V4(_) => SocketAddr::new(group, from.port()),
+    };
+    match send_from(&l.socket, reply, &to, local, mc_ifindex) {
+        Ok(sent) => {
+            c.multicast_replies += 1;
+            c.multicast_bytes += sent as u64;
+            if let Some(p) = c.clients.get_mut(&src) {
+                p.multicast_replies += 1;
+                p.bytes_out += sent as u64;
+            }
+        }
+        Err(e) => send_error(c, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(dst: &str, spec: Option<&str>) -> RecvMeta {
+        RecvMeta { dst: dst.parse().ok(), spec_dst: spec.and_then(|s| s.parse().ok()), ..Default::default() }
+    }
+
+    #[test]
+    fn destination_must_be_unicast_to_us() {
+        assert_eq!(unicast_to_us(&meta("127.0.0.1", Some("127.0.0.1"))), Some("127.0.0.1".parse().unwrap()));
+        assert_eq!(unicast_to_us(&meta("127.0.0.2", Some("127.0.0.2"))), Some("127.0.0.2".parse().unwrap()));
+        // Subnet broadcast: the kernel's spec_dst is the interface address.
+        assert_eq!(unicast_to_us(&meta("10.0.0.255", Some("10.0.0.1"))), None);
+        assert_eq!(unicast_to_us(&meta("255.255.255.255", Some("10.0.0.1"))), None);
+        assert_eq!(unicast_to_us(&meta("232.43.211.234", Some("10.0.0.1"))), None);
+        assert_eq!(unicast_to_us(&meta("fd00::1", None)), Some("fd00::1".parse().unwrap()));
+        assert_eq!(unicast_to_us(&meta("ff3e::4321:1234", None)), None);
+        assert_eq!(unicast_to_us(&RecvMeta::default()), None);
+        assert!(is_link_local_v6(&"fe80::1".parse().unwrap()));
+        assert!(!is_link_local_v6(&"fd00::1".parse().unwrap()));
+    }
+}

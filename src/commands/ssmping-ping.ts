@@ -1,0 +1,244 @@
+// `mcast ping --ssmping <server>`: a client any ssmpingd answers. SSM mode
+// (ssmping) joins (S, 232.43.211.234 / ff3e::4321:1234); `--group G` (asmping)
+// joins (*, G') with asmping's group ID (224.3.3.3 -> 224.3.3.234, ff15::9 ->
+// ff15::4321:1234). One request per interval; the unicast and the multicast
+// path are reported separately. Exit 0 when a multicast reply arrived (as
+// Debian's ssmping), 1 otherwise. Engine: native/src/engine/ssmping_client.rs.
+
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { canonicalAddress, formatIpv6, isMulticastAddress, parseGroupSpec, parseSourceAddress, type Family } from '../model/address.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
+import { native, type SsmpingClientSnapshot, type SsmpingMulticastStats, type SsmpingPathStats } from '../native.js';
+import { ExitCode, systemError, usageError } from '../errors.js';
+import { emitEvent, printJson } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderSsmpingPingSummary, renderSsmpingReply } from '../render/ssmping.js';
+import { SSMPING_PORT } from './ssmping-respond.js';
+
+export const SSM_GROUP_V4 = '232.43.211.234';
+export const SSM_GROUP_V6 = 'ff3e::4321:1234';
+
+export interface SsmpingPingOptions {
+  server: string;
+  /** asmping mode: the user's group (its group ID is rewritten). */
+  group?: string;
+  serverPort: number;
+  count: number;
+  intervalMs: number;
+  waitMs: number;
+  iface?: string;
+}
+
+export interface SsmpingPingResult {
+  server: string;
+  serverPort: number;
+  /** The group joined and named in the requests. */
+  group: string;
+  mode: 'ssm' | 'asm';
+  /** The group given with --group (asmping mode), before the rewrite. */
+  requestedGroup: string | null;
+  interface: string;
+  clientId: number;
+  localAddress: string | null;
+  localPort: number | null;
+  count: number;
+  intervalMs: number;
+  sent: number;
+  requestBytes: number;
+  unicast: SsmpingPathStats;
+  multicast: SsmpingMulticastStats;
+  ignored: SsmpingClientSnapshot['ignored'];
+  sendErrors: number;
+  lastSendError: string | null;
+  durationMs: number;
+  stopReason: string;
+  fault: InterfaceFault | null;
+}
+
+function ipv6Bytes(addr: string): number[] {
+  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
+  const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
+  const h = words(head);
+  const t = words(tail);
+  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
+  return all.flatMap((w) => [(w >> 8) & 0xff, w & 0xff]);
+}
+
+/** asmping's group for the one the user names: IPv4 last octet 234, IPv6 last 32 bits 4321:1234. */
+export function asmpingGroup(group: string, family: Family): string {
+  if (family === 4) return `${group.split('.').slice(0, 3).join('.')}.234`;
+  const b = ipv6Bytes(group);
+  b.splice(12, 4, 0x43, 0x21, 0x12, 0x34);
+  return formatIpv6(b);
+}
+
+/** The server's address: a literal (unicast, checked) or a name resolved in `family` when given. */
+async function resolveServer(server: string, family: Family | undefined): Promise<{ address: string; family: Family }> {
+  const bare = server.trim();
+  if (isIP(bare)) {
+    if (isMulticastAddress(bare)) {
+      throw usageError('E_SERVER_NOT_UNICAST', `The ssmping server ${bare} is a multicast address; give the server's unicast address (asmping's group goes in --group).`);
+    }
+    const s = parseSourceAddress(bare, isIP(bare) as Family);
+    return { address: s.address, family: s.family };
+  }
+  try {
+    const r = await lookup(bare, family ? { family } : {});
+    return { address: canonicalAddress(r.address) ?? r.address, family: r.family as Family };
+  } catch (e) {
+    throw systemError('E_RESOLVE', `Cannot resolve server '${bare}' (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); give its address.`, e);
+  }
+}
+
+export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Promise<SsmpingPingResult> {
+  const { ui, signal } = ctx;
+  let requested: { address: string; family: Family } | null = null;
+  if (o.group !== undefined) {
+    const g = parseGroupSpec(o.group);
+    if (g.port !== undefined) throw usageError('E_USAGE', `--group takes an address without a port (replies come to this client's own port); got '${o.group}'`);
+    if (!isMulticastAddress(g.address)) throw usageError('E_NOT_MULTICAST', `--group ${g.address} is not a multicast address; asmping needs an any-source group such as 224.3.3.3 or ff3e::1:2:3.`);
+    requested = { address: g.address, family: g.family };
+  }
+  const server = await resolveServer(o.server, requested?.family);
+  if (requested && requested.family !== server.family) {
+    throw usageError('E_FAMILY_MISMATCH', `Server ${server.address} is IPv${server.family} but --group ${requested.address} is IPv${requested.family}; use the same family.`);
+  }
+  const mode = requested ? 'asm' : 'ssm';
+  const group = requested ? asmpingGroup(requested.address, requested.family) : server.family === 6 ? SSM_GROUP_V6 : SSM_GROUP_V4;
+  const core = native();
+  // A server on this host sends its multicast copy from a loopback source,
+  // which routes out of the loopback interface: join there unless told otherwise.
+  const loopbackServer = server.family === 4 ? server.address.startsWith('127.') : server.address === '::1';
+  const iface = o.iface ?? (loopbackServer ? core.interfaces().find((i) => i.loopback)?.name : undefined);
+  const s: OpenSession = await openSession({
+    group: { address: group, family: server.family, port: 0 },
+    role: 'both',
+    iface,
+    sources: mode === 'ssm' ? [server.address] : [],
+  });
+  for (const n of s.notices) ui.info(n);
+  for (const w of s.warnings) ui.warn(w);
+  let engine: number;
+  try {
+    engine = core.ssmpingClientStart({
+      socket: s.handle,
+      server: server.address,
+      serverPort: o.serverPort,
+      mode,
+      intervalMs: o.intervalMs,
+      count: o.count,
+      waitMs: o.waitMs,
+    });
+  } catch (e) {
+    closeSession(s);
+    throw e;
+  }
+  const started = Date.now();
+  let snap: SsmpingClientSnapshot = core.engineSnapshot(engine);
+  const joined = mode === 'ssm' ? `(S,G) = (${server.address},${group})` : `(S,G) = (*,${group})`;
+  ui.info(`${mode === 'ssm' ? 'ssmping' : 'asmping'} joined ${joined} via ${s.ifaceName}`);
+  const localPort = core.socketInfo(s.handle).localPort;
+  ui.info(`pinging ${server.address} port ${o.serverPort} from port ${localPort ?? '?'}: ${o.count} requests, one every ${o.intervalMs}ms`);
+  if (ui.ndjson) emitEvent('start', { server: server.address, serverPort: o.serverPort, group, mode, interface: s.ifaceName, count: o.count, intervalMs: o.intervalMs });
+  let printed = 0;
+  let fault: InterfaceFault | null = null;
+  let stopReason = 'count reached';
+  const flush = (x: SsmpingClientSnapshot) => {
+    for (const ev of x.events) {
+      if (ev.n <= printed) continue;
+      printed = ev.n;
+      if (ui.ndjson) emitEvent('reply', { from: server.address, ...ev });
+      else if (!ui.json && !ui.quiet) ui.out(renderSsmpingReply(ev, server.address, ui.color));
+    }
+  };
+  try {
+    for (;;) {
+      await tick(100, signal);
+      snap = core.engineSnapshot(engine);
+      flush(snap);
+      const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
+      if (f) {
+        fault = f;
+        ui.warn(`${f.message}; stopping`);
+        stopReason = f.message;
+        break;
+      }
+      if (snap.done) {
+        stopReason = snap.error ? `error: ${snap.error}` : 'count reached';
+        break;
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+    }
+  } finally {
+    snap = core.engineStop(engine);
+    closeSession(s);
+  }
+  flush(snap);
+  return {
+    server: server.address,
+    serverPort: o.serverPort,
+    group,
+    mode,
+    requestedGroup: requested?.address ?? null,
+    interface: s.ifaceName,
+    clientId: snap.clientId,
+    localAddress: snap.localAddress,
+    localPort: snap.localPort,
+    count: o.count,
+    intervalMs: o.intervalMs,
+    sent: snap.sent,
+    requestBytes: snap.requestBytes,
+    unicast: snap.unicast,
+    multicast: snap.multicast,
+    ignored: snap.ignored,
+    sendErrors: snap.sendErrors,
+    lastSendError: snap.lastSendError,
+    durationMs: Date.now() - started,
+    stopReason,
+    fault,
+  };
+}
+
+export async function run(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; exitCode: number }> {
+  const result = await runSsmpingPing(o, ctx);
+  let exitCode: number = result.multicast.received > 0 ? ExitCode.Ok : ExitCode.Failed;
+  if (result.fault || result.stopReason.startsWith('error:')) exitCode = ExitCode.System;
+  return { result, exitCode };
+}
+
+export { SSMPING_PORT };
+
+/** Options of `mcast ping` that mean nothing to an ssmping client. */
+const NOT_FOR_SSMPING: [string, string][] = [
+  ['size', '--size'],
+  ['ttl', '--ttl'],
+  ['syncedClocks', '--synced-clocks'],
+];
+
+/**
+ * `mcast ping --ssmping <server> [--group G] [--port] [--count] [--interval] [--wait]
+ * [--interface] [--json|--ndjson]`: checks, runs, prints, sets the exit code.
+ */
+export async function cliAction(
+  server: string,
+  o: Record<string, any>,
+  cmd: { getOptionValueSource(key: string): string | undefined },
+  ctx: RunContext,
+): Promise<void> {
+  for (const [key, flag] of NOT_FOR_SSMPING) {
+    if (cmd.getOptionValueSource(key) === 'cli') throw usageError('E_USAGE', `${flag} does not apply to --ssmping (requests are ssmping's own, replies come with TTL 64)`);
+  }
+  const { result, exitCode } = await run(
+    { server, group: o.group, serverPort: o.port ?? SSMPING_PORT, count: o.count, intervalMs: o.interval, waitMs: o.wait, iface: o.interface },
+    ctx,
+  );
+  if (o.json) printJson('ping', { protocol: 'ssmping', ...result });
+  else if (o.ndjson) emitEvent('summary', { protocol: 'ssmping', ...result });
+  else ctx.ui.out(renderSsmpingPingSummary(result, ctx.ui.color));
+  process.exitCode = exitCode;
+}

@@ -1,0 +1,170 @@
+// `mcast respond --ssmping`: an ssmpingd that never amplifies. Listens on UDP
+// 4321 (IPv4 and IPv6) and answers every allowed ssmping/asmping request with
+// a unicast copy to the client and a multicast copy to the group, both exactly
+// the request's size, from the address the request was sent to, TTL 64.
+// The engine is native/src/engine/ssmping_server.rs; docs/ssmping.md.
+
+import { parseCidr } from '../model/address.js';
+import { explainNativeError } from '../model/kernel-errors.js';
+import { resolveInterface } from '../model/interfaces.js';
+import { isNativeError, native, type SsmpingServerSnapshot } from '../native.js';
+import { ExitCode, systemError, usageError } from '../errors.js';
+import { emitEvent, printJson } from '../ui/json.js';
+import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import type { RunContext } from '../cli.js';
+import { renderSsmpingServeLive, renderSsmpingServeSummary } from '../render/ssmping.js';
+
+export const SSMPING_PORT = 4321;
+/** Defaults from docs/ssmping.md: Debian clients send one request a second. */
+export const SSMPING_PER_SOURCE_PPS = 2;
+export const SSMPING_BURST = 5;
+export const SSMPING_GLOBAL_PPS = 100;
+
+export interface SsmpingRespondOptions {
+  port: number;
+  iface?: string;
+  allow: string[];
+  /** Requests answered per second per client (each answer is two datagrams). */
+  perSourcePps: number;
+  globalPps: number;
+  durationMs?: number;
+}
+
+export interface SsmpingRespondResult extends SsmpingServerSnapshot {
+  interface: string | null;
+  durationMs: number;
+  stopReason: string;
+  fault: InterfaceFault | null;
+}
+
+export function startSsmpingServer(o: SsmpingRespondOptions): { engine: number; iface: ReturnType<typeof resolveInterface> | null } {
+  for (const a of o.allow) parseCidr(a);
+  const iface = o.iface ? resolveInterface(o.iface, 6) : null;
+  try {
+    const engine = native().ssmpingServerStart({
+      port: o.port,
+      ifindex: iface?.iface.index ?? 0,
+      allow: o.allow,
+      perSourcePps: o.perSourcePps,
+      burst: Math.max(SSMPING_BURST, o.perSourcePps),
+      globalPps: o.globalPps,
+    });
+    return { engine, iface };
+  } catch (e) {
+    if (isNativeError(e) && e.code === 'EADDRINUSE') {
+      throw systemError('E_PORT_IN_USE', `UDP port ${o.port} is already in use (is ssmpingd or another 'mcast respond --ssmping' running?); stop it or use --port.`, e);
+    }
+    throw explainNativeError(e, { port: o.port, operation: 'bind', iface: iface?.iface.name });
+  }
+}
+
+export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ result: SsmpingRespondResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  const core = native();
+  const { engine, iface } = startSsmpingServer(o);
+  let snap: SsmpingServerSnapshot = core.engineSnapshot(engine);
+  const where = snap.listening.map((l) => (l.family === 'ipv6' ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' and ');
+  ui.info(
+    `ssmping server on UDP ${where}${iface ? ` (interface ${iface.iface.name})` : ''}: replies never larger than requests, TTL 64; ` +
+      `limits ${o.perSourcePps}/s per client, ${o.globalPps}/s in all${o.allow.length ? `; allowed: ${o.allow.join(', ')}` : ''}`,
+  );
+  if (snap.ipv6Unavailable) ui.warn(`IPv6 not served: ${snap.ipv6Unavailable}`);
+  if (ui.ndjson) emitEvent('listening', { listening: snap.listening, interface: iface?.iface.name ?? null });
+  const started = Date.now();
+  let fault: InterfaceFault | null = null;
+  let stopReason = 'stopped';
+  const seen = new Set<string>();
+  let lastEvent = Date.now();
+  try {
+    for (;;) {
+      await tick(250, signal);
+      snap = core.engineSnapshot(engine);
+      for (const c of snap.clients) {
+        if (!seen.has(c.address)) {
+          seen.add(c.address);
+          if (ui.ndjson) emitEvent('client', { address: c.address, group: c.lastGroup });
+          else ui.info(`received request from ${c.address}${c.lastGroup ? ` (group ${c.lastGroup})` : ''}`);
+        }
+      }
+      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
+        lastEvent = Date.now();
+        emitEvent('stats', { requests: snap.requests, unicastReplies: snap.unicastReplies, multicastReplies: snap.multicastReplies, refused: snap.refused });
+      }
+      ui.redraw(renderSsmpingServeLive(snap, ui.errColor));
+      const f = iface ? interfaceFault(iface.iface.index, iface.iface.name) : null;
+      if (f && !fault) {
+        fault = f;
+        ui.warn(`${f.message}${o.durationMs ? '; waiting until --duration ends' : '; stopping'}`);
+      }
+      if (signal.aborted) {
+        stopReason = describeStop(String(signal.reason));
+        break;
+      }
+      if (snap.done) {
+        stopReason = snap.error ? `error: ${snap.error}` : 'stopped';
+        break;
+      }
+      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
+        stopReason = 'duration over';
+        break;
+      }
+      if (fault && o.durationMs === undefined) {
+        stopReason = fault.message;
+        break;
+      }
+    }
+  } finally {
+    snap = core.engineStop(engine);
+    ui.commit();
+  }
+  const result: SsmpingRespondResult = {
+    ...snap,
+    interface: iface?.iface.name ?? null,
+    durationMs: Date.now() - started,
+    stopReason,
+    fault,
+  };
+  const failed = snap.error !== null || (fault !== null && o.durationMs === undefined);
+  return { result, exitCode: failed ? ExitCode.System : ExitCode.Ok };
+}
+
+/** Options of `mcast respond` that mean nothing to an ssmping server. */
+const NOT_FOR_SSMPING: [string, string][] = [
+  ['source', '--source'],
+  ['name', '--name'],
+];
+
+/**
+ * `mcast respond --ssmping [--port] [--interface] [--allow ...] [--max-replies-per-second]
+ * [--global-max-replies-per-second] [--duration] [--json|--ndjson]`: checks, runs, prints, sets the exit code.
+ */
+export async function cliAction(
+  groups: string[],
+  o: Record<string, any>,
+  cmd: { getOptionValueSource(key: string): string | undefined },
+  ctx: RunContext,
+): Promise<void> {
+  if (groups.length > 0) {
+    throw usageError('E_USAGE', `--ssmping answers requests for any group on UDP port ${SSMPING_PORT}; drop the group argument(s) (${groups.join(' ')})`);
+  }
+  for (const [key, flag] of NOT_FOR_SSMPING) {
+    const given = cmd.getOptionValueSource(key) === 'cli' && !(Array.isArray(o[key]) && o[key].length === 0);
+    if (given) throw usageError('E_USAGE', `${flag} does not apply to --ssmping`);
+  }
+  const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
+  const { result, exitCode } = await run(
+    {
+      port: o.port ?? SSMPING_PORT,
+      iface: o.interface,
+      allow: o.allow ?? [],
+      perSourcePps: explicit('maxRepliesPerSecond') ? o.maxRepliesPerSecond : SSMPING_PER_SOURCE_PPS,
+      globalPps: explicit('globalMaxRepliesPerSecond') ? o.globalMaxRepliesPerSecond : SSMPING_GLOBAL_PPS,
+      durationMs: o.duration,
+    },
+    ctx,
+  );
+  if (o.json) printJson('respond', { protocol: 'ssmping', ...result });
+  else if (o.ndjson) emitEvent('summary', { protocol: 'ssmping', ...result });
+  else ctx.ui.out(renderSsmpingServeSummary(result, ctx.ui.color));
+  process.exitCode = exitCode;
+}
