@@ -133,7 +133,9 @@ export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: C
     durationMs: Date.now() - started,
   };
   if (o.junit) {
-    const subjects = o.mode === 'active' ? [...new Set(criteria.map((c) => c.subject).filter((s): s is string => Boolean(s)))] : [];
+    // One test case per responder: those criteria name, plus every other responder that answered.
+    const answered = o.mode === 'active' ? (measurements as PingResult).responders.filter((r) => !o.expect.some((h) => matchesHost(r, h))).map((r) => r.address) : [];
+    const subjects = o.mode === 'active' ? [...new Set([...criteria.map((c) => c.subject).filter((s): s is string => Boolean(s)), ...answered])] : [];
     try {
       writeFileSync(o.junit, junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects));
     } catch (e) {
