@@ -18,7 +18,7 @@ export const EXIT_CODE_HELP = `Exit codes:
   0  success (a check passed)
   1  the run worked and found a problem (check failed, no responder, --count not reached)
   2  bad usage or bad input
-  3  system error (permission, missing interface, kernel refusal)`;
+  3  system error (permission, interface gone or down, no route, kernel refusal)`;
 
 /**
  * An error meant for the user: `message` is the one line shown, `code` a

@@ -947,6 +947,8 @@ const BAND_NAMES: Array<{ max: number; name: string; rule: string }> = [
  * What a sender with this TTL/hop limit reaches for `group`, in plain language, plus W_SCOPE_* warnings.
  * Never refuses a valid combination; throws E_SCOPE_RANGE only for a TTL outside 0-255.
  */
+const routers = (n: number): string => `${n} router${n === 1 ? '' : 's'}`;
+
 export function scopeWarnings(group: string | GroupInfo, ttl: number): ScopeStatement {
   if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) {
     throw usageError('E_SCOPE_RANGE', `Scope (TTL/hop limit) must be 0-255; got ${String(ttl)}.`);
@@ -977,13 +979,13 @@ export function scopeWarnings(group: string | GroupInfo, ttl: number): ScopeStat
     statement = `${Unit} 1: stays on the link; routers do not forward it`;
   } else if (!v6 && info.block === 'admin-scoped') {
     const sub = info.adminScope ? `${info.adminScope.name}, ${info.adminScope.range}` : '239.0.0.0/8';
-    statement = `${info.address} is admin-scoped (${sub}) with TTL ${ttl}: crosses at most ${ttl - 1} routers; the boundary is your routers' scope configuration, not the TTL`;
+    statement = `${info.address} is admin-scoped (${sub}) with TTL ${ttl}: crosses at most ${routers(ttl - 1)}; the boundary is your routers' scope configuration, not the TTL`;
   } else if (v6) {
     const zone = info.scope === 'global' ? 'global scope' : `never beyond the ${info.scope} scope zone`;
-    statement = `Hop limit ${ttl}: crosses at most ${ttl - 1} routers, ${zone}`;
+    statement = `Hop limit ${ttl}: crosses at most ${routers(ttl - 1)}, ${zone}`;
   } else {
     const band = BAND_NAMES.find((x) => ttl <= x.max) ?? BAND_NAMES[BAND_NAMES.length - 1];
-    statement = `TTL ${ttl}: crosses at most ${ttl - 1} routers (traditional TTL scoping: ${band.name}, ${band.rule})`;
+    statement = `TTL ${ttl}: crosses at most ${routers(ttl - 1)} (traditional TTL scoping: ${band.name}, ${band.rule})`;
   }
   return { statement, warnings, warningCodes };
 }

@@ -62,7 +62,7 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
     case 'ENETUNREACH':
       return sys('E_NO_ROUTE_FOR_GROUP', `No route for ${group} (ENETUNREACH). Name an interface with --interface, or add a multicast route (ip route add 224.0.0.0/4 dev IF).`);
     case 'EADDRINUSE':
-      if (ctx.operation === 'join') return sys('E_ALREADY_JOINED', `This socket is already a member of ${group} on ${iface}.`);
+      if (ctx.operation === 'join' && e.syscall !== 'bind') return sys('E_ALREADY_JOINED', `This socket is already a member of ${group} on ${iface}.`);
       return sys('E_PORT_IN_USE', `Port ${ctx.port ?? '?'} is in use by a socket without address reuse (SO_REUSEADDR); stop that program or pick another port.`);
     case 'EADDRNOTAVAIL':
       if (ctx.operation === 'leave') return sys('E_NOT_JOINED', `Not a member of ${group} on ${iface}; nothing to leave.`);

@@ -16,7 +16,7 @@ function ttlText(s: SenderStats): string {
 export function senderRow(s: SenderStats, c: ChalkInstance): string[] {
   const probe = s.probe;
   return [
-    `${s.address}:${s.port}`,
+    s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`,
     s.group,
     String(s.received),
     rate(s.rate),

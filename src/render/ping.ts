@@ -41,6 +41,6 @@ export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
     if (x.appeared) lines.push(`${x.address} appeared after ${x.appeared.afterProbes} probes (${(x.appeared.atMs / 1000).toFixed(1)}s)`);
     if (x.oneWay) lines.push(`${x.address} one-way delay min/avg/max ${[x.oneWay.min, x.oneWay.avg, x.oneWay.max].map((v) => (v === null ? '-' : v.toFixed(3))).join('/')} ms (${r.clocks === 'synced' ? 'clocks declared synced' : 'same host clock'})`);
   }
-  lines.push(`total: ${r.totals.responders} responders, ${r.sent} probes sent, ${r.totals.received} replies, ${r.totals.lossPercent.toFixed(1)}% loss`);
+  lines.push(`total: ${r.totals.responders} responder${r.totals.responders === 1 ? '' : 's'}, ${r.sent} probes sent, ${r.totals.received} replies, ${r.totals.lossPercent.toFixed(1)}% loss`);
   return lines.join('\n');
 }

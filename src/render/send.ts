@@ -14,7 +14,8 @@ export function renderSendSummary(r: SendResult, c: ChalkInstance): string {
   const lines = [c.bold(`--- mcast send summary (${r.stopReason}) ---`)];
   for (const g of r.groups) {
     lines.push(`${g.group} port ${g.port} via ${g.interface}: ${g.sent} probes, ${bytes(g.bytes)} (${g.size} bytes each) in ${seconds(g.elapsedMs)}`);
-    lines.push(`  rate asked ${rate(g.rate.asked)}, achieved ${rate(g.rate.achieved)}; TTL ${g.ttl}; loopback ${g.loopback ? 'on' : 'off'}`);
+    lines.push(`  rate asked ${rate(g.rate.asked)}, achieved ${rate(g.rate.achieved)}; ${g.group.includes(':') ? 'hop limit' : 'TTL'} ${g.ttl}; loopback ${g.loopback ? 'on' : 'off'}`);
+    if (g.sent > 10 && g.rate.achieved < g.rate.asked * 0.99) lines.push(c.yellow(`  the asked rate was not reached: ${rate(g.rate.achieved)} of ${rate(g.rate.asked)} (${((100 * g.rate.achieved) / g.rate.asked).toFixed(0)}%); this host or link could not keep up`));
     lines.push(`  scope: ${g.scope}`);
     for (const e of g.errors) lines.push(c.yellow(`  ${e.code} x${e.count}: ${e.meaning}`));
     if (g.failed) lines.push(c.red(`  failed: ${g.failed}`));

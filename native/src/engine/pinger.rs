@@ -57,6 +57,7 @@ struct Inner {
     last_send_mono: u64,
     received: u64,
     stray: u64,
+    icmp_errors: u64,
     foreign: u64,
     malformed: u64,
     responders: HashMap<IpAddr, Responder>,
@@ -142,6 +143,7 @@ impl EngineState for PingerState {
             .set("sent", i.sent)
             .set("received", i.received)
             .set("stray", i.stray)
+            .set("icmpErrors", i.icmp_errors)
             .set("foreign", i.foreign)
             .set("malformed", i.malformed)
             .set("overflow", i.overflow)
@@ -235,6 +237,10 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
         }
         let n = match rx.recv(&sock.socket) {
             Ok(n) => n,
+            Err(e) if matches!(e.code(), "ECONNREFUSED" | "EHOSTUNREACH" | "ENETUNREACH") => {
+                lock(&st.inner).icmp_errors += 1;
+                continue;
+            }
             Err(e) => {
                 lock(&st.inner).error = Some(e.to_string());
                 break;

@@ -89,6 +89,11 @@ impl Socket {
     pub fn set_pktinfo_v4(&self, on: bool) -> NetResult<()> {
         self.setsockopt(libc::IPPROTO_IP, libc::IP_PKTINFO, &(on as i32), "setsockopt(IP_PKTINFO)")
     }
+    /// IP_RECVERR: report send-path failures (a full device queue gives ENOBUFS
+    /// instead of a silent drop counted only in UdpSndbufErrors).
+    pub fn set_recv_err_v4(&self, on: bool) -> NetResult<()> {
+        self.setsockopt(libc::IPPROTO_IP, libc::IP_RECVERR, &(on as i32), "setsockopt(IP_RECVERR)")
+    }
     /// IP_RECVTTL: the received TTL as a cmsg (a change reveals a path change).
     pub fn set_recv_ttl_v4(&self, on: bool) -> NetResult<()> {
         self.setsockopt(libc::IPPROTO_IP, libc::IP_RECVTTL, &(on as i32), "setsockopt(IP_RECVTTL)")
@@ -151,6 +156,10 @@ impl Socket {
     /// IPV6_V6ONLY: one socket per family keeps the semantics clean.
     pub fn set_only_v6(&self, on: bool) -> NetResult<()> {
         self.setsockopt(libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, &(on as i32), "setsockopt(IPV6_V6ONLY)")
+    }
+    /// IPV6_RECVERR: as IP_RECVERR, for IPv6 sends.
+    pub fn set_recv_err_v6(&self, on: bool) -> NetResult<()> {
+        self.setsockopt(libc::IPPROTO_IPV6, libc::IPV6_RECVERR, &(on as i32), "setsockopt(IPV6_RECVERR)")
     }
     /// IPV6_RECVPKTINFO: destination group and arrival interface as a cmsg.
     pub fn set_recv_pktinfo_v6(&self, on: bool) -> NetResult<()> {

@@ -45,6 +45,7 @@ pub const SO_ERROR: c_int = 4;
 // IPPROTO_IP options.
 pub const IP_TTL: c_int = 2;
 pub const IP_PKTINFO: c_int = 8;
+pub const IP_RECVERR: c_int = 11;
 pub const IP_RECVTTL: c_int = 12;
 pub const IP_MULTICAST_IF: c_int = 32;
 pub const IP_MULTICAST_TTL: c_int = 33;
@@ -66,6 +67,7 @@ pub const IPV6_UNICAST_HOPS: c_int = 16;
 pub const IPV6_MULTICAST_IF: c_int = 17;
 pub const IPV6_MULTICAST_HOPS: c_int = 18;
 pub const IPV6_MULTICAST_LOOP: c_int = 19;
+pub const IPV6_RECVERR: c_int = 25;
 pub const IPV6_V6ONLY: c_int = 26;
 pub const IPV6_MULTICAST_ALL: c_int = 29;
 pub const IPV6_RECVPKTINFO: c_int = 49;
