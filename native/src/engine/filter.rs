@@ -57,6 +57,28 @@ pub fn unanswerable(from: &SocketAddr) -> bool {
         || matches!(ip, IpAddr::V4(v4) if v4.is_broadcast() || v4.octets()[0] >= 240)
 }
 
+/// The IPv4 subnet broadcast (and all-zeros host) addresses of this host's
+/// interfaces: 10.0.0.255 for 10.0.0.1/24. The kernel delivers datagrams
+/// "from" them, and `unanswerable` cannot tell them from a host without
+/// knowing the prefixes, so the responder asks here (and refreshes).
+pub fn subnet_broadcasts() -> Vec<IpAddr> {
+    let mut out = Vec::new();
+    for i in crate::net::iface::list().unwrap_or_default() {
+        for a in &i.addrs {
+            if let IpAddr::V4(v4) = a.ip {
+                if a.prefix_len == 0 || a.prefix_len > 30 {
+                    continue; // /31 and /32 have no broadcast address
+                }
+                let mask = u32::MAX << (32 - u32::from(a.prefix_len));
+                let net = u32::from(v4) & mask;
+                out.push(IpAddr::V4((net | !mask).into()));
+                out.push(IpAddr::V4(net.into()));
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
