@@ -123,7 +123,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
       .option('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', durationParser('--duration'))
       .option('--interval <time>', 'statistics interval for --ndjson and the live view', durationParser('--interval'), 1000)
-      .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF)', asParser(parseCount, '--recv-buffer')),
+      .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
     checkOutput(o);

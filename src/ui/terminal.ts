@@ -4,7 +4,9 @@
 // and the output is for people (not --json/--ndjson/--quiet).
 
 import { Chalk, type ChalkInstance } from 'chalk';
-import ora, { type Ora } from 'ora';
+// ora (and its dependencies) costs tens of ms to load: imported only when a
+// spinner is really drawn, so `mcast --help` and scripted runs start faster.
+import type { Ora } from 'ora';
 
 export interface UiOptions {
   json?: boolean;
@@ -85,12 +87,22 @@ export function createUi(opts: UiOptions = {}): Ui {
     },
     spinner(text) {
       if (!live) return { update() {}, stop() {} };
-      const s: Ora = ora({ text, stream: process.stderr, color: errColor.level > 0 ? 'cyan' : undefined, isEnabled: true }).start();
+      let current = text;
+      let stopped = false;
+      let s: Ora | undefined;
+      void import('ora').then(({ default: ora }) => {
+        if (stopped) return;
+        s = ora({ text: current, stream: process.stderr, color: errColor.level > 0 ? 'cyan' : undefined, isEnabled: true }).start();
+      });
       return {
         update: (t: string) => {
-          s.text = t;
+          current = t;
+          if (s) s.text = t;
         },
-        stop: () => s.stop(),
+        stop: () => {
+          stopped = true;
+          s?.stop();
+        },
       };
     },
     redraw(lines) {
