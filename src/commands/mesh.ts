@@ -174,7 +174,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
       for (const p of peers) if (p !== self) control.send(payload, controlPort, p);
       if (completeAt === null && peers.every((p) => rows.has(p))) completeAt = Date.now();
       if (completeAt !== null && Date.now() - completeAt >= 1000) break;
-      await tick(300, signal);
+      await tick(Math.max(0, Math.min(300, deadline - Date.now())), signal);
     }
   } finally {
     spinner.stop();
