@@ -72,6 +72,14 @@ export function parseGroups(raw: string[], port: number | undefined): (ReturnTyp
 
 const durationParser = (name: string) => asParser((raw, n) => parseDuration(raw, n), name);
 
+/** Durations in ms internally; --help shows defaults the way users type them (1s, 200ms). */
+function durationOption(flags: string, description: string, name: string, defaultMs?: number): Option {
+  const o = new Option(flags, description).argParser(durationParser(name));
+  if (defaultMs === undefined) return o;
+  const shown = defaultMs % 1000 === 0 ? `${defaultMs / 1000}s` : `${defaultMs}ms`;
+  return o.default(defaultMs, shown);
+}
+
 export function registerCommands(program: Command, ctxFor: CtxFor): void {
   const rawArgs = process.argv.slice(2);
 
@@ -121,8 +129,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', asListParser((r) => r, '--source'), [])
       .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', asListParser((r) => r, '--exclude'), [])
       .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
-      .option('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', durationParser('--duration'))
-      .option('--interval <time>', 'statistics interval for --ndjson and the live view', durationParser('--interval'), 1000)
+      .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', '--duration'))
+      .addOption(durationOption('--interval <time>', 'statistics interval for --ndjson and the live view', '--interval', 1000))
       .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
@@ -162,7 +170,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .addOption(new Option('-b, --bitrate <rate>', 'bits per second instead of --rate, e.g. 10M').argParser(asParser(parseBitrate, '--bitrate')))
       .option('-l, --size <bytes>', 'datagram size in bytes, 48 (header) to 65507 (IPv6: 65527)', (v: string) => Number(v), 64)
       .option('-c, --count <n>', 'send N probes, then stop (default: until Ctrl-C or --duration)', asParser(parseCount, '--count'))
-      .option('-d, --duration <time>', 'stop after this long, e.g. 10s', durationParser('--duration'))
+      .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s', '--duration'))
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
@@ -207,7 +215,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--max-replies-per-second <n>', 'replies per second to any one prober', asParser(parseRate, '--max-replies-per-second'), 10)
       .option('--global-max-replies-per-second <n>', 'replies per second in all', asParser(parseRate, '--global-max-replies-per-second'), 1000)
       .option('--name <name>', 'name carried in replies (default: the host name)')
-      .option('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', durationParser('--duration')),
+      .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', '--duration')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>, cmd: Command) => {
     checkOutput(o);
@@ -241,11 +249,11 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--ssmping', 'be an ssmping client: ask the ssmping server <group> for unicast and multicast replies (exit 0 if a multicast reply came)')
       .option('--group <group>', 'with --ssmping: asmping mode, an any-source join of this group with the ssmping group ID (224.3.3.3 -> 224.3.3.234)')
       .option('-c, --count <n>', 'probes to send', asParser(parseCount, '--count'), 10)
-      .option('--interval <time>', 'time between probes, e.g. 200ms', durationParser('--interval'), 1000)
+      .addOption(durationOption('--interval <time>', 'time between probes, e.g. 200ms', '--interval', 1000))
       .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', (v: string) => Number(v), 64)
       .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
       .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)")
-      .option('-w, --wait <time>', 'how long to wait for late replies after the last probe', durationParser('--wait'), 2000)
+      .addOption(durationOption('-w, --wait <time>', 'how long to wait for late replies after the last probe', '--wait', 2000))
       .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
     { ndjson: true },
   ).action(async (group: string, o: OutputOpts & Record<string, any>, cmd: Command) => {
@@ -278,7 +286,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--max-p99-rtt <ms>', 'active: limit on each responder\'s 99th percentile RTT', asParser(parseMilliseconds, '--max-p99-rtt'))
       .option('--max-jitter <ms>', 'active: limit on each responder\'s RTT jitter', asParser(parseMilliseconds, '--max-jitter'))
       .option('-c, --count <n>', 'active: probes to send', asParser(parseCount, '--count'), 20)
-      .option('--interval <time>', 'active: time between probes', durationParser('--interval'), 200)
+      .addOption(durationOption('--interval <time>', 'active: time between probes', '--interval', 200))
       .option('-t, --ttl <n>', 'active: TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
       .option('-l, --size <bytes>', 'active: probe size', (v: string) => Number(v), 64)
       .option('--receive', 'passive: join and judge the stream arriving on the group')
@@ -286,7 +294,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
       .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast', asParser(parseRate, '--min-rate'))
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
-      .option('--timeout <time>', 'the whole check ends within this time, whatever happens', durationParser('--timeout'), 30000)
+      .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
       .option('--junit <file>', 'also write a JUnit XML report to FILE'),
   ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
     checkOutput(o);
@@ -333,12 +341,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .requiredOption('--peers <list>', 'every participating host address, comma-separated (this host included)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)])
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT}); port+1 carries the result exchange`, asParser(parsePort, '--port'))
       .option('-c, --count <n>', 'probes each host sends', asParser(parseCount, '--count'), 20)
-      .option('--interval <time>', 'time between probes', durationParser('--interval'), 200)
+      .addOption(durationOption('--interval <time>', 'time between probes', '--interval', 200))
       .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
       .option('--max-loss <percent>', 'fail when any cell\'s loss is above this', asParser(parsePercent, '--max-loss'))
       .option('--max-rtt <ms>', 'fail when any cell\'s average RTT is above this', asParser(parseMilliseconds, '--max-rtt'))
-      .option('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', durationParser('--timeout'), 30000),
+      .addOption(durationOption('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', '--timeout', 30000)),
   ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
     checkOutput(o);
     const ctx = ctxFor(o);

@@ -3,6 +3,7 @@
 // socket, which performs the same route lookup and never sends anything).
 
 import { createSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { systemError, usageError } from '../errors.js';
 import { native, type NativeInterface } from '../native.js';
@@ -55,8 +56,60 @@ function checkUsable(c: ChosenInterface, family: 4 | 6): ChosenInterface {
   return c;
 }
 
+/** Longest-prefix match of `group` in /proc/net/route (IPv4) or /proc/net/ipv6_route: the device name. */
+export function routeDeviceFromProc(group: string, family: 4 | 6, files = { v4: '/proc/net/route', v6: '/proc/net/ipv6_route' }): string | null {
+  let best: { dev: string; len: number; metric: number } | null = null;
+  const consider = (dev: string, len: number, metric: number) => {
+    if (!best || len > best.len || (len === best.len && metric < best.metric)) best = { dev, len, metric };
+  };
+  try {
+    if (family === 4) {
+      const g = group.split('.').reduce((a, o) => (a << 8) | Number(o), 0) >>> 0;
+      for (const line of readFileSync(files.v4, 'utf8').split('\n').slice(1)) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 8) continue;
+        // The kernel prints the network-order word as a native (little-endian) integer:
+        // the hex digits read backwards byte by byte give the address.
+        const word = (hex: string) => Buffer.from(hex, 'hex').readUInt32LE(0);
+        const d = word(f[1]!);
+        const m = word(f[7]!);
+        const len = m.toString(2).replace(/0/g, '').length;
+        if (((g & m) >>> 0) === ((d & m) >>> 0)) consider(f[0]!, len, Number(f[6]));
+      }
+    } else {
+      const hex = expandIpv6(group);
+      if (!hex) return null;
+      for (const line of readFileSync(files.v6, 'utf8').split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f.length < 10) continue;
+        const len = parseInt(f[1]!, 16);
+        if (prefixMatches(hex, f[0]!, len) && f[9] !== 'lo') consider(f[9]!, len, parseInt(f[5]!, 16));
+      }
+    }
+  } catch {
+    return null;
+  }
+  return (best as { dev: string } | null)?.dev ?? null;
+}
+
+function expandIpv6(a: string): string | null {
+  const [head, tail] = a.split('::');
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const fill = a.includes('::') ? 8 - h.length - t.length : 0;
+  const words = [...h, ...Array(fill).fill('0'), ...t];
+  if (words.length !== 8) return null;
+  return words.map((w) => w.padStart(4, '0')).join('').toLowerCase();
+}
+
+function prefixMatches(hex: string, dest: string, len: number): boolean {
+  const bits = (h: string) => [...h].map((c) => parseInt(c, 16).toString(2).padStart(4, '0')).join('');
+  return bits(hex).slice(0, len) === bits(dest.toLowerCase()).slice(0, len);
+}
+
 /** The interface the kernel's routing table picks for `group` (null when there is no route). */
 export async function routeInterface(group: string, family: 4 | 6, zoneIfindex = 0): Promise<ChosenInterface | null> {
+  const all = listInterfaces();
   const sock = createSocket({ type: family === 6 ? 'udp6' : 'udp4' });
   try {
     const target = family === 6 && zoneIfindex ? `${group}%${zoneIfindex}` : group;
@@ -65,13 +118,15 @@ export async function routeInterface(group: string, family: 4 | 6, zoneIfindex =
       sock.connect(9, target, () => resolve());
     });
     const local = sock.address().address.split('%')[0];
-    const all = listInterfaces();
-    let iface = all.find((i) => i.addresses.some((a) => a.address === local));
-    if (!iface && family === 4 && local === '0.0.0.0') iface = undefined;
-    return iface ? { iface, how: 'route', address: local } : null;
+    const iface = all.find((i) => i.addresses.some((a) => a.address === local));
+    if (iface) return { iface, how: 'route', address: local };
   } catch {
-    return null;
+    /* no route for a connected socket: fall back to the routing table itself */
   } finally {
     sock.close();
   }
+  // A route without a usable source address (e.g. 224.0.0.0/4 dev lo) still decides the device.
+  const dev = routeDeviceFromProc(group, family);
+  const iface = dev ? all.find((i) => i.name === dev) : undefined;
+  return iface ? { iface, how: 'route' } : null;
 }

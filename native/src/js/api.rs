@@ -140,6 +140,7 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
 
 pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let sock = registry::socket(handle(env, args, 0)?)?;
+    sock.sending_session()?;
     let o = args.get(1, "options")?;
     let rate = env.prop_f64(o, "rate")?.unwrap_or(1.0);
     if !(rate.is_finite() && rate > 0.0) {
@@ -277,6 +278,7 @@ pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
 /// `pingerStart(socket, { intervalMs, count?, size, waitMs, deadlineMs?, senderId? })`
 pub fn pinger_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let sock = registry::socket(handle(env, args, 0)?)?;
+    sock.sending_session()?;
     let o = args.get(1, "options")?;
     let size = env.prop_u64(o, "size")?.unwrap_or(64) as usize;
     if !(wire::HEADER_LEN..=wire::MAX_PACKET_LEN).contains(&size) {

@@ -365,6 +365,18 @@ impl MultipointSocket {
         Ok(v.clamp(0, 255) as u8)
     }
 
+    /// The session to send into; refused on a receiver-only socket (the
+    /// model's WSAESHUTDOWN) and before any JoinLeaf.
+    pub fn sending_session(&self) -> CoreResult<Session> {
+        match self.session() {
+            None => Err(CoreError::rule("E_NOT_JOINED", "This socket has not joined a session; JoinLeaf (sender-only or both) comes first.")),
+            Some(s) if s.mode == JoinMode::ReceiverOnly => {
+                Err(CoreError::rule("E_SEND_ON_RECEIVER", format!("This socket joined {} as receiver only; it cannot send.", s.group)))
+            }
+            Some(s) => Ok(s),
+        }
+    }
+
     pub fn session(&self) -> Option<Session> {
         self.session.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
