@@ -7,6 +7,7 @@ import { closeSession, openSession, type OpenSession } from '../model/session.js
 import { native, type ReceiverSnapshot } from '../native.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
+import { interfaceMulticastState } from '../system/procfs.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderJoinLive } from '../render/join.js';
@@ -93,6 +94,14 @@ export function validateFilters(groups: GroupSpec[], source: string[], exclude: 
   return warnings;
 }
 
+/** W_IGMP_TOO_OLD: the version in force cannot carry source lists to routers. */
+export function oldGroupManagement(ifindex: number, name: string, family: 4 | 6): string | null {
+  const st = interfaceMulticastState(ifindex, name);
+  if (family === 4 && (st.igmpVersion === 'v1' || st.igmpVersion === 'v2')) return `IGMP${st.igmpVersion}`;
+  if (family === 6 && st.mldVersion === 'v1') return 'MLDv1';
+  return null;
+}
+
 export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
   const { ui, signal } = ctx;
   const warnings = validateFilters(o.groups, o.source, o.exclude);
@@ -113,6 +122,12 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       sessions.push(s);
       for (const n of s.notices) ui.info(n);
       for (const w of s.warnings) if (!warnings.includes(w)) (warnings.push(w), ui.warn(w));
+      const old = s.iface && sources.length ? oldGroupManagement(s.iface.iface.index, s.iface.iface.name, g.family) : null;
+      if (old) {
+        const w = `${s.ifaceName} uses ${old}; routers will see an any-source join for ${g.address} (the source filter is applied only on this host)`;
+        warnings.push(w);
+        ui.warn(w);
+      }
       if (ui.ndjson) emitEvent('joined', { group: g.address, port: g.port, interface: s.ifaceName, source: o.source, exclude: o.exclude });
       else ui.info(`joined ${g.address} port ${g.port} on ${s.ifaceName}${o.source.length ? ` from ${o.source.join(', ')}` : ''}${o.exclude.length ? ` excluding ${o.exclude.join(', ')}` : ''}`);
     }
