@@ -55,6 +55,17 @@ export function rejectContradictions(argv: string[], pairs: [string, string][]):
   }
 }
 
+/** What the user typed for an option (last occurrence): `-l X`, `-lX`, `--size X` or `--size=X`; for error messages. */
+export function rawOptionValue(argv: string[], short: string, long: string): string | undefined {
+  for (let i = argv.length - 1; i >= 0; i--) {
+    const a = argv[i]!;
+    if (a === short || a === long) return argv[i + 1];
+    if (a.startsWith(`${long}=`)) return a.slice(long.length + 1);
+    if (a.startsWith(short) && !a.startsWith('--') && a.length > short.length) return a.slice(short.length);
+  }
+  return undefined;
+}
+
 export function parseGroups(raw: string[], port: number | undefined): (ReturnType<typeof parseGroupSpec> & { port: number })[] {
   if (raw.length === 0) throw usageError('E_USAGE', 'at least one group is required, e.g. 239.1.2.3 or [ff15::1]:5000');
   const groups = raw.map((g) => {
@@ -177,7 +188,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     checkOutput(o);
     rejectContradictions(rawArgs, [['--loopback', '--no-loopback']]);
     if (typeof o.size !== 'number' || !Number.isInteger(o.size)) {
-      throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 (the probe header) to 65507 (IPv6: 65527); got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+      throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 (the probe header) to 65507 (IPv6: 65527); got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
     }
     const ctx = ctxFor(o);
     const { result, exitCode } = await send.run(
@@ -262,7 +273,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.ssmping) return ssmpingPing.cliAction(group, o, cmd, ctx);
     if (o.group !== undefined) throw usageError('E_USAGE', '--group applies only with --ssmping');
     const [g] = parseGroups([group], o.port);
-    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
     const { result, exitCode } = await ping.run(
       { group: g!, count: o.count, intervalMs: o.interval, size: o.size, ttl: o.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
       ctx,
@@ -304,7 +315,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
     if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined)) throw usageError('E_USAGE', '--min-packets and --min-rate need --receive (passive mode)');
     if (o.receive && (o.maxRtt !== undefined || o.maxP99Rtt !== undefined || o.maxJitter !== undefined)) throw usageError('E_USAGE', '--max-rtt, --max-p99-rtt and --max-jitter need an active check (--responders or --expect)');
-    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawArgs[rawArgs.indexOf('--size') + 1] ?? o.size}'`);
+    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
     const { result, exitCode } = await check.run(
       {
         group: g!,

@@ -2,7 +2,7 @@
 // sender-only (no membership, no IGMP/MLD report), with the model's scope and
 // loopback controls, paced by the native engine.
 
-import { classifyGroup, scopeWarnings, type GroupSpec } from '../model/address.js';
+import { classifyGroup, parseSourceAddress, scopeWarnings, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SenderSnapshot } from '../native.js';
 import { ExitCode, usageError } from '../errors.js';
@@ -92,6 +92,8 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     throw usageError('E_USAGE', '--rate and --bitrate cannot be combined; give one (packets/s or bits/s)');
   }
   for (const g of o.groups) validateSize(o.size, g.family);
+  // A local address of the other family (or not unicast) is bad input, before any socket or route lookup.
+  if (o.sourceAddress !== undefined) for (const g of o.groups) parseSourceAddress(o.sourceAddress, g);
   const rate = o.bitrate !== undefined ? o.bitrate / (o.size * 8) : (o.rate ?? 1);
   if (!(rate > 0) || !Number.isFinite(rate)) throw usageError('E_OPTION_VALUE', `the rate must be a positive number; got ${rate}`);
   const warnings: string[] = [];
