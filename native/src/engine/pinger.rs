@@ -189,21 +189,19 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
     let fd = sock.socket.raw_fd();
     while !stop.load(Ordering::Relaxed) {
         let now = monotonic_ns();
-        if let Some(d) = cfg.deadline_ns {
-            if now - start >= d {
+        if let Some(d) = cfg.deadline_ns
+            && now - start >= d {
                 break;
             }
-        }
         let all_sent = cfg.count.is_some_and(|c| seq >= c);
         if all_sent && sending_done_at.is_none() {
             sending_done_at = Some(now);
             lock(&st.inner).sending_done = true;
         }
-        if let Some(t) = sending_done_at {
-            if now - t >= cfg.wait_ns {
+        if let Some(t) = sending_done_at
+            && now - t >= cfg.wait_ns {
                 break;
             }
-        }
         let next_send = start + seq * cfg.interval_ns;
         if !all_sent && now >= next_send {
             wire::stamp_probe(tx.slot_mut(0), seq, realtime_ns(), monotonic_ns());

@@ -163,12 +163,11 @@ impl Inner {
     /// Account one datagram received on the socket of group `gi`.
     fn account(&mut self, gi: usize, payload: &[u8], meta: &RecvMeta, mono: u64) {
         let Some(g) = self.groups.get_mut(gi) else { return };
-        if let Some(dst) = meta.dst {
-            if dst != g.group {
+        if let Some(dst) = meta.dst
+            && dst != g.group {
                 self.totals.unexpected += 1;
                 return;
             }
-        }
         let group = g.group;
         g.packets += 1;
         g.bytes += meta.len as u64;

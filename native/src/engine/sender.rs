@@ -139,16 +139,14 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         }
         let now = monotonic_ns();
         let elapsed = now - start;
-        if let Some(d) = cfg.duration_ns {
-            if elapsed >= d {
+        if let Some(d) = cfg.duration_ns
+            && elapsed >= d {
                 break;
             }
-        }
-        if let Some(n) = cfg.count {
-            if seq >= n {
+        if let Some(n) = cfg.count
+            && seq >= n {
                 break;
             }
-        }
         // Probe k is due at start + k*interval: send every probe due by now.
         let mut due = (elapsed as f64 / interval_ns).floor() as u64 + 1;
         if let Some(n) = cfg.count {

@@ -2,14 +2,13 @@
 
 use std::net::IpAddr;
 
-use super::env::Env;
+use super::env::{Env, Value};
 use super::value::{JsError, JsResult, JsVal};
 use crate::model::CoreError;
 use crate::model::catalog::ProtocolInfo;
 use crate::model::multipoint::{FilterMode, JoinMode, JoinRequest, MultipointSocket, Session};
 use crate::net::iface::Interface;
 use crate::sys::libc;
-use crate::sys::napi::napi_value;
 
 impl From<CoreError> for JsError {
     fn from(e: CoreError) -> Self {
@@ -111,7 +110,7 @@ pub fn parse_ip(s: &str, what: &str) -> JsResult<IpAddr> {
 }
 
 /// `{ group, port, ifindex, flags, sources?, filterMode?, localAddress?, localPort? }`
-pub fn join_request(env: &Env, o: napi_value) -> JsResult<JoinRequest> {
+pub fn join_request(env: &Env, o: Value<'_>) -> JsResult<JoinRequest> {
     let group = parse_ip(&env.prop_string(o, "group")?.ok_or_else(|| JsError::invalid_arg("group is required"))?, "group")?;
     let port = env.prop_u64(o, "port")?.unwrap_or(0);
     if port > 65535 {

@@ -3,11 +3,27 @@
 //! JS layer lives here or in `boundary.rs`.
 
 use core::ffi::{c_char, c_void};
+use core::marker::PhantomData;
 use core::ptr;
 use std::ffi::CString;
 
 use super::value::{JsError, JsResult, JsVal};
 use crate::sys::napi::*;
+
+/// A JS value handed to us by N-API during the current callback. Only `Env`
+/// and `Args` make these, so every handle passed back to N-API is a live one
+/// (the lifetime ties it to the callback it came from).
+#[derive(Clone, Copy)]
+pub struct Value<'e> {
+    raw: napi_value,
+    _callback: PhantomData<&'e ()>,
+}
+
+impl Value<'_> {
+    fn new(raw: napi_value) -> Self {
+        Value { raw, _callback: PhantomData }
+    }
+}
 
 /// The environment of one running callback. Valid only for that call: it is
 /// created by `boundary::call` and never stored.
@@ -40,13 +56,33 @@ impl Env {
         let mut out: napi_value = ptr::null_mut();
         let env = self.raw;
         match v {
-            // SAFETY (all arms): `env` is the live env of this callback and `out`
-            // is a valid out-pointer; N-API copies the inputs before returning.
-            JsVal::Undefined => check(unsafe { napi_get_undefined(env, &mut out) }, "get_undefined")?,
-            JsVal::Null => check(unsafe { napi_get_null(env, &mut out) }, "get_null")?,
-            JsVal::Bool(b) => check(unsafe { napi_get_boolean(env, *b, &mut out) }, "get_boolean")?,
-            JsVal::Num(n) => check(unsafe { napi_create_double(env, *n, &mut out) }, "create_double")?,
-            JsVal::BigU64(n) => check(unsafe { napi_create_bigint_uint64(env, *n, &mut out) }, "create_bigint")?,
+            // SAFETY: in every arm below, `env` is the live env of this callback and
+            // `out` a valid out-pointer; N-API copies its inputs before returning.
+            JsVal::Undefined => check(
+                // SAFETY: see above.
+                unsafe { napi_get_undefined(env, &mut out) },
+                "get_undefined",
+            )?,
+            JsVal::Null => check(
+                // SAFETY: see above.
+                unsafe { napi_get_null(env, &mut out) },
+                "get_null",
+            )?,
+            JsVal::Bool(b) => check(
+                // SAFETY: see above.
+                unsafe { napi_get_boolean(env, *b, &mut out) },
+                "get_boolean",
+            )?,
+            JsVal::Num(n) => check(
+                // SAFETY: see above.
+                unsafe { napi_create_double(env, *n, &mut out) },
+                "create_double",
+            )?,
+            JsVal::BigU64(n) => check(
+                // SAFETY: see above.
+                unsafe { napi_create_bigint_uint64(env, *n, &mut out) },
+                "create_bigint",
+            )?,
             JsVal::Str(s) => {
                 // SAFETY: pointer and length describe the live UTF-8 bytes of `s`.
                 check(unsafe { napi_create_string_utf8(env, s.as_ptr().cast::<c_char>(), s.len(), &mut out) }, "create_string")?
@@ -107,60 +143,60 @@ impl Env {
         }
     }
 
-    pub fn type_of(&self, v: napi_value) -> JsResult<napi_valuetype> {
+    pub fn type_of(&self, v: Value<'_>) -> JsResult<napi_valuetype> {
         let mut t: napi_valuetype = 0;
         // SAFETY: `v` came from this callback's arguments or a property read in it.
-        check(unsafe { napi_typeof(self.raw, v, &mut t) }, "typeof")?;
+        check(unsafe { napi_typeof(self.raw, v.raw, &mut t) }, "typeof")?;
         Ok(t)
     }
 
-    pub fn get_f64(&self, v: napi_value, what: &str) -> JsResult<f64> {
+    pub fn get_f64(&self, v: Value<'_>, what: &str) -> JsResult<f64> {
         if self.type_of(v)? != NAPI_NUMBER {
             return Err(JsError::invalid_arg(format!("{what} must be a number")));
         }
         let mut n = 0.0;
         // SAFETY: `v` is a live number value.
-        check(unsafe { napi_get_value_double(self.raw, v, &mut n) }, "get_value_double")?;
+        check(unsafe { napi_get_value_double(self.raw, v.raw, &mut n) }, "get_value_double")?;
         Ok(n)
     }
 
-    pub fn get_bool(&self, v: napi_value, what: &str) -> JsResult<bool> {
+    pub fn get_bool(&self, v: Value<'_>, what: &str) -> JsResult<bool> {
         if self.type_of(v)? != NAPI_BOOLEAN {
             return Err(JsError::invalid_arg(format!("{what} must be a boolean")));
         }
         let mut b = false;
         // SAFETY: `v` is a live boolean value.
-        check(unsafe { napi_get_value_bool(self.raw, v, &mut b) }, "get_value_bool")?;
+        check(unsafe { napi_get_value_bool(self.raw, v.raw, &mut b) }, "get_value_bool")?;
         Ok(b)
     }
 
-    pub fn get_string(&self, v: napi_value, what: &str) -> JsResult<String> {
+    pub fn get_string(&self, v: Value<'_>, what: &str) -> JsResult<String> {
         if self.type_of(v)? != NAPI_STRING {
             return Err(JsError::invalid_arg(format!("{what} must be a string")));
         }
         let mut len = 0usize;
         // SAFETY: null buffer asks only for the length.
-        check(unsafe { napi_get_value_string_utf8(self.raw, v, ptr::null_mut(), 0, &mut len) }, "string length")?;
+        check(unsafe { napi_get_value_string_utf8(self.raw, v.raw, ptr::null_mut(), 0, &mut len) }, "string length")?;
         let mut buf = vec![0u8; len + 1];
         let mut written = 0usize;
         // SAFETY: `buf` has room for `len` bytes plus the NUL N-API writes.
-        check(unsafe { napi_get_value_string_utf8(self.raw, v, buf.as_mut_ptr().cast(), buf.len(), &mut written) }, "get_value_string")?;
+        check(unsafe { napi_get_value_string_utf8(self.raw, v.raw, buf.as_mut_ptr().cast(), buf.len(), &mut written) }, "get_value_string")?;
         buf.truncate(written);
         String::from_utf8(buf).map_err(|_| JsError::invalid_arg(format!("{what} is not valid UTF-8")))
     }
 
     /// Copy a Buffer / Uint8Array argument's bytes.
-    pub fn get_bytes(&self, v: napi_value, what: &str) -> JsResult<Vec<u8>> {
+    pub fn get_bytes(&self, v: Value<'_>, what: &str) -> JsResult<Vec<u8>> {
         let mut is_buf = false;
         // SAFETY: live value, valid out-pointer.
-        check(unsafe { napi_is_buffer(self.raw, v, &mut is_buf) }, "is_buffer")?;
+        check(unsafe { napi_is_buffer(self.raw, v.raw, &mut is_buf) }, "is_buffer")?;
         if !is_buf {
             return Err(JsError::invalid_arg(format!("{what} must be a Buffer")));
         }
         let mut data: *mut c_void = ptr::null_mut();
         let mut len = 0usize;
         // SAFETY: `v` is a Buffer; N-API reports its backing store and length.
-        check(unsafe { napi_get_buffer_info(self.raw, v, &mut data, &mut len) }, "get_buffer_info")?;
+        check(unsafe { napi_get_buffer_info(self.raw, v.raw, &mut data, &mut len) }, "get_buffer_info")?;
         if len == 0 || data.is_null() {
             return Ok(Vec::new());
         }
@@ -169,57 +205,58 @@ impl Env {
         Ok(unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len) }.to_vec())
     }
 
-    pub fn get_array(&self, v: napi_value, what: &str) -> JsResult<Vec<napi_value>> {
+    pub fn get_array<'e>(&self, v: Value<'e>, what: &str) -> JsResult<Vec<Value<'e>>> {
         let mut is_arr = false;
         // SAFETY: live value, valid out-pointer.
-        check(unsafe { napi_is_array(self.raw, v, &mut is_arr) }, "is_array")?;
+        check(unsafe { napi_is_array(self.raw, v.raw, &mut is_arr) }, "is_array")?;
         if !is_arr {
             return Err(JsError::invalid_arg(format!("{what} must be an array")));
         }
         let mut n = 0u32;
         // SAFETY: `v` is an array.
-        check(unsafe { napi_get_array_length(self.raw, v, &mut n) }, "get_array_length")?;
+        check(unsafe { napi_get_array_length(self.raw, v.raw, &mut n) }, "get_array_length")?;
         let mut out = Vec::with_capacity(n as usize);
         for i in 0..n {
             let mut el: napi_value = ptr::null_mut();
             // SAFETY: index is below the array's length.
-            check(unsafe { napi_get_element(self.raw, v, i, &mut el) }, "get_element")?;
-            out.push(el);
+            check(unsafe { napi_get_element(self.raw, v.raw, i, &mut el) }, "get_element")?;
+            out.push(Value::new(el));
         }
         Ok(out)
     }
 
     /// A property of an options object; None when absent, undefined or null.
-    pub fn get_prop(&self, obj: napi_value, name: &str) -> JsResult<Option<napi_value>> {
+    pub fn get_prop<'e>(&self, obj: Value<'e>, name: &str) -> JsResult<Option<Value<'e>>> {
         if self.type_of(obj)? != NAPI_OBJECT {
             return Err(JsError::invalid_arg("options must be an object"));
         }
         let k = cstring(name);
         let mut v: napi_value = ptr::null_mut();
         // SAFETY: `obj` is a live object, `k` NUL-terminated.
-        check(unsafe { napi_get_named_property(self.raw, obj, k.as_ptr(), &mut v) }, "get_named_property")?;
+        check(unsafe { napi_get_named_property(self.raw, obj.raw, k.as_ptr(), &mut v) }, "get_named_property")?;
+        let v = Value::new(v);
         match self.type_of(v)? {
             NAPI_UNDEFINED | NAPI_NULL => Ok(None),
             _ => Ok(Some(v)),
         }
     }
 
-    pub fn prop_f64(&self, obj: napi_value, name: &str) -> JsResult<Option<f64>> {
+    pub fn prop_f64(&self, obj: Value<'_>, name: &str) -> JsResult<Option<f64>> {
         self.get_prop(obj, name)?.map(|v| self.get_f64(v, name)).transpose()
     }
-    pub fn prop_bool(&self, obj: napi_value, name: &str) -> JsResult<Option<bool>> {
+    pub fn prop_bool(&self, obj: Value<'_>, name: &str) -> JsResult<Option<bool>> {
         self.get_prop(obj, name)?.map(|v| self.get_bool(v, name)).transpose()
     }
-    pub fn prop_string(&self, obj: napi_value, name: &str) -> JsResult<Option<String>> {
+    pub fn prop_string(&self, obj: Value<'_>, name: &str) -> JsResult<Option<String>> {
         self.get_prop(obj, name)?.map(|v| self.get_string(v, name)).transpose()
     }
-    pub fn prop_strings(&self, obj: napi_value, name: &str) -> JsResult<Vec<String>> {
+    pub fn prop_strings(&self, obj: Value<'_>, name: &str) -> JsResult<Vec<String>> {
         match self.get_prop(obj, name)? {
             None => Ok(Vec::new()),
             Some(arr) => self.get_array(arr, name)?.into_iter().map(|v| self.get_string(v, name)).collect(),
         }
     }
-    pub fn prop_u64(&self, obj: napi_value, name: &str) -> JsResult<Option<u64>> {
+    pub fn prop_u64(&self, obj: Value<'_>, name: &str) -> JsResult<Option<u64>> {
         match self.prop_f64(obj, name)? {
             None => Ok(None),
             Some(n) if n.is_finite() && n >= 0.0 && n.fract() == 0.0 && n <= 9_007_199_254_740_991.0 => Ok(Some(n as u64)),
@@ -234,11 +271,11 @@ impl Env {
 
 /// The arguments of one callback.
 pub struct Args {
-    pub values: Vec<napi_value>,
+    pub(super) values: Vec<napi_value>,
 }
 
 impl Args {
-    pub fn get(&self, i: usize, what: &str) -> JsResult<napi_value> {
-        self.values.get(i).copied().ok_or_else(|| JsError::invalid_arg(format!("missing argument {what}")))
+    pub fn get(&self, i: usize, what: &str) -> JsResult<Value<'_>> {
+        self.values.get(i).copied().map(Value::new).ok_or_else(|| JsError::invalid_arg(format!("missing argument {what}")))
     }
 }

@@ -229,11 +229,10 @@ impl MultipointSocket {
                 return Err(CoreError::rule("E_SOURCE_NOT_UNICAST", format!("Source {s} must be a unicast sender address.")));
             }
         }
-        if let IpAddr::V6(g) = req.group {
-            if needs_scope_id(&g) && req.ifindex == 0 {
+        if let IpAddr::V6(g) = req.group
+            && needs_scope_id(&g) && req.ifindex == 0 {
                 return Err(CoreError::rule("E_NEED_SCOPE_ID", format!("{g} is link-local or interface-local; say which interface with --interface.")));
             }
-        }
         let sock = &self.socket;
         let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
         match req.mode {
