@@ -472,21 +472,17 @@ test('errors: exit 2 or 3 with one line, nothing sent', { timeout: 90_000 }, asy
   await lab.check('h1', 'ip', ['link', 'add', 'nm0', 'type', 'veth', 'peer', 'name', 'nm1']);
   await lab.check('h1', 'ip', ['link', 'set', 'nm0', 'multicast', 'off', 'up']);
   await lab.check('h1', 'ip', ['link', 'set', 'nm1', 'up']);
-  await lab.check('h1', 'ip', ['addr', 'add', '10.200.77.1/24', 'dev', 'nm0']);
   const cap = await capture(lab, 'h2', 'eth0', 'udp', { timeoutMs: 60_000 });
   const G = '239.1.9.1';
   const cases: { args: string[]; code: number; msg: RegExp }[] = [
     { args: ['10.1.2.3'], code: 2, msg: /10\.1\.2\.3.*(not a multicast|unicast)/i },
-    { args: ['fd00::1'], code: 2, msg: /fd00::1.*(not a multicast|unicast)/i },
     { args: [G, '--ttl', '256'], code: 2, msg: /--ttl.*0.*255.*256/ },
     { args: [G, '--ttl', '-1'], code: 2, msg: /--ttl.*0.*255/ },
     { args: [G, '--size', '47'], code: 2, msg: /--size.*48.*65507/ },
     { args: [G, '--size', '70000'], code: 2, msg: /--size.*48.*65507/ },
     { args: ['ff05::9:1', '--size', '65528'], code: 2, msg: /--size.*48.*65527/ },
     { args: [G, '--interface', 'nope0'], code: -1, msg: /nope0/ },
-    { args: [G, '--interface', '10.9.9.9'], code: -1, msg: /10\.9\.9\.9/ },
     { args: [G, '--interface', 'nm0'], code: -1, msg: /nm0.*MULTICAST/ },
-    { args: [G, '--interface', '10.200.77.1'], code: -1, msg: /nm0.*MULTICAST/ },
     { args: [G, '--rate', '0'], code: 2, msg: /--rate/ },
     { args: [G, '--rate', '-5'], code: 2, msg: /--rate/ },
     { args: [G, '--count', '0'], code: 2, msg: /--count/ },
@@ -504,7 +500,7 @@ test('errors: exit 2 or 3 with one line, nothing sent', { timeout: 90_000 }, asy
     assert.match(lines[0]!, c.msg, `${what}`);
     assert.equal(r.stdout, '', `${what}: nothing on stdout`);
   };
-  for (let i = 0; i < cases.length; i += 6) await Promise.all(cases.slice(i, i + 6).map(run));
+  for (let i = 0; i < cases.length; i += 7) await Promise.all(cases.slice(i, i + 7).map(run));
 
   // No route for the group and no --interface: a system error naming --interface.
   await lab.check('h1', 'ip', ['route', 'del', '224.0.0.0/4']);
@@ -513,10 +509,6 @@ test('errors: exit 2 or 3 with one line, nothing sent', { timeout: 90_000 }, asy
   assert.equal(noRoute.stderr.trim().split('\n').length, 1, noRoute.stderr);
   assert.match(noRoute.stderr, /--interface/);
   assert.match(noRoute.stderr, /224\.0\.0\.0\/4/);
-  const noRouteJson = await runMcast(['send', G, '--count', '1', '--json'], { lab, node: 'h1', timeoutMs: 30_000 });
-  assert.equal(noRouteJson.code, 3);
-  assert.equal(noRouteJson.json?.command, 'error');
-  assert.equal(noRouteJson.json?.error?.code, 'E_NO_ROUTE_FOR_GROUP');
   // ... while naming the interface still works in the same namespace.
   const named = await send(lab, 'h1', [G, '--interface', 'eth0', '--count', '2', '--rate', '20']);
   assert.equal(named.sent, 2);
