@@ -44,6 +44,14 @@ function outputOptions(cmd: Command, { ndjson = false } = {}): Command {
   return cmd.option('-q, --quiet', 'print only the result (no notices or live view)').option('--no-color', 'never use colour');
 }
 
+/** Print a command's result the way the user asked (JSON document, NDJSON summary event, or text) and set the exit code. */
+function finish<R extends object>(command: string, o: OutputOpts, ctx: RunContext, done: { result: R; exitCode: number }, render: (r: R, c: RunContext['ui']['color']) => string): void {
+  if (o.json) printJson(command, done.result);
+  else if (o.ndjson) emitEvent('summary', done.result);
+  else ctx.ui.out(render(done.result, ctx.ui.color));
+  process.exitCode = done.exitCode;
+}
+
 function checkOutput(o: OutputOpts): void {
   if (o.json && o.ndjson) throw usageError('E_USAGE', '--json and --ndjson cannot be combined; choose one output format');
 }
@@ -103,8 +111,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = listProtocols.run(o);
-    if (o.json) printJson('list-protocols', r);
-    else ctx.ui.out(renderListProtocols(r, ctx.ui.color));
+    finish('list-protocols', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderListProtocols);
   });
 
   outputOptions(
@@ -113,8 +120,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = interfaces.run();
-    if (o.json) printJson('interfaces', r);
-    else ctx.ui.out(renderInterfaces(r, ctx.ui.color));
+    finish('interfaces', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderInterfaces);
   });
 
   outputOptions(
@@ -126,8 +132,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = scopeReport(address);
-    if (o.json) printJson('scope', r);
-    else ctx.ui.out(renderScope(r, ctx.ui.color));
+    finish('scope', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderScope);
   });
 
   outputOptions(
@@ -160,10 +165,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       },
       ctx,
     );
-    if (o.json) printJson('join', result);
-    else if (o.ndjson) emitEvent('summary', result);
-    else ctx.ui.out(renderJoinSummary(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('join', o, ctx, { result: result, exitCode }, renderJoinSummary);
   });
 
   outputOptions(
@@ -207,10 +209,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       },
       ctx,
     );
-    if (o.json) printJson('send', result);
-    else if (o.ndjson) emitEvent('summary', result);
-    else ctx.ui.out(renderSendSummary(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('send', o, ctx, { result: result, exitCode }, renderSendSummary);
   });
 
   outputOptions(
@@ -245,10 +244,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       },
       ctx,
     );
-    if (o.json) printJson('respond', result);
-    else if (o.ndjson) emitEvent('summary', result);
-    else ctx.ui.out(renderRespondSummary(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('respond', o, ctx, { result: result, exitCode }, renderRespondSummary);
   });
 
   outputOptions(
@@ -278,10 +274,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       { group: g!, count: o.count, intervalMs: o.interval, size: o.size, ttl: o.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
       ctx,
     );
-    if (o.json) printJson('ping', result);
-    else if (o.ndjson) emitEvent('summary', result);
-    else ctx.ui.out(renderPingSummary(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('ping', o, ctx, { result: result, exitCode }, renderPingSummary);
   });
 
   outputOptions(
@@ -339,9 +332,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       },
       ctx,
     );
-    if (o.json) printJson('check', result);
-    else ctx.ui.out(renderCheck(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('check', o, ctx, { result: result, exitCode }, renderCheck);
   });
 
   outputOptions(
@@ -366,9 +357,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       { group: g!, peers: o.peers, count: o.count, intervalMs: o.interval, ttl: o.ttl, iface: o.interface, maxLoss: o.maxLoss, maxRtt: o.maxRtt, timeoutMs: o.timeout },
       ctx,
     );
-    if (o.json) printJson('mesh', result);
-    else ctx.ui.out(renderMesh(result, ctx.ui.color));
-    process.exitCode = exitCode;
+    finish('mesh', o, ctx, { result: result, exitCode }, renderMesh);
   });
 }
 
