@@ -73,6 +73,7 @@ const ERROR_MEANINGS: Record<string, string> = {
   EMSGSIZE: 'the datagram is larger than the path allows',
   EPERM: 'a firewall rule (nftables/iptables) refused the packet',
   EADDRNOTAVAIL: 'the source address is no longer on this host',
+  EPARTIAL: 'a datagram in the middle of a batch was refused (sendmmsg does not say why); it was sent again',
 };
 
 export function explainSendError(code: string): string {

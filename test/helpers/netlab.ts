@@ -1164,7 +1164,9 @@ export class Lab {
     const hook = { in: 'input', out: 'output', forward: 'forward' }[o.direction ?? 'in'];
     const t: NftTable = { node, family: 'inet', name: `mct_drop${this.nftCounter}` };
     const matches = o.match ? [o.match] : ['ip daddr 224.0.0.0/4 meta l4proto udp', 'ip6 daddr ff00::/8 meta l4proto udp'];
-    const rules = matches.map((m) => `    ${m} numgen random mod 10000 < ${Math.round(o.percent * 100)} counter drop`);
+    // 100% is a plain drop: nft rejects `< 10000` for a `mod 10000` value.
+    const sample = o.percent >= 100 ? '' : ` numgen random mod 10000 < ${Math.round(o.percent * 100)}`;
+    const rules = matches.map((m) => `    ${m}${sample} counter drop`);
     await this.nft(node, `table inet ${t.name} {\n  chain c {\n    type filter hook ${hook} priority 0; policy accept;\n${rules.join('\n')}\n  }\n}\n`);
     return t;
   }

@@ -180,6 +180,11 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         c.send_calls += 1;
         match result {
             Ok(m) => {
+                if m < k {
+                    // sendmmsg stops at the first refused datagram and loses its errno;
+                    // the datagram is sent again on the next round.
+                    *c.errors.entry("EPARTIAL".to_owned()).or_insert(0) += 1;
+                }
                 seq += m as u64;
                 c.sent = seq;
                 c.bytes += (m * cfg.size) as u64;
