@@ -1,0 +1,137 @@
+// `mcast mesh` (issue 6): three hosts on a bridge run it at once; each prints
+// the whole 3 x 3 matrix (rows: sender, columns: receiver). With nftables
+// blocking one direction, exactly that cell shows 100% loss and --max-loss
+// fails naming it, on every host. A peer that runs nothing is named as never
+// answering.
+
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { useLab, type Lab } from './helpers/netlab.js';
+import { runMcast, type McastResult } from './helpers/mcast.js';
+
+const GROUP = '239.1.1.9';
+const HOSTS = ['h1', 'h2', 'h3'];
+
+/** Run `mcast mesh` on every node in `nodes` at the same time; `json` nodes get --json. */
+function meshAll(lab: Lab, nodes: string[], peers: string, extra: string[], json: string[]): Promise<McastResult[]> {
+  return Promise.all(
+    nodes.map((n) =>
+      runMcast(['mesh', GROUP, '--peers', peers, '--count', '20', '--interval', '100ms', ...extra, ...(json.includes(n) ? ['--json'] : [])], {
+        lab,
+        node: n,
+        timeoutMs: 45_000,
+      }),
+    ),
+  );
+}
+
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('mesh of three hosts: every host sees all 6 cells with 0 loss and passes --max-loss', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link3');
+  if (!lab) return;
+  const addrs = HOSTS.map((n) => lab.addr(n, 4));
+  const results = await meshAll(lab, HOSTS, addrs.join(','), ['--max-loss', '5%', '--max-rtt', '1000'], ['h1', 'h2']);
+  const pairs = addrs.flatMap((s) => addrs.filter((r) => r !== s).map((r) => `${s}->${r}`)).sort();
+  results.forEach((r, i) => assert.equal(r.code, 0, `${HOSTS[i]}: exit ${r.code}\n${r.stdout}\n${r.stderr}`));
+  for (const [i, r] of results.slice(0, 2).entries()) {
+    const j = r.json;
+    assert.equal(j.command, 'mesh');
+    assert.equal(j.self, addrs[i]);
+    assert.deepEqual(j.peers, addrs);
+    assert.deepEqual(j.matrix.map((c: any) => `${c.sender}->${c.receiver}`).sort(), pairs, `${HOSTS[i]}: every pair once`);
+    for (const c of j.matrix) {
+      assert.equal(c.sent, 20, `${c.sender}->${c.receiver} sent`);
+      assert.equal(c.lossPercent, 0, `${c.sender}->${c.receiver} loss`);
+      // A peer may start a moment late: loss counts from its first reply, but most probes are answered.
+      assert.ok(c.received >= 15 && c.received <= 20, `${c.sender}->${c.receiver} received ${c.received}`);
+      assert.ok(c.rtt.avg > 0 && c.rtt.avg < 50, `${c.sender}->${c.receiver} RTT ${c.rtt.avg}`);
+    }
+    assert.deepEqual([j.unreported, j.silent, j.pass], [[], [], true]);
+    assert.ok(j.criteria.every((c: any) => c.pass));
+    assert.equal(j.criteria.filter((c: any) => c.name.endsWith(':loss')).length, 6);
+  }
+  // Both JSON hosts print the same matrix (rows come from the exchange).
+  const cells = (j: any): string => JSON.stringify(j.matrix.map((c: any) => [c.sender, c.receiver, c.sent, c.received]));
+  assert.equal(cells(results[0]!.json), cells(results[1]!.json));
+  // h3's text matrix: header row, one row per sender with '-' on the diagonal, PASS.
+  const text = results[2]!.stdout;
+  assert.match(text, new RegExp(`^SENDER \\\\ RECEIVER\\s+${addrs.map(esc).join('\\s+')}\\s*$`, 'm'));
+  addrs.forEach((s, row) => {
+    const cols = addrs.map((_, col) => (col === row ? '-' : '0\\.0% / \\d+\\.\\d{3}'));
+    assert.match(text, new RegExp(`^${esc(s)}\\s+${cols.join('\\s+')}\\s*$`, 'm'), `row ${s}\n${text}`);
+  });
+  assert.equal(text.trimEnd().split('\n').pop(), 'PASS');
+});
+
+test('mesh with h2 dropping multicast from h1: exactly cell h1 -> h2 shows 100% loss and --max-loss fails naming it', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link3');
+  if (!lab) return;
+  const addrs = HOSTS.map((n) => lab.addr(n, 4));
+  const [h1, h2] = addrs as [string, string, string];
+  await lab.nft('h2', `table inet mesh_block {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    ip saddr ${h1} ip daddr 224.0.0.0/4 counter drop\n  }\n}\n`);
+  const results = await meshAll(lab, HOSTS, addrs.join(','), ['--max-loss', '5%'], ['h1', 'h3']);
+  const blocked = `${h1}->${h2}`;
+  for (const [i, r] of results.entries()) {
+    assert.equal(r.code, 1, `${HOSTS[i]}: exit ${r.code}\n${r.stdout}\n${r.stderr}`);
+    if (!r.json) continue;
+    const j = r.json;
+    assert.equal(j.matrix.length, 6);
+    for (const c of j.matrix) {
+      const name = `${c.sender}->${c.receiver}`;
+      if (name === blocked) {
+        assert.deepEqual([c.sent, c.received, c.lossPercent], [20, 0, 100], `blocked cell ${name}`);
+        assert.deepEqual(c.rtt, { min: null, avg: null, max: null });
+      } else {
+        assert.equal(c.lossPercent, 0, `${HOSTS[i]}: cell ${name} loss`);
+        assert.ok(c.received >= 15, `${HOSTS[i]}: cell ${name} received ${c.received}`);
+      }
+    }
+    assert.equal(j.pass, false);
+    const failed = j.criteria.filter((c: any) => !c.pass);
+    assert.deepEqual(
+      failed.map((c: any) => [c.name, c.measured, c.message]),
+      [[`cell:${blocked}:loss`, 100, `${h1} -> ${h2}: loss 100.0% > 5%`]],
+      `${HOSTS[i]}: only the blocked cell fails`,
+    );
+    // h2 still answers h3 and probes everyone: it is neither silent nor unreported.
+    assert.deepEqual([j.silent, j.unreported], [[], []]);
+  }
+  // h2's text output: the cell in row h1, column h2 is 100%, and the failure is named.
+  const text = results[1]!.stdout;
+  assert.match(text, new RegExp(`^${esc(h1)}\\s+-\\s+100\\.0% / -\\s+0\\.0% / \\d+\\.\\d{3}\\s*$`, 'm'), text);
+  const fails = text.split('\n').filter((l) => l.startsWith('FAIL '));
+  assert.deepEqual(fails, [`FAIL ${h1} -> ${h2}: loss 100.0% > 5%`], text);
+  assert.equal(text.trimEnd().split('\n').pop(), 'FAIL');
+  const counters = await lab.nftCounters({ node: 'h2', family: 'inet', name: 'mesh_block' });
+  // (Probes sent before h2 had joined never reach its input hook.)
+  assert.ok(counters[0]! >= 10 && counters[0]! <= 20, `nftables dropped ${counters[0]} of h1's 20 probes at h2`);
+});
+
+test('mesh names a peer that never answers and fails', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link3');
+  if (!lab) return;
+  const addrs = HOSTS.map((n) => lab.addr(n, 4));
+  // h3 is listed but runs nothing.
+  const results = await meshAll(lab, ['h1', 'h2'], addrs.join(','), ['--count', '10', '--timeout', '8s'], ['h1']);
+  const h3 = addrs[2]!;
+  for (const r of results) {
+    assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
+    assert.ok(r.ms < 8000 + 3000, `ended within --timeout 8s (+3 s): ${Math.round(r.ms)} ms`);
+  }
+  const j = results[0]!.json;
+  assert.ok(j.durationMs <= 8000 + 250, `mesh --timeout 8s: durationMs ${j.durationMs}`);
+  const ctx = results.map((r) => `${r.stdout}\n${r.stderr}`).join('\n----\n');
+  assert.deepEqual(j.silent, [h3], ctx);
+  assert.deepEqual(j.unreported, [h3], ctx);
+  const failed = j.criteria.filter((c: any) => !c.pass).map((c: any) => [c.name, c.message]);
+  assert.deepEqual(failed, [[`peer:${h3}`, `peer ${h3} never answered`]]);
+  for (const c of j.matrix) {
+    if (c.sender === h3) assert.deepEqual([c.sent, c.received, c.lossPercent], [null, null, null], `row of ${h3} unknown`);
+    else if (c.receiver === h3) assert.equal(c.lossPercent, 100);
+    else assert.equal(c.lossPercent, 0);
+  }
+  t.diagnostic(`peer missing: both hosts ended after ${results.map((r) => Math.round(r.ms)).join(' / ')} ms (mesh durationMs ${j.durationMs} for --timeout 8s)`);
+  assert.match(results[1]!.stdout, new RegExp(`^never answered: ${esc(h3)}$`, 'm'));
+  assert.match(results[1]!.stdout, new RegExp(`^FAIL peer ${esc(h3)} never answered$`, 'm'));
+});
