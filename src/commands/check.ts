@@ -4,7 +4,7 @@
 // --timeout.
 
 import { writeFileSync } from 'node:fs';
-import type { GroupSpec } from '../model/address.js';
+import { canonicalAddress, type GroupSpec } from '../model/address.js';
 import { atLeast, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
@@ -45,7 +45,7 @@ export interface CheckResult {
 }
 
 function matchesHost(r: PingResponder, host: string): boolean {
-  return r.address === host || r.name === host || r.name.split('.')[0] === host;
+  return r.address === host || r.address === canonicalAddress(host) || r.name === host || r.name.split('.')[0] === host;
 }
 
 export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {

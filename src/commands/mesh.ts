@@ -6,7 +6,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import type { GroupSpec } from '../model/address.js';
+import { canonicalAddress, type GroupSpec } from '../model/address.js';
 import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js';
 import { closeSession, openSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';
@@ -107,7 +107,8 @@ function canonicalPeers(peers: string[], family: 4 | 6): string[] {
     const fam = isIP(p);
     if (!fam) throw usageError('E_USAGE', `--peers entries must be IP addresses; got '${p}'`);
     if (fam !== family) throw usageError('E_FAMILY_MISMATCH', `peer ${p} is IPv${fam} but the group is IPv${family}; use peers of the group's family`);
-    if (!out.includes(p)) out.push(p);
+    const canonical = canonicalAddress(p) ?? p;
+    if (!out.includes(canonical)) out.push(canonical);
   }
   return out;
 }
