@@ -316,6 +316,21 @@ test('active: --timeout is honoured when nothing answers', { timeout: 30_000 }, 
   t.diagnostic(`--timeout 3s: exits after ${Math.round(r.ms)} ms, check durationMs ${r.json.durationMs}`);
 });
 
+test('active, IPv6: --expect matches a responder address in any spelling', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const p = spawnMcast(['respond', '[ff05::99]:6000', '--ndjson', '--name', 'v6', '--max-replies-per-second', '1000'], { lab, node: 'h2', timeoutMs: 60_000 });
+  await p.waitForLine(/"event":"joined"/, 15_000, 'stdout');
+  assert.equal(lab.addr('h2', 6), 'fd00:6d63:1::2');
+  const [upper, missing] = await Promise.all([
+    check(lab, 'h1', ['[ff05::99]:6000', ...QUICK, '--expect', 'FD00:6d63:1:0::2', '--max-loss', '5%']),
+    check(lab, 'h1', ['[ff05::99]:6000', ...QUICK, '--expect', 'fd00:6d63:1:0:0:0:0:3']),
+  ]);
+  verdict(upper, 0, { ok: [/^responder FD00:6d63:1:0::2 answered$/, /^responder FD00:6d63:1:0::2: loss 0\.0% <= 5%$/] });
+  verdict(missing, 1, { fail: [/^responder fd00:6d63:1:0:0:0:0:3 never answered$/] });
+  await stopResponder(p);
+});
+
 // ---------------------------------------------------------------------------
 // Passive checks
 // ---------------------------------------------------------------------------

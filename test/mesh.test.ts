@@ -135,3 +135,25 @@ test('mesh names a peer that never answers and fails', { timeout: 60_000 }, asyn
   assert.match(results[1]!.stdout, new RegExp(`^never answered: ${esc(h3)}$`, 'm'));
   assert.match(results[1]!.stdout, new RegExp(`^FAIL peer ${esc(h3)} never answered$`, 'm'));
 });
+
+test('IPv6 mesh: peers written in any spelling (upper case, uncompressed) are recognised', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const [a1, a2] = [lab.addr('h1', 6), lab.addr('h2', 6)];
+  assert.deepEqual([a1, a2], ['fd00:6d63:1::1', 'fd00:6d63:1::2']);
+  const peers = 'FD00:6D63:1:0::1,fd00:6d63:1:0:0:0:0:2';
+  const results = await Promise.all(
+    ['h1', 'h2'].map((n) =>
+      runMcast(['mesh', '[ff05::99]:6000', '--peers', peers, '--count', '10', '--interval', '100ms', '--max-loss', '5%', '--json'], { lab, node: n, timeoutMs: 40_000 }),
+    ),
+  );
+  results.forEach((r, i) => {
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.json.self, [a1, a2][i]);
+    assert.deepEqual(r.json.peers, [a1, a2]);
+    assert.deepEqual(r.json.matrix.map((c: any) => [c.sender, c.receiver, c.lossPercent]), [
+      [a1, a2, 0],
+      [a2, a1, 0],
+    ]);
+  });
+});
