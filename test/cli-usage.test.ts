@@ -59,13 +59,13 @@ async function check(c: Case, run: (args: string[]) => Promise<McastResult>): Pr
 }
 
 test('bad input to list-protocols and scope: exit 2, one stderr line, a JSON error with --json', async () => {
-  for (const c of LOCAL) await check(c, (args) => runMcast(args));
+  await Promise.all(LOCAL.map((c) => check(c, (args) => runMcast(args))));
 });
 
 test('bad input to join and send: exit 2, one stderr line, a JSON error with --json', { timeout: 60_000 }, async (t) => {
   const lab = await useLab(t, 'single');
   if (!lab) return;
-  for (const c of IN_LAB) await check(c, (args) => runMcast(args, { lab, node: 'h1' }));
+  await Promise.all(IN_LAB.map((c) => check(c, (args) => runMcast(args, { lab, node: 'h1' }))));
   // Nothing was joined by the refused commands.
   const igmp = await lab.readFile('h1', '/proc/net/igmp');
   assert.doesNotMatch(igmp, /030201EF/, '239.1.2.3 not joined');

@@ -435,8 +435,9 @@ const SCOPE_TABLE: { address: string; expect: Record<string, unknown> }[] = [
 ];
 
 test('scope --json gives the right verdict for a table of addresses', async () => {
-  for (const { address, expect } of SCOPE_TABLE) {
-    const r = await runMcast(['scope', address, '--json']);
+  const results = await Promise.all(SCOPE_TABLE.map(({ address }) => runMcast(['scope', address, '--json'])));
+  for (const [i, { address, expect }] of SCOPE_TABLE.entries()) {
+    const r = results[i]!;
     assert.equal(r.code, 0, `${address}: ${r.stderr}`);
     const j = r.json;
     assert.equal(j.command, 'scope');
@@ -459,7 +460,7 @@ test('scope --json gives the right verdict for a table of addresses', async () =
     }
   }
   // A routed scope within TTL: 224.0.1.1 (no admin scope) uses the classic TTL thresholds.
-  const ntp = (await runMcast(['scope', '224.0.1.1', '--json'])).json;
+  const ntp = results[SCOPE_TABLE.findIndex((x) => x.address === '224.0.1.1')]!.json;
   const site = (ntp.ttlAdvice.rows as { reach: string; min: number; max: number }[]).find((x) => x.reach === 'site');
   assert.deepEqual(site && [site.min, site.max], [2, 31], 'site scope = TTL 2..31');
 

@@ -240,29 +240,31 @@ test('IPv6 with --ndjson: probes and a real peer counted exactly; joined/sender/
 test('--count: reached exits 0 on its own; not reached before --duration exits 1', { timeout: 60_000 }, async (t) => {
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
-  const group = '239.1.2.5';
-  const j = await startJoin(lab, 'h2', [group], ['--json', '--count', '50', '--duration', '30s']);
-  await send(lab, 'h1', group, 50, 500);
-  const r = await j.result(15_000);
-  assert.equal(r.code, 0, r.stderr);
-  const s = summaryOf(r);
-  assert.equal(s.countReached, true);
-  assert.equal(s.stopReason, 'count reached');
-  assert.equal(s.received, 50);
-  assert.equal(s.count, 50);
-  await waitMembership(lab, 'h2', group, false, 3000);
+  const [ga, gb] = ['239.1.2.5', '239.1.2.6'];
+  // Both at once: one whose count is reached, one whose --duration ends first
+  // (5 s leave time for the sender's start-up on a loaded machine).
+  const ja = await startJoin(lab, 'h2', [ga], ['--json', '--count', '50', '--duration', '30s']);
+  const jb = await startJoin(lab, 'h2', [gb], ['--json', '--count', '100', '--duration', '5s']);
+  await Promise.all([send(lab, 'h1', ga, 50, 500), send(lab, 'h1', gb, 40, 500)]);
+  const [ra, rb] = await Promise.all([ja.result(15_000), jb.result(15_000)]);
 
-  // --duration leaves time for the sender's start-up on a loaded machine.
-  const j2 = await startJoin(lab, 'h2', [group], ['--json', '--count', '100', '--duration', '5s']);
-  await send(lab, 'h1', group, 40, 500);
-  const r2 = await j2.result(15_000);
-  assert.equal(r2.code, 1, `exit 1 when --count is not reached: ${r2.stderr}`);
-  const s2 = summaryOf(r2);
-  assert.equal(s2.countReached, false);
-  assert.equal(s2.stopReason, 'duration over');
-  assert.equal(s2.received, 40);
-  assert.ok(s2.durationMs >= 4900 && s2.durationMs < 15_000, `durationMs ${s2.durationMs}`);
-  await waitMembership(lab, 'h2', group, false, 3000);
+  assert.equal(ra.code, 0, ra.stderr);
+  const sa = summaryOf(ra);
+  assert.equal(sa.countReached, true);
+  assert.equal(sa.stopReason, 'count reached');
+  assert.equal(sa.received, 50);
+  assert.equal(sa.count, 50);
+  assert.ok(sa.durationMs < 20_000, 'stopped at the count, not at --duration');
+
+  assert.equal(rb.code, 1, `exit 1 when --count is not reached: ${rb.stderr}`);
+  const sb = summaryOf(rb);
+  assert.equal(sb.countReached, false);
+  assert.equal(sb.stopReason, 'duration over');
+  assert.equal(sb.received, 40);
+  assert.equal(sb.count, 100);
+  assert.ok(sb.durationMs >= 4900 && sb.durationMs < 15_000, `durationMs ${sb.durationMs}`);
+  await waitMembership(lab, 'h2', ga, false, 3000);
+  await waitMembership(lab, 'h2', gb, false, 3000);
 });
 
 // ---------------------------------------------------------------------------
