@@ -11,7 +11,7 @@ use std::time::Duration;
 use super::{EngineState, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
-use crate::net::clock::{monotonic_ns, realtime_ns};
+use crate::net::clock::{monotonic_ns, precise_sleeps, realtime_ns};
 use crate::net::mmsg::SendBatch;
 use crate::probe::wire::{self, Clock, Probe};
 
@@ -97,6 +97,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         return;
     };
     let dest = session.destination();
+    precise_sleeps();
     if let Some(b) = cfg.send_buffer {
         let got = sock.socket.set_send_buffer_size(b).unwrap_or(0);
         lock(&st.c).send_buffer = got;
