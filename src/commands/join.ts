@@ -10,7 +10,7 @@ import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/procfs.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
-import { renderJoinLive } from '../render/join.js';
+import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared } from '../render/join.js';
 import { readRmemMax } from '../system/procfs.js';
 
 /**
@@ -144,6 +144,8 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   const started = Date.now();
   const spinner = ui.spinner(`waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`);
   let spinning = true;
+  // Not a terminal and not machine output: plain progress lines instead of a live view.
+  const plain = !ui.live && !ui.json && !ui.ndjson && !ui.quiet;
   const seen = new Set<string>();
   let lastStats = Date.now();
   let fault: InterfaceFault | null = null;
@@ -171,6 +173,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
         if (!seen.has(key)) {
           seen.add(key);
           if (ui.ndjson) emitEvent('sender', { address: s.address, port: s.port, group: s.group, firstSeenMs: s.firstSeenMs, probe: s.probe !== null });
+          else if (plain) ui.out(renderSenderAppeared(s));
         }
       }
       if (spinning && snap.received > 0) {
@@ -178,9 +181,10 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
         spinning = false;
       }
       if (!spinning) ui.redraw(renderJoinLive(snap, ui.errColor));
-      if (ui.ndjson && Date.now() - lastStats >= o.intervalMs) {
+      if ((ui.ndjson || plain) && Date.now() - lastStats >= o.intervalMs) {
         lastStats = Date.now();
-        emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders: snap.senders });
+        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders: snap.senders });
+        else for (const line of renderJoinPlainStats(snap)) ui.out(line);
       }
       // Interface watch: say what happened; with --duration keep waiting.
       for (const s of sessions) {

@@ -50,7 +50,7 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
         return sys('E_TOO_MANY_SOURCES', `Too many sources for ${group} (limit ${name} = ${limit ?? '?'}); raise the sysctl or list fewer sources.`);
       }
       if (ctx.operation === 'join') {
-        return sys('E_TOO_MANY_GROUPS', `The kernel's membership limit was reached joining ${group} (net.ipv4.igmp_max_memberships = ${readIgmpMaxMemberships() ?? '?'}); raise the sysctl or join fewer groups.`);
+        return sys('E_TOO_MANY_GROUPS', `The kernel's membership limit was reached joining ${group} (net.ipv4.igmp_max_memberships = ${readIgmpMaxMemberships() ?? '?'}, per socket); raise it with 'sysctl -w net.ipv4.igmp_max_memberships=20'.`);
       }
       return sys('ENOBUFS', `The kernel ran out of buffer space (ENOBUFS) for ${group}; lower the rate or raise net.core.wmem_max.`);
     }

@@ -16,7 +16,7 @@ function ttlText(s: SenderStats): string {
 export function senderRow(s: SenderStats, c: ChalkInstance): string[] {
   const probe = s.probe;
   return [
-    s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`,
+    who(s),
     s.group,
     String(s.received),
     rate(s.rate),
@@ -31,6 +31,20 @@ export function senderRow(s: SenderStats, c: ChalkInstance): string[] {
 }
 
 const HEADER = ['SENDER', 'GROUP', 'RECEIVED', 'RATE', 'LOST', 'DUP', 'REORD', 'TTL', 'DELAY', 'JITTER', 'TRAFFIC'];
+
+const who = (s: SenderStats) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`);
+
+export function renderSenderAppeared(s: SenderStats): string {
+  return `${(s.firstSeenMs / 1000).toFixed(1)}s  first packet from ${who(s)} to ${s.group}${s.probe ? ' (mcast probes)' : ' (foreign traffic)'}`;
+}
+
+/** One line per sender for logs and pipes. */
+export function renderJoinPlainStats(s: ReceiverSnapshot): string[] {
+  return s.senders.map((x) => {
+    const probe = x.probe ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${ms(x.probe.delay.avg)} jitter ${ms(x.probe.delay.jitter)}` : ` foreign ${x.foreign.packets}`;
+    return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packets ${rate(x.rate)} ttl ${ttlText(x)}${probe}`;
+  });
+}
 
 export function renderJoinLive(s: ReceiverSnapshot, c: ChalkInstance): string[] {
   const head = `${seconds(s.elapsedMs)}  received ${s.received} (${bytes(s.bytes)})${s.malformed ? `  malformed ${s.malformed}` : ''}`;
