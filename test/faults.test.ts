@@ -158,7 +158,7 @@ test('membership limit: net.ipv4.igmp_max_memberships = 0 -> the error names the
   const r = await runMcast(['join', '239.77.11.1', '239.77.11.2', '239.77.11.3', '-i', 'eth0', '-d', '5s', '--json'], { lab, node: 'h2' });
   assert.equal(r.code, 3, r.stderr);
   assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.match(r.stderr, /membership limit was reached joining 239\.77\.11\.1 \(net\.ipv4\.igmp_max_memberships = 0\); raise the sysctl or join fewer groups/);
+  assert.match(r.stderr, /membership limit was reached joining 239\.77\.11\.1 \(net\.ipv4\.igmp_max_memberships = 0\b.*raise/);
   assert.equal(r.json.command, 'error');
   assert.equal(r.json.error.code, 'E_TOO_MANY_GROUPS');
   assert.deepEqual(await igmpGroups(lab, 'h2'), []);
