@@ -79,7 +79,8 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
     session: snap.session,
     sent: snap.sent,
     responders,
-    totals: { responders: responders.length, sent: snap.sent, received, lossPercent: expected ? (100 * (expected - received)) / expected : 0 },
+    // Nobody answered: every probe went unanswered.
+    totals: { responders: responders.length, sent: snap.sent, received, lossPercent: expected ? (100 * (expected - received)) / expected : snap.sent > 0 ? 100 : 0 },
     stray: snap.stray,
     foreign: snap.foreign,
     malformed: snap.malformed,
