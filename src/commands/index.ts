@@ -222,7 +222,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
       .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', asListParser((r) => r, '--source'), [])
       .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser((r) => r, '--allow'), [])
-      .option('--max-replies-per-second <n>', 'replies per second to any one prober', asParser(parseRate, '--max-replies-per-second'), 10)
+      .option('--max-replies-per-second <n>', 'replies per second to any one prober; a pinger probing faster sees the excess as loss', asParser(parseRate, '--max-replies-per-second'), 10)
       .option('--global-max-replies-per-second <n>', 'replies per second in all', asParser(parseRate, '--global-max-replies-per-second'), 1000)
       .option('--name <name>', 'name carried in replies (default: the host name)')
       .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', '--duration')),
