@@ -7,5 +7,16 @@ if (!existsSync(cli)) {
   process.stderr.write("mcast: not built yet (dist/src/cli.js is missing); run 'npm install' or 'npm run build'.\n");
   process.exit(3);
 }
+// Loading the CLI takes a few hundred ms: a SIGINT/SIGTERM meanwhile is kept
+// and handed to it (the run then stops at once with its summary) instead of
+// killing the process with no output. main() installs its own handlers
+// before its first await, so there is no moment without one.
+const early = [];
+const hold = (sig) => early.push(sig);
+process.on('SIGINT', hold);
+process.on('SIGTERM', hold);
 const { main } = await import(cli.href);
-await main(process.argv);
+const run = main(process.argv, early);
+process.off('SIGINT', hold);
+process.off('SIGTERM', hold);
+await run;

@@ -24,7 +24,7 @@ function reportError(err: McastError, argv: string[]): void {
   }
 }
 
-function installSignals(controller: AbortController): void {
+function installSignals(controller: AbortController): (sig: NodeJS.Signals) => void {
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count += 1;
@@ -43,11 +43,18 @@ function installSignals(controller: AbortController): void {
       if (e.code === 'EPIPE') process.exit(0);
     });
   }
+  return onSignal;
 }
 
-export async function main(argv = process.argv): Promise<void> {
+/**
+ * `earlySignals`: SIGINT/SIGTERM that arrived while bin/mcast.js was still
+ * loading this module; they count as if they came now (the first stops the
+ * run cleanly with its summary, a second exits at once).
+ */
+export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] = []): Promise<void> {
   const controller = new AbortController();
-  installSignals(controller);
+  const onSignal = installSignals(controller);
+  for (const sig of earlySignals) onSignal(sig);
   const args = argv.slice(2);
   const program = new Command();
   program
