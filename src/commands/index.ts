@@ -7,25 +7,9 @@ import { asListParser, asParser, parseBitrate, parseCount, parseDuration, parseM
 import { ExitCode, usageError } from '../errors.js';
 import { printJson, emitEvent } from '../ui/json.js';
 import type { RunContext } from '../cli.js';
-import * as listProtocols from './list-protocols.js';
-import * as interfaces from './interfaces.js';
-import * as join from './join.js';
-import * as send from './send.js';
-import * as ping from './ping.js';
-import * as respond from './respond.js';
-import * as ssmpingPing from './ssmping-ping.js';
-import * as ssmpingRespond from './ssmping-respond.js';
-import * as check from './check.js';
-import * as mesh from './mesh.js';
-import { renderCheck } from '../render/check.js';
-import { renderMesh } from '../render/mesh.js';
-import { renderPingSummary } from '../render/ping.js';
-import { renderRespondSummary } from '../render/respond.js';
-import { renderListProtocols } from '../render/list-protocols.js';
-import { renderInterfaces } from '../render/interfaces.js';
-import { renderScope } from '../render/scope.js';
-import { renderJoinSummary } from '../render/join.js';
-import { renderSendSummary } from '../render/send.js';
+// Command modules and renderers are imported by their command's action, so
+// `mcast --help`, `--version` and every other command skip loading the rest
+// (start-up time: docs/performance.md).
 
 export const DEFAULT_PORT = 5000;
 
@@ -107,7 +91,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('list-protocols')
       .description("the host's transport protocols and their multipoint attributes (Winsock-style catalog)")
       .option('-a, --all', 'include non-multipoint transports such as TCP'),
-  ).action((o: OutputOpts & { all?: boolean }) => {
+  ).action(async (o: OutputOpts & { all?: boolean }) => {
+    const listProtocols = await import('./list-protocols.js');
+    const { renderListProtocols } = await import('../render/list-protocols.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = listProtocols.run(o);
@@ -116,7 +102,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
 
   outputOptions(
     program.command('interfaces').description('interfaces with flags, addresses, IGMP/MLD version, querier evidence and joined groups'),
-  ).action((o: OutputOpts) => {
+  ).action(async (o: OutputOpts) => {
+    const interfaces = await import('./interfaces.js');
+    const { renderInterfaces } = await import('../render/interfaces.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = interfaces.run();
@@ -128,7 +116,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('scope')
       .description('what a multicast address is, whether routers forward it, and the TTL / hop limit for each scope')
       .argument('<address>', 'an IPv4 or IPv6 multicast address'),
-  ).action((address: string, o: OutputOpts) => {
+  ).action(async (address: string, o: OutputOpts) => {
+    const { renderScope } = await import('../render/scope.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const r = scopeReport(address);
@@ -150,6 +139,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+    const join = await import('./join.js');
+    const { renderJoinSummary } = await import('../render/join.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const { result, exitCode } = await join.run(
@@ -187,6 +178,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+    const send = await import('./send.js');
+    const { renderSendSummary } = await import('../render/send.js');
     checkOutput(o);
     rejectContradictions(rawArgs, [['--loopback', '--no-loopback']]);
     if (typeof o.size !== 'number' || !Number.isInteger(o.size)) {
@@ -228,6 +221,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', '--duration')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>, cmd: Command) => {
+    const respond = await import('./respond.js');
+    const ssmpingRespond = await import('./ssmping-respond.js');
+    const { renderRespondSummary } = await import('../render/respond.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     if (o.ssmping) return ssmpingRespond.cliAction(groups, o, cmd, ctx);
@@ -264,6 +260,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
     { ndjson: true },
   ).action(async (group: string, o: OutputOpts & Record<string, any>, cmd: Command) => {
+    const ping = await import('./ping.js');
+    const ssmpingPing = await import('./ssmping-ping.js');
+    const { renderPingSummary } = await import('../render/ping.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     if (o.ssmping) return ssmpingPing.cliAction(group, o, cmd, ctx);
@@ -301,6 +300,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
       .option('--junit <file>', 'also write a JUnit XML report to FILE'),
   ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+    const check = await import('./check.js');
+    const { renderCheck } = await import('../render/check.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const [g] = parseGroups([group], o.port);
@@ -350,6 +351,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--max-rtt <ms>', 'fail when any cell\'s average RTT is above this', asParser(parseMilliseconds, '--max-rtt'))
       .addOption(durationOption('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', '--timeout', 30000)),
   ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+    const mesh = await import('./mesh.js');
+    const { renderMesh } = await import('../render/mesh.js');
     checkOutput(o);
     const ctx = ctxFor(o);
     const [g] = parseGroups([group], o.port);
