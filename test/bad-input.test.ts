@@ -25,30 +25,25 @@ const CASES: Case[] = [
   { args: ['join', '10.1.2.3'], says: /10\.1\.2\.3 is a unicast address.*224\.0\.0\.0\/4.*ff00::\/8/ },
   { args: ['join', '239.1.2.300'], says: /'239\.1\.2\.300' is not an IPv4 or IPv6 address.*Example groups/ },
   { args: ['join', 'banana'], says: /'banana' is not an IPv4 or IPv6 address.*239\.1\.2\.3/ },
-  { args: ['ping', '10.1.2.3'], says: /unicast address.*224\.0\.0\.0\/4/ },
   { args: ['scope', '8.8.8.8'], says: /8\.8\.8\.8 is a unicast address.*224\.0\.0\.0\/4/ },
   { args: ['send', 'ff15::zz'], says: /'ff15::zz' is not an IPv4 or IPv6 address/ },
   { args: ['join', `${G}:0`], says: /port must be 1-65535; got '0'/ },
   { args: ['join', '[ff15::1]:99999'], says: /port must be 1-65535; got '99999'/ },
   { args: ['join', G, '-p', '0'], says: /--port must be an integer 1-65535; got '0'/ },
   { args: ['join', G, '--port', '65536'], says: /--port must be an integer 1-65535; got '65536'/ },
-  { args: ['send', G, '-p', 'abc'], says: /--port must be an integer 1-65535; got 'abc'/ },
   { args: ['join', G, G], says: /group 239\.1\.2\.3 port 5000 is given twice/ },
   { args: ['join', 'ff02::1'], says: /ff02::1 is link-local; say which interface with --interface/ },
   // TTL and size.
   { args: ['send', G, '-t', '-1'], says: /--ttl must be an integer 0-255; got '-1'/ },
   { args: ['send', G, '--ttl', '256'], says: /--ttl must be an integer 0-255; got '256'/ },
-  { args: ['send', G, '--ttl', '1.5'], says: /--ttl must be an integer 0-255; got '1\.5'/ },
   { args: ['ping', G, '-t', '300'], says: /--ttl must be an integer 0-255; got '300'/ },
   { args: ['send', G, '-l', '47'], says: /--size must be an integer from 48 .* to 65507 .*got '47'/ },
   { args: ['send', G, '--size', '70000'], says: /--size must be an integer from 48 .* to 65507 .*got '70000'/ },
   { args: ['send', 'ff15::1', '-l', '65528'], says: /--size must be an integer from 48 .* to 65527 .*IPv6.*got '65528'/ },
   { args: ['send', G, '-l', 'abc'], says: /--size must be an integer from 48 .*got 'abc'/ },
   { args: ['ping', G, '-l', '47'], says: /--size must be an integer from 48 .* to 65507.*got '47'/ },
-  { args: ['check', G, '--responders', '1', '--size', 'big'], says: /--size must be an integer from 48 to 65507; got 'big'/ },
   // Interfaces and sources.
   { args: ['join', G, '-i', 'nosuch0'], says: /No interface 'nosuch0'\. Interfaces here: lo/ },
-  { args: ['send', G, '--interface', 'nosuch0'], says: /No interface 'nosuch0'\. Interfaces here: lo/ },
   { args: ['join', '232.1.2.3', '-s', 'fd00::1'], says: /Group 232\.1\.2\.3 is IPv4 but source fd00::1 is IPv6; use a source of the same family/ },
   { args: ['respond', '232.1.2.3', '--source', 'fd00::1'], says: /is IPv4 but source fd00::1 is IPv6/ },
   { args: ['send', G, '--source-address', 'fd00::1'], says: /Group 239\.1\.2\.3 is IPv4 but source fd00::1 is IPv6/ },
@@ -61,22 +56,18 @@ const CASES: Case[] = [
   // Rates, counts, durations.
   { args: ['send', G, '-r', '0'], says: /--rate must be a positive packet rate such as 10, 0\.5, 1k or 1M.*got '0'/ },
   { args: ['send', G, '--rate', '-5'], says: /--rate must be a positive packet rate.*got '-5'/ },
-  { args: ['send', G, '-r', 'fast'], says: /--rate must be a positive packet rate.*got 'fast'/ },
   { args: ['send', G, '-b', '0'], says: /--bitrate must be a positive bit rate such as 500k, 10M.*got '0'/ },
   { args: ['respond', G, '--max-replies-per-second', '0'], says: /--max-replies-per-second must be a positive packet rate.*got '0'/ },
   { args: ['respond', G, '--global-max-replies-per-second', '-1'], says: /--global-max-replies-per-second must be a positive packet rate.*got '-1'/ },
   { args: ['send', G, '-c', '0'], says: /--count must be a positive integer; got '0'/ },
   { args: ['join', G, '--count', '-1'], says: /--count must be a positive integer; got '-1'/ },
-  { args: ['ping', G, '-c', '0'], says: /--count must be a positive integer; got '0'/ },
   { args: ['check', G, '--responders', '0'], says: /--responders must be a positive integer; got '0'/ },
   { args: ['join', G, '--recv-buffer', '-1'], says: /--recv-buffer must be a positive integer; got '-1'/ },
   { args: ['join', G, '-d', 'soon'], says: /--duration must be a positive duration such as 500ms, 2s, 1\.5m or 1h.*got 'soon'/ },
   { args: ['send', G, '--duration', '-5s'], says: /--duration must be a positive duration.*got '-5s'/ },
-  { args: ['join', G, '--interval', '0'], says: /--interval must be a positive duration.*got '0'/ },
   { args: ['ping', G, '-w', 'forever'], says: /--wait must be a positive duration.*got 'forever'/ },
   { args: ['check', G, '--responders', '1', '--timeout', '0'], says: /--timeout must be a positive duration.*got '0'/ },
   { args: ['check', G, '--responders', '1', '--max-loss', '150%'], says: /--max-loss must be a percentage 0-100 such as 5, 0\.5 or 0\.5%; got '150%'/ },
-  { args: ['check', G, '--responders', '1', '--max-rtt', 'slow'], says: /--max-rtt must be .*got 'slow'/ },
   // Unknown options and commands, missing arguments.
   { args: ['join', G, '--bogus'], says: /unknown option '--bogus'.*mcast --help/ },
   { args: ['interfaces', '--bogus'], says: /unknown option '--bogus'/ },
@@ -98,7 +89,6 @@ const CASES: Case[] = [
   { args: ['mesh', G, '--peers', 'nothost'], says: /--peers needs at least two host addresses.*e\.g\. --peers 10\.0\.0\.1,10\.0\.0\.2/ },
   { args: ['mesh', G, '--peers', '10.0.0.1,banana'], says: /--peers entries must be IP addresses; got 'banana'/ },
   { args: ['mesh', G, '--peers', '10.0.0.1,fd00::2'], says: /peer fd00::2 is IPv6 but the group is IPv4; use peers of the group's family/ },
-  { args: ['mesh', G, '--peers', '10.0.0.1,10.0.0.2', '-c', '0'], says: /--count must be a positive integer; got '0'/ },
 ];
 
 /** Run `args` in the lab's namespace h1 (only lo, no route): bounded, never hangs. */
@@ -146,9 +136,9 @@ test(`${CASES.length} bad invocations: exit 2, one stderr line naming the proble
   const failures: string[] = [];
   const codes = new Map<string, number>();
   // A few at a time: node start-up dominates, and the machine has 2 cores.
-  for (let i = 0; i < CASES.length; i += 4) {
+  for (let i = 0; i < CASES.length; i += 6) {
     await Promise.all(
-      CASES.slice(i, i + 4).map(async (c) => {
+      CASES.slice(i, i + 6).map(async (c) => {
         try {
           const plain = await run(lab, c.args);
           checkPlain(c, plain);
