@@ -49,7 +49,15 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
 }
 
 /// A source no reply may ever go to: multicast, broadcast, unspecified, or port 0.
+/// Also an IPv4-mapped source in an IPv6 datagram: our IPv6 sockets are
+/// v6-only, so one only comes from a spoofer, who must not spend an IPv4
+/// host's rate budget or pass an IPv4 `--allow` prefix.
 pub fn unanswerable(from: &SocketAddr) -> bool {
+    if let IpAddr::V6(v6) = from.ip()
+        && v6.to_ipv4_mapped().is_some()
+    {
+        return true;
+    }
     let ip = canonical(from.ip());
     from.port() == 0
         || ip.is_multicast()
@@ -103,5 +111,7 @@ mod tests {
         assert!(unanswerable(&"10.0.0.1:0".parse().unwrap()));
         assert!(!unanswerable(&"10.0.0.1:5000".parse().unwrap()));
         assert!(unanswerable(&"[ff02::1]:5000".parse().unwrap()));
+        assert!(unanswerable(&"[::ffff:10.0.0.1]:5000".parse().unwrap()));
+        assert!(!unanswerable(&"[fd00::1]:5000".parse().unwrap()));
     }
 }
