@@ -56,6 +56,40 @@ for i, (src, sport, dst, dport, pi) in enumerate(cfg['packets']):
 print(json.dumps({'sent': sent, 'errors': errors, 'seconds': time.monotonic() - t0}))
 `;
 
+/**
+ * The IPv6 counterpart: { iface, dst, dport, payload: hex, sources: [[src,
+ * sport], ...] } as Ethernet frames on a packet socket, UDP checksum computed
+ * (mandatory in IPv6).
+ */
+const RAW6_SENDER_PY = String.raw`
+import json, socket, struct, sys
+cfg = json.load(sys.stdin)
+ifname = cfg['iface']
+mac = bytes.fromhex(open('/sys/class/net/%s/address' % ifname).read().strip().replace(':', ''))
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((ifname, 0))
+def csum(b):
+    if len(b) % 2:
+        b += b'\0'
+    t = sum(struct.unpack('!%dH' % (len(b) // 2), b))
+    while t >> 16:
+        t = (t & 0xffff) + (t >> 16)
+    return (~t) & 0xffff
+payload = bytes.fromhex(cfg['payload'])
+da = socket.inet_pton(socket.AF_INET6, cfg['dst'])
+sent = 0
+for src, sport in cfg['sources']:
+    sa = socket.inet_pton(socket.AF_INET6, src)
+    ulen = 8 + len(payload)
+    udp = struct.pack('!HHHH', sport, cfg['dport'], ulen, 0) + payload
+    c = csum(sa + da + struct.pack('!I3xB', ulen, 17) + udp) or 0xffff
+    udp = udp[:6] + struct.pack('!H', c) + udp[8:]
+    ip = struct.pack('!IHBB', 6 << 28, ulen, 17, 1) + sa + da
+    s.send(b'\x33\x33' + da[12:] + mac + b'\x86\xdd' + ip + udp)
+    sent += 1
+print(json.dumps({'sent': sent}))
+`;
+
 type RawPacket = [src: string, sport: number, dst: string, dport: number, payload: number];
 
 async function rawSend(lab: Lab, node: string, payloads: Buffer[], packets: RawPacket[], pps: number): Promise<{ sent: number; errors: Record<string, number>; seconds: number }> {
@@ -195,6 +229,40 @@ test('never answers multicast, broadcast, unspecified sources or port 0 (spoofed
   assert.equal(replies.length, 4, `UDP sent by h2: ${replies.map((p) => `${p.dst}:${p.dport}`).join(' ')}`);
   for (const p of replies) assert.deepEqual([p.dst, p.dport], [h1, 42000]);
   t.diagnostic(`${packets.length} spoofed/bad probes sent; responder saw ${d.probes}, refused.badSource ${d.refused.badSource}, replies ${d.replies}`);
+});
+
+test('IPv6: never answers ::, multicast, IPv4-mapped sources or port 0 (spoofed frames)', { timeout: 60_000 }, async (t) => {
+  if (skipWithout(t, 'python3', 'tcpdump')) return;
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const group = 'ff15::77:9';
+  const h1 = lab.addr('h1', 6);
+  const h2 = lab.addr('h2', 6);
+  const resp = spawnMcast(['respond', `[${group}]:5000`, '-i', 'eth0', '--allow', '10.0.0.0/8', '--allow', `${h1}/128`, '--json'], { lab, node: 'h2', timeoutMs: 50_000 });
+  for (let deadline = Date.now() + 15_000; !(await lab.readFile('h2', '/proc/net/igmp6')).includes('ff150000000000000000000000770009'); await sleep(100)) {
+    if (Date.now() > deadline || resp.proc.exited) throw new Error(`not joined:\n${resp.stderr}`);
+  }
+  await sleep(300);
+  const cap = await capture(lab, 'h2', 'eth0', `udp and src host ${h2}`, { timeoutMs: 30_000 });
+  // ::ffff:10.0.0.1 is inside the IPv4 --allow 10.0.0.0/8: it must still be refused.
+  const sources: [string, number][] = [['::', 4000], ['ff02::1', 4001], [group, 4002], [h1, 0], ['::ffff:10.0.0.1', 4003], ['::ffff:10.200.1.1', 4004]];
+  const legit: [string, number][] = [[h1, 42000], [h1, 42001]];
+  const input = JSON.stringify({ iface: 'eth0', dst: group, dport: 5000, payload: probe(64, 1).toString('hex'), sources: [...sources, ...legit] });
+  const sent = await lab.exec('h1', 'python3', ['-c', RAW6_SENDER_PY], { input, timeoutMs: 20_000 });
+  assert.equal(sent.code, 0, sent.stderr);
+  await sleep(500);
+  resp.kill('SIGINT');
+  const r = await resp.result(10_000);
+  const out = await cap.stop();
+  assert.equal(r.code, 0, r.stderr);
+  const d = r.json;
+  // The kernel drops multicast sources itself; ::, port 0 and IPv4-mapped reach the socket.
+  assert.equal(d.replies, 2, `only the 2 legitimate probes: ${JSON.stringify(d)}`);
+  assert.equal(d.sendErrors, 0, `never even tried: ${d.lastSendError}`);
+  assert.equal(d.refused.badSource, 4, `::, port 0 and the two IPv4-mapped: ${JSON.stringify(d.refused)}`);
+  assert.equal(d.probes, 6);
+  const replies = out.filter((p) => p.proto === 17);
+  assert.deepEqual(replies.map((p) => `${p.dst}:${p.dport}`).sort(), [`${h1}:42000`, `${h1}:42001`]);
 });
 
 test('no loop: respond and ping on the same hosts and group answer each probe once, replies never go to the group', { timeout: 60_000 }, async (t) => {
