@@ -70,9 +70,9 @@ test('join --duration: the interface goes down -> says it keeps waiting, resumes
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
   const group = '239.77.10.2';
-  const join = spawnMcast(['join', group, '-i', 'eth0', '-d', '7s', '--ndjson', '--interval', '250ms'], { lab, node: 'h2', timeoutMs: 40_000 });
+  const join = spawnMcast(['join', group, '-i', 'eth0', '-d', '9s', '--ndjson', '--interval', '250ms'], { lab, node: 'h2', timeoutMs: 40_000 });
   await waitJoined(lab, 'h2', group, join);
-  const send = spawnMcast(['send', group, '-i', 'eth0', '-r', '100', '-d', '6s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  const send = spawnMcast(['send', group, '-i', 'eth0', '-r', '100', '-d', '8s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   await sleep(1500);
   await lab.setLink('h2', 'eth0', 'down');
   await join.waitForLine(/interface eth0 went down; keeping what was measured and waiting until --duration ends/, 5000, 'stderr');

@@ -364,10 +364,12 @@ test('flood from 6,000 spoofed sources: per-source and global limits hold on the
   const probesIn = pkts.filter((p) => p.dst === group);
   const replies = repliesFrom(pkts, h2);
   assert.equal(probesIn.length, packets.length, 'capture saw the whole flood');
-  const span = probesIn[probesIn.length - 1]!.time - probesIn[0]!.time;
+  // The responder may process the last probes a little after they crossed
+  // the wire (its token buckets run on its own clock): 0.5 s of slack.
+  const span = probesIn[probesIn.length - 1]!.time - probesIn[0]!.time + 0.5;
   const globalBudget = Math.ceil(global * span + Math.max(perSource, global * 0.1)) + 1;
   assert.ok(replies.length <= globalBudget, `${replies.length} replies on the wire over ${span.toFixed(2)} s > global budget ${globalBudget}`);
-  assert.ok(replies.length >= global * span * 0.5, `the responder still answered (${replies.length} replies in ${span.toFixed(2)} s)`);
+  assert.ok(replies.length >= global * (span - 0.5) * 0.5, `the responder still answered (${replies.length} replies in ${span.toFixed(2)} s)`);
   assert.equal(replies.length, d.replies, 'the wire and the JSON agree');
   // Per source: the persistent prober got at most its burst + rate * span.
   const toH1 = replies.filter((p) => p.dst === h1).length;
