@@ -94,6 +94,12 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
   return c;
 }
 
+/** Time left of --timeout, counted from the start of the process (start-up on a busy host counts too), less a margin for the summary. */
+export function remainingMs(timeoutMs: number): number {
+  const SUMMARY_MARGIN_MS = 250;
+  return Math.max(100, timeoutMs - process.uptime() * 1000 - SUMMARY_MARGIN_MS);
+}
+
 export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: CheckResult; exitCode: number }> {
   const started = Date.now();
   let criteria: Criterion[];
@@ -105,7 +111,7 @@ export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: C
     // The whole run, late replies included, must end within --timeout.
     const waitMs = Math.min(2000, Math.max(200, o.timeoutMs / 10));
     const p = await runPing(
-      { group: o.group, count: o.count, intervalMs: o.intervalMs, size: o.size, ttl: o.ttl, iface: o.iface, waitMs, syncedClocks: false, deadlineMs: o.timeoutMs, live: true },
+      { group: o.group, count: o.count, intervalMs: o.intervalMs, size: o.size, ttl: o.ttl, iface: o.iface, waitMs, syncedClocks: false, deadlineMs: remainingMs(o.timeoutMs), live: true },
       ctx,
     );
     if (p.fault) throw systemError('E_IF_GONE', `${p.fault.message}; the check could not complete`);
@@ -114,7 +120,7 @@ export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: C
   } else {
     const onlyCount = o.minRate === undefined && o.maxLoss === undefined;
     const { result } = await join.run(
-      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: o.timeoutMs, intervalMs: 1000 },
+      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000 },
       ctx,
     );
     if (result.fault) throw systemError('E_IF_GONE', `${result.fault.message}; the check could not complete`);
