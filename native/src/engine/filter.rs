@@ -87,6 +87,30 @@ pub fn subnet_broadcasts() -> Vec<IpAddr> {
     out
 }
 
+/// Sources a responder must never answer, with this host's subnet broadcast
+/// addresses re-read once a second (interfaces and prefixes change).
+pub struct SourceGuard {
+    broadcasts: Vec<IpAddr>,
+    read_at_mono: u64,
+}
+
+impl SourceGuard {
+    const REFRESH_NS: u64 = 1_000_000_000;
+
+    pub fn new(now_mono: u64) -> Self {
+        SourceGuard { broadcasts: subnet_broadcasts(), read_at_mono: now_mono }
+    }
+
+    /// True when a reply to `from` would go to a group, a broadcast or nowhere.
+    pub fn refuses(&mut self, from: &SocketAddr, now_mono: u64) -> bool {
+        if now_mono.saturating_sub(self.read_at_mono) > Self::REFRESH_NS {
+            self.broadcasts = subnet_broadcasts();
+            self.read_at_mono = now_mono;
+        }
+        unanswerable(from) || self.broadcasts.contains(&canonical(from.ip()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -180,15 +180,16 @@ impl Inner {
         let rt = meta.rx_ns.unwrap_or_else(realtime_ns);
         let from = meta.from.unwrap_or_else(|| SocketAddr::new(group, 0));
         let key = (from, group);
-        if !self.streams.contains_key(&key) {
-            if self.streams.len() >= MAX_STREAMS {
-                t.overflow += 1;
-                return self.classify_only(payload, meta);
-            }
-            self.streams.insert(key, new_stream(from, group, rt, mono));
-            self.order.push(key);
+        // One hash lookup per packet; the extra one only once the table is full.
+        if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&key) {
+            t.overflow += 1;
+            return self.classify_only(payload, meta);
         }
-        let Some(s) = self.streams.get_mut(&key) else { return };
+        let order = &mut self.order;
+        let s = self.streams.entry(key).or_insert_with(|| {
+            order.push(key);
+            new_stream(from, group, rt, mono)
+        });
         s.packets += 1;
         s.bytes += meta.len as u64;
         s.last_rt = rt;

@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use super::filter::{Cidr, canonical, subnet_broadcasts, unanswerable};
+use super::filter::{Cidr, SourceGuard, canonical};
 use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock};
 use crate::js::value::JsVal;
@@ -166,8 +166,7 @@ struct Answerer {
     own_ports: Vec<SocketAddr>,
     out: Vec<u8>,
     /// This host's subnet broadcast addresses, refreshed every second.
-    broadcasts: Vec<IpAddr>,
-    broadcasts_mono: u64,
+    sources: SourceGuard,
 }
 
 impl Answerer {
@@ -176,7 +175,7 @@ impl Answerer {
         let reply6 = reply_socket(true, cfg.reply_ttl);
         let own_ports = [&reply4, &reply6].iter().filter_map(|s| s.as_ref()?.local_addr().ok()).collect();
         let limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
-        Answerer { cfg, limiter, reply4, reply6, own_ports, out: vec![0u8; wire::MAX_PACKET_LEN], broadcasts: subnet_broadcasts(), broadcasts_mono: monotonic_ns() }
+        Answerer { cfg, limiter, reply4, reply6, own_ports, out: vec![0u8; wire::MAX_PACKET_LEN], sources: SourceGuard::new(monotonic_ns()) }
     }
 
     /// Classify one datagram and answer it if every rule allows.
@@ -244,11 +243,7 @@ impl Answerer {
         if self.cfg.ignore_sessions.contains(&probe.session) || self.own_ports.iter().any(|a| a.port() == from.port() && src.is_loopback()) {
             return Some(Refusal::Own);
         }
-        if now.saturating_sub(self.broadcasts_mono) > 1_000_000_000 {
-            self.broadcasts = subnet_broadcasts();
-            self.broadcasts_mono = now;
-        }
-        if unanswerable(from) || self.broadcasts.contains(&src) {
+        if self.sources.refuses(from, now) {
             return Some(Refusal::BadSource);
         }
         if !self.cfg.allow.is_empty() && !self.cfg.allow.iter().any(|a| a.contains(&src)) {

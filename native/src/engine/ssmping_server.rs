@@ -33,17 +33,18 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use super::filter::{Cidr, canonical, unanswerable};
+use super::filter::{Cidr, SourceGuard, canonical};
+use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::model::multipoint::needs_scope_id;
 use crate::net::NetResult;
 use crate::net::clock::monotonic_ns;
 use crate::net::mmsg::{RecvBatch, RecvMeta, send_from};
-use crate::net::socket::{Socket, poll_readable};
+use crate::net::socket::Socket;
 use crate::probe::ssmping::{self, Family, GroupRefusal, Kind, ReplyGroup, ReplyPolicy, SsmpingError};
 use crate::stats::ratelimit::{RateLimiter, Verdict};
 use crate::sys::libc;
@@ -403,46 +404,25 @@ fn send_error(c: &mut Counters, e: crate::net::NetError) {
 pub fn run(listeners: Vec<Listener>, st: Arc<ServerState>, stop: Arc<AtomicBool>) {
     let cfg = st.cfg.clone();
     let mut limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
-    let fds: Vec<i32> = listeners.iter().map(|l| l.socket.raw_fd()).collect();
+    let mut sources = SourceGuard::new(monotonic_ns());
+    let socks: Vec<&Socket> = listeners.iter().map(|l| &l.socket).collect();
     let mut batch = RecvBatch::new(BATCH, SLOT);
     let mut out = [0u8; ssmping::RECOMMENDED_MAX_REQUEST_LEN];
-    'outer: while !stop.load(Ordering::Relaxed) {
-        let ready = match poll_readable(&fds, 50) {
-            Ok(r) => r,
-            Err(e) => {
-                lock(&st.c).error = Some(e.to_string());
-                break;
-            }
-        };
-        for (li, l) in listeners.iter().enumerate() {
-            if !ready.get(li).copied().unwrap_or(false) {
-                continue;
-            }
-            for _ in 0..16 {
-                let n = match batch.recv(&l.socket) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        lock(&st.c).error = Some(e.to_string());
-                        break 'outer;
-                    }
-                };
-                if n == 0 {
-                    break;
-                }
-                let now = monotonic_ns();
-                let mut c = lock(&st.c);
-                for k in 0..n {
-                    let Some((payload, meta)) = batch.packet(k) else { continue };
-                    answer(&cfg, l, payload, &meta, now, &mut limiter, &mut c, &mut out);
-                }
-                c.tracked_sources = limiter.tracked_sources();
-                c.evictions = limiter.evictions();
-                drop(c);
-                if n < batch.capacity() {
-                    break;
-                }
-            }
+    let result = drain(&socks, &stop, &mut batch, |li, batch, n| {
+        let now = monotonic_ns();
+        let mut c = lock(&st.c);
+        let Some(l) = listeners.get(li) else { return Flow::Continue };
+        for k in 0..n {
+            let Some((payload, meta)) = batch.packet(k) else { continue };
+            let refused = meta.from.is_some_and(|f| sources.refuses(&f, now));
+            answer(&cfg, l, payload, &meta, now, refused, &mut limiter, &mut c, &mut out);
         }
+        c.tracked_sources = limiter.tracked_sources();
+        c.evictions = limiter.evictions();
+        Flow::Continue
+    });
+    if let Err(e) = result {
+        lock(&st.c).error = Some(e.to_string());
     }
     lock(&st.c).done = true;
 }
@@ -454,6 +434,7 @@ fn answer(
     payload: &[u8],
     meta: &RecvMeta,
     now: u64,
+    bad_source: bool,
     limiter: &mut RateLimiter,
     c: &mut Counters,
     out: &mut [u8],
@@ -502,7 +483,8 @@ fn answer(
         p.last_group = req.group.map(|g| g.addr);
         p.last_ttl = meta.ttl;
     }
-    if unanswerable(&from) {
+    // Groups, broadcasts (also this host's subnet broadcasts), unspecified, port 0.
+    if bad_source {
         return count_refusal(c, Some(src), Refusal::BadSource);
     }
     if from.port() < MIN_CLIENT_PORT {
