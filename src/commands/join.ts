@@ -8,7 +8,7 @@ import { native, type ReceiverSnapshot } from '../native.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/procfs.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared } from '../render/join.js';
 import { readRmemMax } from '../system/procfs.js';
@@ -148,8 +148,15 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   const plain = !ui.live && !ui.json && !ui.ndjson && !ui.quiet;
   const seen = new Set<string>();
   let lastStats = Date.now();
-  let fault: InterfaceFault | null = null;
-  let faultAnnounced = false;
+  const watch = new RunWatch({
+    ifaces: sessions.map((s) => s.iface),
+    ui,
+    signal,
+    durationMs: o.durationMs,
+    keepWaitingOnFault: o.durationMs !== undefined,
+    onFault: (f) => ui.ndjson && emitEvent('fault', f),
+  });
+  let receiveError: InterfaceFault | null = null;
   let stopReason = 'stopped';
   let snap: ReceiverSnapshot = core.engineSnapshot(engine);
   let bufferChecked = false;
@@ -186,35 +193,18 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
         if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders: snap.senders });
         else for (const line of renderJoinPlainStats(snap)) ui.out(line);
       }
-      // Interface watch: say what happened; with --duration keep waiting.
-      for (const s of sessions) {
-        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
-        if (f && !faultAnnounced) {
-          fault = f;
-          faultAnnounced = true;
-          ui.warn(`${f.message}${o.durationMs ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
-          if (ui.ndjson) emitEvent('fault', f);
-        }
-      }
       if (snap.countReached) {
         stopReason = 'count reached';
         break;
       }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
-      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
-        stopReason = 'duration over';
-        break;
-      }
-      if (fault && o.durationMs === undefined) {
-        stopReason = fault.message;
+      const why = watch.stopReason();
+      if (why) {
+        stopReason = why;
         break;
       }
       if (snap.error) {
         stopReason = `receive error: ${snap.error}`;
-        fault = fault ?? { kind: 'down', name: sessions[0]?.ifaceName ?? '?', message: snap.error };
+        receiveError = { kind: 'down', name: sessions[0]?.ifaceName ?? '?', message: snap.error };
         break;
       }
     }
@@ -251,13 +241,13 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     count: o.count ?? null,
     countReached: snap.countReached,
     stopReason,
-    fault,
+    fault: watch.fault ?? receiveError,
     recvBuffer: snap.recvBuffer,
     warnings,
   };
   let exitCode: number = ExitCode.Ok;
   if (o.count !== undefined && !snap.countReached) exitCode = ExitCode.Failed;
-  if (fault && o.durationMs === undefined) exitCode = ExitCode.System;
+  if (watch.fatal || receiveError) exitCode = ExitCode.System;
   return { result, exitCode };
 }
 

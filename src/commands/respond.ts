@@ -7,7 +7,7 @@ import { closeSession, openSession, type OpenSession } from '../model/session.js
 import { native, type ResponderSnapshot } from '../native.js';
 import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderRespondLive } from '../render/respond.js';
 
@@ -62,7 +62,7 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
     if (ui.ndjson) emitEvent('joined', { group: s.session.group, port: s.session.port, interface: s.ifaceName });
   }
   const started = Date.now();
-  let fault: InterfaceFault | null = null;
+  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, durationMs: o.durationMs, keepWaitingOnFault: o.durationMs !== undefined });
   let stopReason = 'stopped';
   let snap: ResponderSnapshot = core.engineSnapshot(engine);
   const seen = new Set<string>();
@@ -82,23 +82,9 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
         emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused });
       }
       ui.redraw(renderRespondLive(snap, ui.errColor));
-      for (const s of sessions) {
-        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
-        if (f && !fault) {
-          fault = f;
-          ui.warn(`${f.message}${o.durationMs ? '; waiting until --duration ends' : '; stopping'}`);
-        }
-      }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
-      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
-        stopReason = 'duration over';
-        break;
-      }
-      if (fault && o.durationMs === undefined) {
-        stopReason = fault.message;
+      const why = watch.stopReason();
+      if (why) {
+        stopReason = why;
         break;
       }
     }
@@ -112,7 +98,7 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
     groups: sessions.map((s) => ({ group: s.session.group, port: s.session.port, interface: s.ifaceName, source: s.session.sources })),
     durationMs: Date.now() - started,
     stopReason,
-    fault,
+    fault: watch.fault,
   };
-  return { result, exitCode: fault && o.durationMs === undefined ? ExitCode.System : ExitCode.Ok };
+  return { result, exitCode: watch.fatal ? ExitCode.System : ExitCode.Ok };
 }

@@ -38,3 +38,54 @@ export function describeStop(reason: string | undefined): string {
       return reason ?? 'stopped';
   }
 }
+
+export interface RunWatchOptions {
+  /** The interfaces in use (null entries: the kernel chose, nothing to watch). */
+  ifaces: ({ iface: { index: number; name: string } } | null)[];
+  ui: { warn(text: string): void };
+  signal: AbortSignal;
+  /** Stop once this much time has passed (--duration). */
+  durationMs?: number;
+  /** When an interface fails: keep measuring (true with --duration) or stop. */
+  keepWaitingOnFault: boolean;
+  /** Called once, on the first fault (e.g. an NDJSON event). */
+  onFault?: (f: InterfaceFault) => void;
+}
+
+/**
+ * The stop rules every long-running command shares: an interrupt, the end of
+ * --duration, or an interface that went down or away (announced once; with
+ * --duration the run keeps what it measured and waits).
+ */
+export class RunWatch {
+  fault: InterfaceFault | null = null;
+  readonly started = Date.now();
+
+  constructor(private readonly o: RunWatchOptions) {}
+
+  /** Why the run must stop now, or null to go on. */
+  stopReason(): string | null {
+    this.watchInterfaces();
+    if (this.o.signal.aborted) return describeStop(String(this.o.signal.reason));
+    if (this.o.durationMs !== undefined && Date.now() - this.started >= this.o.durationMs) return 'duration over';
+    if (this.fault && !this.o.keepWaitingOnFault) return this.fault.message;
+    return null;
+  }
+
+  /** A fault ends the run with exit 3 unless --duration asked to wait it out. */
+  get fatal(): boolean {
+    return this.fault !== null && !this.o.keepWaitingOnFault;
+  }
+
+  private watchInterfaces(): void {
+    if (this.fault) return;
+    for (const c of this.o.ifaces) {
+      const f = c ? interfaceFault(c.iface.index, c.iface.name) : null;
+      if (!f) continue;
+      this.fault = f;
+      this.o.ui.warn(`${f.message}${this.o.keepWaitingOnFault ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
+      this.o.onFault?.(f);
+      return;
+    }
+  }
+}

@@ -7,7 +7,7 @@ import { closeSession, openSession, type OpenSession } from '../model/session.js
 import { native, type SenderSnapshot } from '../native.js';
 import { ExitCode, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderSendLive } from '../render/send.js';
 
@@ -130,7 +130,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
 
   let snaps: SenderSnapshot[] = [];
   let stopReason = 'done';
-  let fault: InterfaceFault | null = null;
+  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: o.durationMs !== undefined });
   let lastEvent = Date.now();
   try {
     for (;;) {
@@ -141,23 +141,14 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
         lastEvent = Date.now();
         snaps.forEach((s, i) => emitEvent('progress', { group: sessions[i]!.session.group, sent: s.sent, rate: s.achievedRate, errors: s.errors }));
       }
-      for (const s of sessions) {
-        const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
-        if (f && !fault) {
-          fault = f;
-          ui.warn(`${f.message}${o.durationMs ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
-        }
-      }
       if (snaps.every((s) => s.done)) {
         stopReason = snaps.some((s) => s.failed) ? 'send failed' : o.count !== undefined ? 'count reached' : 'duration over';
         break;
       }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
-      if (fault && o.durationMs === undefined) {
-        stopReason = fault.message;
+      // --duration is kept by the send engines themselves; the watch handles interrupts and faults.
+      const why = watch.stopReason();
+      if (why) {
+        stopReason = why;
         break;
       }
     }
@@ -200,11 +191,11 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     rate: first.rate,
     errors: first.errors,
     stopReason,
-    fault,
+    fault: watch.fault,
     warnings: [...new Set(warnings)],
   };
   if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
-  const failed = groups.some((g) => g.failed) || (fault !== null && o.durationMs === undefined);
+  const failed = groups.some((g) => g.failed) || watch.fatal;
   const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => g.sent !== o.count);
   return { result, exitCode: failed || incomplete ? ExitCode.System : ExitCode.Ok };
 }

@@ -10,7 +10,7 @@ import { resolveInterface } from '../model/interfaces.js';
 import { isNativeError, native, type SsmpingServerSnapshot } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import { emitEvent, printJson } from '../ui/json.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderSsmpingServeLive, renderSsmpingServeSummary } from '../render/ssmping.js';
 
@@ -71,7 +71,7 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
   if (snap.ipv6Unavailable) ui.warn(`IPv6 not served: ${snap.ipv6Unavailable}`);
   if (ui.ndjson) emitEvent('listening', { listening: snap.listening, interface: iface?.iface.name ?? null });
   const started = Date.now();
-  let fault: InterfaceFault | null = null;
+  const watch = new RunWatch({ ifaces: [iface ?? null], ui, signal, durationMs: o.durationMs, keepWaitingOnFault: o.durationMs !== undefined });
   let stopReason = 'stopped';
   const seen = new Set<string>();
   let lastEvent = Date.now();
@@ -91,25 +91,13 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
         emitEvent('stats', { requests: snap.requests, unicastReplies: snap.unicastReplies, multicastReplies: snap.multicastReplies, refused: snap.refused });
       }
       ui.redraw(renderSsmpingServeLive(snap, ui.errColor));
-      const f = iface ? interfaceFault(iface.iface.index, iface.iface.name) : null;
-      if (f && !fault) {
-        fault = f;
-        ui.warn(`${f.message}${o.durationMs ? '; waiting until --duration ends' : '; stopping'}`);
-      }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
       if (snap.done) {
         stopReason = snap.error ? `error: ${snap.error}` : 'stopped';
         break;
       }
-      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
-        stopReason = 'duration over';
-        break;
-      }
-      if (fault && o.durationMs === undefined) {
-        stopReason = fault.message;
+      const why = watch.stopReason();
+      if (why) {
+        stopReason = why;
         break;
       }
     }
@@ -122,9 +110,9 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
     interface: iface?.iface.name ?? null,
     durationMs: Date.now() - started,
     stopReason,
-    fault,
+    fault: watch.fault,
   };
-  const failed = snap.error !== null || (fault !== null && o.durationMs === undefined);
+  const failed = snap.error !== null || watch.fatal;
   return { result, exitCode: failed ? ExitCode.System : ExitCode.Ok };
 }
 
