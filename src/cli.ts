@@ -24,11 +24,14 @@ function reportError(err: McastError, argv: string[]): void {
   }
 }
 
+/** Set once the command has returned: nothing is left to stop cleanly. */
+let commandFinished = false;
+
 function installSignals(controller: AbortController): (sig: NodeJS.Signals) => void {
   let count = 0;
   const onSignal = (sig: NodeJS.Signals) => {
     count += 1;
-    if (count === 1) {
+    if (count === 1 && !commandFinished) {
       controller.abort(sig);
       return;
     }
@@ -96,6 +99,8 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     if (process.env.MCAST_DEBUG && !(e instanceof McastError)) process.stderr.write(`${(e as Error)?.stack}\n`);
     reportError(err, args);
     process.exitCode = err.exitCode;
+  } finally {
+    commandFinished = true;
   }
 }
 

@@ -8,7 +8,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
 import { canonicalAddress, type GroupSpec } from '../model/address.js';
 import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js';
-import { closeSession, openSession } from '../model/session.js';
+import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
@@ -58,6 +58,18 @@ export interface MeshResult {
 }
 
 const MESSAGE_TYPE = 'mcast-mesh-row';
+
+const finiteOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
+
+/** A peer's row is network input: accept only the exact shape we send. */
+export function isRow(r: unknown): r is MeshRow {
+  const row = r as MeshRow;
+  return (
+    typeof row === 'object' && row !== null && typeof row.sender === 'string' && Number.isFinite(row.sent) && Array.isArray(row.cells) &&
+    row.cells.every((c) => typeof c === 'object' && c !== null && typeof c.receiver === 'string' && Number.isFinite(c.received) && Number.isFinite(c.lossPercent) &&
+      typeof c.rtt === 'object' && c.rtt !== null && finiteOrNull(c.rtt.min) && finiteOrNull(c.rtt.avg) && finiteOrNull(c.rtt.max))
+  );
+}
 
 export function buildRow(self: string, peers: string[], snap: PingerSnapshot): MeshRow {
   return {
@@ -129,7 +141,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   control.on('message', (msg, rinfo) => {
     try {
       const m = JSON.parse(msg.toString('utf8')) as { type?: string; group?: string; row?: MeshRow };
-      if (m.type !== MESSAGE_TYPE || m.group !== o.group.address || !m.row || typeof m.row.sender !== 'string') return;
+      if (m.type !== MESSAGE_TYPE || m.group !== o.group.address || !isRow(m.row)) return;
       if (!peers.includes(m.row.sender) || m.row.sender !== rinfo.address) return;
       rows.set(m.row.sender, m.row);
     } catch {
@@ -141,23 +153,25 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     control.bind(controlPort, self, () => resolve());
   });
 
-  const { engine: responder, sessions: joined } = await startResponder(
-    { groups: [o.group], iface: o.iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
-    ctx,
-  );
-  const sender = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true }).catch((e) => {
-    core.engineStop(responder);
-    for (const s of joined) closeSession(s);
-    throw e;
-  });
-  // Probing gets the time left after a share reserved for exchanging results.
-  const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
-  const pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
-  ui.info(`mesh ${o.group.address} port ${o.group.port}: this host is ${self}; ${peers.length} peers; ${o.count} probes every ${o.intervalMs}ms`);
+  // Everything opened from here on is released in the one `finally` below,
+  // whatever fails (a bad --interface, the engine refusing, an interrupt).
+  let responder = 0;
+  let pinger = 0;
+  let joined: OpenSession[] = [];
+  let sender: OpenSession | null = null;
+  let respSnap: ResponderSnapshot | null = null;
   const spinner = ui.spinner('probing the mesh');
-  let snap: PingerSnapshot = core.engineSnapshot(pinger);
-  let respSnap: ResponderSnapshot;
   try {
+    ({ engine: responder, sessions: joined } = await startResponder(
+      { groups: [o.group], iface: o.iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
+      ctx,
+    ));
+    sender = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true });
+    // Probing gets the time left after a share reserved for exchanging results.
+    const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
+    pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
+    ui.info(`mesh ${o.group.address} port ${o.group.port}: this host is ${self}; ${peers.length} peers; ${o.count} probes every ${o.intervalMs}ms`);
+    let snap: PingerSnapshot = core.engineSnapshot(pinger);
     while (!signal.aborted) {
       await tick(200, signal);
       snap = core.engineSnapshot(pinger);
@@ -165,6 +179,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
       if (snap.done) break;
     }
     snap = core.engineStop(pinger);
+    pinger = 0;
     rows.set(self, buildRow(self, peers, snap));
     // Exchange: keep answering probes and resending our row until every row is in (then one more second), or time is up.
     spinner.update('exchanging results with peers');
@@ -179,21 +194,18 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     }
   } finally {
     spinner.stop();
-    try {
-      core.engineStop(pinger);
-    } catch {
-      /* already stopped */
-    }
-    respSnap = core.engineStop(responder);
+    if (pinger) core.engineStop(pinger);
+    if (responder) respSnap = core.engineStop(responder);
     for (const s of joined) closeSession(s);
-    closeSession(sender);
+    if (sender) closeSession(sender);
     control.close();
   }
+  const probers = respSnap?.probers ?? [];
   const matrix = buildMatrix(peers, rows);
   const unreported = peers.filter((p) => !rows.has(p));
   // Silent: no reported row shows any reply from it, and it never probed us.
   const silent = peers.filter(
-    (p) => p !== self && !matrix.some((c) => c.receiver === p && (c.received ?? 0) > 0) && !respSnap.probers.some((x) => x.address === p && x.probes > 0),
+    (p) => p !== self && !matrix.some((c) => c.receiver === p && (c.received ?? 0) > 0) && !probers.some((x) => x.address === p && x.probes > 0),
   );
   const criteria: Criterion[] = [];
   for (const p of peers) if (p !== self) criteria.push(present(`peer:${p}`, `peer ${p}`, !silent.includes(p) && rows.has(p), p));

@@ -157,6 +157,6 @@ export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResu
 export async function run(o: PingOptions, ctx: RunContext): Promise<{ result: PingResult; exitCode: number }> {
   const result = await runPing(o, ctx);
   let exitCode: number = result.responders.length > 0 ? ExitCode.Ok : ExitCode.Failed;
-  if (result.fault) exitCode = ExitCode.System;
+  if (result.fault || result.stopReason.startsWith('error:')) exitCode = ExitCode.System;
   return { result, exitCode };
 }

@@ -82,6 +82,10 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
         emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused });
       }
       ui.redraw(renderRespondLive(snap, ui.errColor));
+      if (snap.done) {
+        stopReason = snap.error ? `error: ${snap.error}` : 'stopped';
+        break;
+      }
       const why = watch.stopReason();
       if (why) {
         stopReason = why;
@@ -100,5 +104,5 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
     stopReason,
     fault: watch.fault,
   };
-  return { result, exitCode: watch.fatal ? ExitCode.System : ExitCode.Ok };
+  return { result, exitCode: watch.fatal || snap.error ? ExitCode.System : ExitCode.Ok };
 }

@@ -197,5 +197,5 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
   const failed = groups.some((g) => g.failed) || watch.fatal;
   const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => g.sent !== o.count);
-  return { result, exitCode: failed || incomplete ? ExitCode.System : ExitCode.Ok };
+  return { result, exitCode: failed ? ExitCode.System : incomplete ? ExitCode.Failed : ExitCode.Ok };
 }

@@ -21,6 +21,9 @@ use crate::js::value::JsVal;
 /// What an engine exposes to the JS layer.
 pub trait EngineState: Send + Sync {
     fn snapshot(&self) -> JsVal;
+    /// The engine's thread ended abnormally: record why and mark it done, so
+    /// the command stops and says so instead of waiting for it.
+    fn fail(&self, why: String);
 }
 
 pub struct Engine {
@@ -38,10 +41,14 @@ impl Engine {
     ) -> std::io::Result<Engine> {
         let stop = Arc::new(AtomicBool::new(false));
         let (s2, stop2) = (state.clone(), stop.clone());
+        let s3 = state.clone();
         let handle = std::thread::Builder::new().name(name.to_owned()).spawn(move || {
             // A panic in the packet path ends this engine, never the process;
             // the state records it so the summary can say so.
-            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(s2, stop2)));
+            if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(s2, stop2))) {
+                let what = p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned());
+                s3.fail(format!("internal error: the engine thread stopped ({})", what.unwrap_or_else(|| "panic".to_owned())));
+            }
         })?;
         Ok(Engine { stop, thread: Mutex::new(Some(handle)), state })
     }

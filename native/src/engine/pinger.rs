@@ -133,6 +133,12 @@ impl PingerState {
 }
 
 impl EngineState for PingerState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.inner);
+        g.error = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let i = lock(&self.inner);
         let responders: Vec<JsVal> = i.order.iter().filter_map(|a| i.responders.get(a)).map(|r| self.responder_js(r, i.sent)).collect();

@@ -56,6 +56,7 @@ struct Stream {
     sessions: u64,
     // Totals over every session of this sender (a restarted sender starts a new session).
     lost_prev: u64,
+    unique_prev: u64,
     dup_prev: u64,
     reord_prev: u64,
     replies: u64,
@@ -150,6 +151,7 @@ fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64) -> Stream {
         probe: None,
         sessions: 0,
         lost_prev: 0,
+        unique_prev: 0,
         dup_prev: 0,
         reord_prev: 0,
         replies: 0,
@@ -199,7 +201,7 @@ impl Inner {
             s.ttl_max = Some(s.ttl_max.map_or(ttl, |m| m.max(ttl)));
             s.ttl_last = Some(ttl);
         }
-        let decoded = if meta.truncated { Err(DecodeError::Malformed(MalformedReason::ALL[0])) } else { wire::decode(payload) };
+        let decoded = if meta.truncated { Err(DecodeError::Malformed(MalformedReason::Truncated)) } else { wire::decode(payload) };
         let t = &mut self.totals;
         match decoded {
             Ok(Packet::Probe(p)) => {
@@ -208,9 +210,11 @@ impl Inner {
                 let restart = s.probe.as_ref().is_none_or(|ps| ps.session != p.session);
                 if restart {
                     if let Some(old) = s.probe.take() {
-                        s.lost_prev += old.seq.lost();
-                        s.dup_prev += old.seq.duplicates();
-                        s.reord_prev += old.seq.reordered();
+                        // Totals over every session; saturating, since seq numbers come from the network.
+                        s.lost_prev = s.lost_prev.saturating_add(old.seq.lost());
+                        s.unique_prev = s.unique_prev.saturating_add(old.seq.received_unique());
+                        s.dup_prev = s.dup_prev.saturating_add(old.seq.duplicates());
+                        s.reord_prev = s.reord_prev.saturating_add(old.seq.reordered());
                     }
                     s.sessions += 1;
                     s.probe = Some(ProbeStream { session: p.session, sender_id: p.sender_id, sender_ttl: p.ttl, seq: SequenceTracker::new(), delay: DelayJitter::new() });
@@ -268,13 +272,13 @@ fn opt_ms(ns: Option<f64>) -> JsVal {
 fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
     let (lost, dup, reord, unique, highest) = match &s.probe {
         Some(p) => (
-            s.lost_prev + p.seq.lost(),
-            s.dup_prev + p.seq.duplicates(),
-            s.reord_prev + p.seq.reordered(),
-            p.seq.received_unique(),
+            s.lost_prev.saturating_add(p.seq.lost()),
+            s.dup_prev.saturating_add(p.seq.duplicates()),
+            s.reord_prev.saturating_add(p.seq.reordered()),
+            s.unique_prev.saturating_add(p.seq.received_unique()),
             p.seq.highest(),
         ),
-        None => (s.lost_prev, s.dup_prev, s.reord_prev, 0, None),
+        None => (s.lost_prev, s.dup_prev, s.reord_prev, s.unique_prev, None),
     };
     let span = (s.last_mono - s.first_mono) as f64 / 1e9;
     let rate = if span > 0.0 && s.packets > 1 { (s.packets - 1) as f64 / span } else { 0.0 };
@@ -330,6 +334,12 @@ fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
 }
 
 impl EngineState for ReceiverState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.inner);
+        g.error = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let i = lock(&self.inner);
         let now = monotonic_ns();

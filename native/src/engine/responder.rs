@@ -85,6 +85,12 @@ pub fn state(cfg: RespondConfig) -> Arc<ResponderState> {
 }
 
 impl EngineState for ResponderState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.c);
+        g.error = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let c = lock(&self.c);
         let mut probers: Vec<(&IpAddr, &Prober)> = c.probers.iter().collect();
@@ -276,7 +282,7 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: A
         for k in 0..n {
             let Some((payload, meta)) = batch.packet(k) else { continue };
             // Only what was sent to this socket's group (pktinfo), never a stray unicast.
-            if meta.dst.is_some() && meta.dst != groups.get(gi).copied().flatten() {
+            if meta.dst != groups.get(gi).copied().flatten() {
                 continue;
             }
             answerer.handle(&mut c, payload, &meta, now);

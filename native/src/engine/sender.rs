@@ -52,6 +52,12 @@ pub struct SenderState {
 }
 
 impl EngineState for SenderState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.c);
+        g.failed = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let c = lock(&self.c);
         let elapsed = c.last_mono.saturating_sub(c.started_mono) as f64 / 1e9;
@@ -97,6 +103,10 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         return;
     };
     let dest = session.destination();
+    // Learn about drops in the device queue (ENOBUFS) instead of losing probes
+    // silently. Only here: this socket never receives, so its error queue is
+    // never polled (a pinger's socket must not get it, or POLLERR would spin).
+    let _ = if sock.socket.is_v6() { sock.socket.set_recv_err_v6(true) } else { sock.socket.set_recv_err_v4(true) };
     precise_sleeps();
     if let Some(b) = cfg.send_buffer {
         let got = sock.socket.set_send_buffer_size(b).unwrap_or(0);

@@ -179,6 +179,12 @@ impl ClientState {
 }
 
 impl EngineState for ClientState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.inner);
+        g.error = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let i = lock(&self.inner);
         let events: Vec<JsVal> = i
@@ -380,8 +386,11 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<ClientState>, stop: Arc<AtomicBo
                     }
                     p.first_seq = Some(u64::from(rseq));
                 }
-                // A reply echoing a timestamp later than its arrival counts as 0, as in Debian.
-                p.rtt.record(rtt.unwrap_or(0));
+                // A reply echoing a timestamp later than its arrival counts as 0, as in Debian;
+                // a reply without a timestamp has no RTT at all.
+                if reply.timestamp.is_some() {
+                    p.rtt.record(rtt.unwrap_or(0));
+                }
                 if let Some(t) = meta.ttl {
                     p.last_ttl = Some(t);
                     p.ttl_min = Some(p.ttl_min.map_or(t, |m| m.min(t)));

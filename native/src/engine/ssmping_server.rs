@@ -240,6 +240,12 @@ fn opt_num(v: Option<impl Into<f64>>) -> JsVal {
 }
 
 impl EngineState for ServerState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.c);
+        g.error = Some(why);
+        g.done = true;
+    }
+
     fn snapshot(&self) -> JsVal {
         let c = lock(&self.c);
         let since = |mono: u64| ns_to_ms(mono.saturating_sub(self.started) as f64);

@@ -237,9 +237,6 @@ impl MultipointSocket {
         let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
         match req.mode {
             JoinMode::SenderOnly => {
-                // Senders learn about drops in the device queue (ENOBUFS) instead
-                // of losing probes silently; best effort.
-                let _ = if sock.is_v6() { sock.set_recv_err_v6(true) } else { sock.set_recv_err_v4(true) };
                 if req.ifindex != 0 || req.local.is_some() {
                     match (req.group, req.local) {
                         (IpAddr::V4(_), Some(IpAddr::V4(l))) => sock.set_multicast_if_addr_v4(l, req.ifindex)?,
