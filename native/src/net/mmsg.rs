@@ -77,18 +77,26 @@ impl RecvBatch {
         let n = self.hdrs.len();
         let bufs = self.bufs.as_mut_ptr();
         let ctrl = self.ctrl.as_mut_ptr();
+        // Base pointers taken once: indexing the Vecs again inside the loop would
+        // re-borrow them and invalidate pointers already handed to earlier headers.
+        let names = self.names.as_mut_ptr();
+        let iovs = self.iovs.as_mut_ptr();
         for i in 0..n {
             // Pointers are refreshed on every call, so moving `self` never leaves them dangling.
-            self.iovs[i] = libc::iovec {
+            let iov = libc::iovec {
                 // SAFETY: i * slot < bufs.len() (n slots were allocated).
                 iov_base: unsafe { bufs.add(i * self.slot) }.cast(),
                 iov_len: self.slot,
             };
+            // SAFETY: i < n == iovs.len(); the write stays inside the allocation.
+            unsafe { iovs.add(i).write(iov) };
             self.hdrs[i] = libc::mmsghdr {
                 msg_hdr: libc::msghdr {
-                    msg_name: (&mut self.names[i] as *mut libc::sockaddr_storage).cast(),
+                    // SAFETY: i < n == names.len().
+                    msg_name: unsafe { names.add(i) }.cast(),
                     msg_namelen: core::mem::size_of::<libc::sockaddr_storage>() as u32,
-                    msg_iov: &mut self.iovs[i],
+                    // SAFETY: i < n == iovs.len().
+                    msg_iov: unsafe { iovs.add(i) },
                     msg_iovlen: 1,
                     // SAFETY: i * CTRL_WORDS < ctrl.len().
                     msg_control: unsafe { ctrl.add(i * CTRL_WORDS) }.cast(),
@@ -155,7 +163,7 @@ fn parse_cmsgs(ctrl: &[u8], controllen: usize, meta: &mut RecvMeta) {
     let mut off = 0usize;
     while off + 16 <= ctrl.len() {
         let Some(clen) = read_i64(ctrl, off).map(|v| v as usize) else { break };
-        if clen < 16 || off + clen > ctrl.len() {
+        if clen < 16 || off.checked_add(clen).is_none_or(|end| end > ctrl.len()) {
             break;
         }
         let level = read_i32(ctrl, off + 8).unwrap_or(-1);

@@ -15,6 +15,15 @@ use std::net::IpAddr;
 /// The global bucket holds this many seconds of its rate (but never less
 /// than one source's burst), so short bursts pass while floods are capped.
 pub const GLOBAL_BURST_SECONDS: f64 = 0.1;
+
+/// The unit a per-source bucket stands for: an IPv4 address, or an IPv6 /64
+/// (one host can use any address of its /64, so a /128 key is easy to dodge).
+pub fn bucket_key(source: IpAddr) -> IpAddr {
+    match source.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
+    }
+}
 /// The per-source table is pre-sized up to this many entries and grows after.
 const PREALLOCATE_MAX: usize = 1 << 16;
 
@@ -134,8 +143,9 @@ impl RateLimiter {
     /// Decides whether to answer a probe from `source` at `now_ns`
     /// (monotonic). A refused packet consumes no tokens at all.
     pub fn allow(&mut self, source: IpAddr, now_ns: u64) -> Verdict {
-        // A v4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d.
-        let source = source.to_canonical();
+        // A v4 peer on a dual-stack socket shows up as ::ffff:a.b.c.d; an IPv6
+        // host owns a whole /64, so addresses cycled inside one share a bucket.
+        let source = bucket_key(source);
         let slot = match self.index.get(&source) {
             Some(&slot) => {
                 self.move_to_newest(slot);
@@ -167,8 +177,9 @@ impl RateLimiter {
         self.index.len()
     }
 
+    /// Whether `source`'s bucket (its IPv4 address or IPv6 /64) is in the table.
     pub fn is_tracked(&self, source: IpAddr) -> bool {
-        self.index.contains_key(&source.to_canonical())
+        self.index.contains_key(&bucket_key(source))
     }
 
     /// Sources dropped from a full table to make room for new ones.
@@ -289,6 +300,19 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_addresses_of_one_slash64_share_a_bucket() {
+        let mut r = RateLimiter::new(1.0, 2.0, 1e9, 16);
+        let a: IpAddr = "fd00:1:2:3::1".parse().unwrap();
+        let b: IpAddr = "fd00:1:2:3:ffff::9".parse().unwrap();
+        let other: IpAddr = "fd00:1:2:4::1".parse().unwrap();
+        assert_eq!(r.allow(a, 0), Verdict::Allowed);
+        assert_eq!(r.allow(b, 0), Verdict::Allowed);
+        assert_eq!(r.allow(a, 0), Verdict::SourceLimited, "the /64 spent its burst of 2");
+        assert_eq!(r.allow(other, 0), Verdict::Allowed, "another /64 has its own bucket");
+        assert_eq!(r.tracked_sources(), 2);
+    }
+
+    #[test]
     fn single_source_is_held_to_its_rate() {
         let mut r = RateLimiter::new(10.0, 5.0, 1_000_000.0, 100);
         let src = v4(0x0a00_0001);
@@ -325,7 +349,8 @@ mod tests {
         let mut allowed = 0u64;
         for i in 0..sources {
             let now = i * duration_ns / sources;
-            let src = IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i)));
+            // One /64 per spoofed source: addresses inside one /64 share a bucket.
+            let src = IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i) << 64));
             if r.allow(src, now) == Verdict::Allowed {
                 allowed += 1;
             }
