@@ -145,7 +145,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   const spinner = ui.spinner(`waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`);
   let spinning = true;
   // Not a terminal and not machine output: plain progress lines instead of a live view.
-  const plain = !ui.live && !ui.json && !ui.ndjson && !ui.quiet;
+  const plain = !process.stdout.isTTY && !ui.json && !ui.ndjson && !ui.quiet;
   const seen = new Set<string>();
   let lastStats = Date.now();
   const watch = new RunWatch({

@@ -10,6 +10,7 @@ import { emitEvent } from '../ui/json.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderPingLive } from '../render/ping.js';
+import { printable } from '../render/format.js';
 import { validateSize } from './send.js';
 
 export interface PingOptions {
@@ -121,7 +122,7 @@ export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResu
         if (!seen.has(r.address)) {
           seen.add(r.address);
           if (ui.ndjson) emitEvent('responder', { address: r.address, name: r.name, firstSeq: r.firstSeq, firstSeenMs: r.firstSeenMs });
-          else if (snap.sent > 1 && r.firstSeq > 0) ui.info(`responder ${r.address} (${r.name}) appeared after ${r.firstSeq} probes`);
+          else if (snap.sent > 1 && r.firstSeq > 0) ui.info(`responder ${r.address} (${printable(r.name)}) appeared after ${r.firstSeq} probes`);
         }
       }
       if (spinning && snap.responders.length) {

@@ -50,7 +50,9 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
         return sys('E_TOO_MANY_SOURCES', `Too many sources for ${group} (limit ${name} = ${limit ?? '?'}); raise the sysctl or list fewer sources.`);
       }
       if (ctx.operation === 'join') {
-        return sys('E_TOO_MANY_GROUPS', `The kernel's membership limit was reached joining ${group} (net.ipv4.igmp_max_memberships = ${readIgmpMaxMemberships() ?? '?'}, per socket); raise it with 'sysctl -w net.ipv4.igmp_max_memberships=20'.`);
+        const limit = readIgmpMaxMemberships();
+        const raised = Math.max(20, (limit ?? 0) * 2);
+        return sys('E_TOO_MANY_GROUPS', `The kernel's membership limit was reached joining ${group} (net.ipv4.igmp_max_memberships = ${limit ?? '?'}, per socket); raise it, e.g. 'sysctl -w net.ipv4.igmp_max_memberships=${raised}'.`);
       }
       return sys('ENOBUFS', `The kernel ran out of buffer space (ENOBUFS) for ${group}; lower the rate or raise net.core.wmem_max.`);
     }
@@ -70,6 +72,7 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
       return sys('EADDRNOTAVAIL', `The address is not available on ${iface} (EADDRNOTAVAIL); check --interface and --source-address.`);
     case 'EPERM':
     case 'EACCES':
+      if (e.syscall === 'bind') return sys('E_PERMISSION', `Permission denied binding port ${ctx.port ?? '?'}: ports below 1024 need root or CAP_NET_BIND_SERVICE; pick a port from 1024 up.`);
       return sys('E_PERMISSION', `Permission denied (${e.code}) ${e.syscall ? `in ${e.syscall}` : ''}; this needs more privileges (root or CAP_NET_ADMIN/CAP_NET_RAW).`.replace(/\s+;/, ';'));
     case 'EAFNOSUPPORT':
       return sys('E_IPV6_UNAVAILABLE', 'IPv6 is not available on this host (kernel or namespace).');

@@ -1,5 +1,10 @@
 // Number formatting shared by the human renderers.
 
+/** Text from the network (responder names) made safe for a terminal: control characters become '?'. */
+export function printable(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+}
+
 export function ms(v: number | null | undefined, digits = 3): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${v.toFixed(digits)}ms`;
 }

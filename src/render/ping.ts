@@ -1,7 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { PingResult, PingResponder } from '../commands/ping.js';
 import type { PingerSnapshot, ResponderStats } from '../native.js';
-import { ms } from './format.js';
+import { ms, printable } from './format.js';
 import { table } from './table.js';
 
 const HEADER = ['RESPONDER', 'NAME', 'RECV', 'LOSS', 'LOSS*', 'DUP', 'REORD', 'HOPS', 'RTT MIN/AVG/MAX/MDEV', 'P50', 'P90', 'P99', 'JITTER'];
@@ -10,7 +10,7 @@ function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance):
   const loss = `${r.lossPercent.toFixed(1)}%`;
   return [
     r.address,
-    r.name || '-',
+    printable(r.name) || '-',
     `${r.received}/${sent}`,
     r.lost > 0 ? c.red(loss) : loss,
     `${r.lossSinceFirstPercent.toFixed(1)}%`,

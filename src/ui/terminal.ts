@@ -56,7 +56,8 @@ export function createUi(opts: UiOptions = {}): Ui {
   const quiet = Boolean(opts.quiet);
   const color = new Chalk({ level: colourWanted(process.stdout, opts.color) ? 1 : 0 });
   const errColor = new Chalk({ level: colourWanted(process.stderr, opts.color) ? 1 : 0 });
-  const live = Boolean(process.stderr.isTTY) && !json && !ndjson && !quiet && process.env.TERM !== 'dumb';
+  // A terminal that reports no width (e.g. `script` without a size) gets plain output: spinners cannot lay out there.
+  const live = Boolean(process.stderr.isTTY) && (process.stderr.columns ?? 0) > 0 && !json && !ndjson && !quiet && process.env.TERM !== 'dumb';
   let drawn = 0;
   const clearBlock = () => {
     if (drawn > 0 && live) {
