@@ -7,7 +7,7 @@
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { canonicalAddress, formatIpv6, isMulticastAddress, parseGroupSpec, parseSourceAddress, type Family } from '../model/address.js';
+import { canonicalAddress, formatIpv6, ipv6Bytes, isMulticastAddress, parseGroupSpec, parseSourceAddress, type Family } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SsmpingClientSnapshot, type SsmpingMulticastStats, type SsmpingPathStats } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
@@ -55,15 +55,6 @@ export interface SsmpingPingResult {
   durationMs: number;
   stopReason: string;
   fault: InterfaceFault | null;
-}
-
-function ipv6Bytes(addr: string): number[] {
-  const [head, tail] = addr.includes('::') ? addr.split('::') : [addr, undefined];
-  const words = (s: string | undefined) => (s ? s.split(':').map((w) => parseInt(w, 16)) : []);
-  const h = words(head);
-  const t = words(tail);
-  const all = tail === undefined ? h : [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  return all.flatMap((w) => [(w >> 8) & 0xff, w & 0xff]);
 }
 
 /** asmping's group for the one the user names: IPv4 last octet 234, IPv6 last 32 bits 4321:1234. */

@@ -161,7 +161,7 @@ function ipv4Bytes(s: string): number[] {
 }
 
 /** Parse an IPv6 text (already accepted by isIP, zone removed) into 16 bytes. */
-function ipv6Bytes(s: string): number[] {
+export function ipv6Bytes(s: string): number[] {
   let text = s;
   const tail: number[] = [];
   // Embedded IPv4 in the last 32 bits.

@@ -6,6 +6,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { systemError, usageError } from '../errors.js';
+import { ipv6Bytes } from './address.js';
 import { native, type NativeInterface } from '../native.js';
 
 export interface ChosenInterface {
@@ -77,13 +78,12 @@ export function routeDeviceFromProc(group: string, family: 4 | 6, files = { v4: 
         if (((g & m) >>> 0) === ((d & m) >>> 0)) consider(f[0]!, len, Number(f[6]));
       }
     } else {
-      const hex = expandIpv6(group);
-      if (!hex) return null;
+      const bits = bitString(ipv6Bytes(group));
       for (const line of readFileSync(files.v6, 'utf8').split('\n')) {
         const f = line.trim().split(/\s+/);
         if (f.length < 10) continue;
         const len = parseInt(f[1]!, 16);
-        if (prefixMatches(hex, f[0]!, len) && f[9] !== 'lo') consider(f[9]!, len, parseInt(f[5]!, 16));
+        if (bits.slice(0, len) === bitString(Buffer.from(f[0]!, 'hex')).slice(0, len) && f[9] !== 'lo') consider(f[9]!, len, parseInt(f[5]!, 16));
       }
     }
   } catch {
@@ -92,19 +92,9 @@ export function routeDeviceFromProc(group: string, family: 4 | 6, files = { v4: 
   return (best as { dev: string } | null)?.dev ?? null;
 }
 
-function expandIpv6(a: string): string | null {
-  const [head, tail] = a.split('::');
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const fill = a.includes('::') ? 8 - h.length - t.length : 0;
-  const words = [...h, ...Array(fill).fill('0'), ...t];
-  if (words.length !== 8) return null;
-  return words.map((w) => w.padStart(4, '0')).join('').toLowerCase();
-}
-
-function prefixMatches(hex: string, dest: string, len: number): boolean {
-  const bits = (h: string) => [...h].map((c) => parseInt(c, 16).toString(2).padStart(4, '0')).join('');
-  return bits(hex).slice(0, len) === bits(dest.toLowerCase()).slice(0, len);
+/** '0'/'1' text of the bytes, for prefix comparison. */
+function bitString(bytes: ArrayLike<number>): string {
+  return Array.from(bytes, (b) => b.toString(2).padStart(8, '0')).join('');
 }
 
 /** The interface the kernel's routing table picks for `group` (null when there is no route). */

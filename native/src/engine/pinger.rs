@@ -81,16 +81,13 @@ pub fn state(cfg: PingConfig) -> Arc<PingerState> {
     Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()) })
 }
 
-fn ms_opt(v: Option<f64>) -> JsVal {
-    v.map(|x| JsVal::Num(ns_to_ms(x))).unwrap_or(JsVal::Null)
-}
 
 impl PingerState {
     fn responder_js(&self, r: &Responder, sent: u64) -> JsVal {
         let unique = r.seq.received_unique();
         let since_first = sent.saturating_sub(r.first_seq);
         let lost = sent.saturating_sub(unique);
-        let pct = |p: f64| ms_opt(r.rtt.percentile(p).map(|v| v as f64));
+        let pct = |p: f64| JsVal::opt_ms(r.rtt.percentile(p).map(|v| v as f64));
         JsVal::obj()
             .set("address", r.addr.to_string())
             .set("name", r.name.as_str())
@@ -105,15 +102,15 @@ impl PingerState {
             .set("firstSeenMs", ns_to_ms(r.first_mono.saturating_sub(self.started) as f64))
             .set("lastSeenMs", ns_to_ms(r.last_mono.saturating_sub(self.started) as f64))
             .set("hops", r.recv_ttl.map(|t| JsVal::Num(self.cfg.ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
-            .set("recvTtl", r.recv_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
+            .set("recvTtl", JsVal::opt_num(r.recv_ttl))
             .set("ttlChanged", r.ttl_min != r.ttl_max)
             .set(
                 "rtt",
                 JsVal::obj()
-                    .set("min", ms_opt(r.rtt.min().map(|v| v as f64)))
-                    .set("avg", ms_opt(r.rtt.mean()))
-                    .set("max", ms_opt(r.rtt.max().map(|v| v as f64)))
-                    .set("mdev", ms_opt(r.rtt.mdev()))
+                    .set("min", JsVal::opt_ms(r.rtt.min().map(|v| v as f64)))
+                    .set("avg", JsVal::opt_ms(r.rtt.mean()))
+                    .set("max", JsVal::opt_ms(r.rtt.max().map(|v| v as f64)))
+                    .set("mdev", JsVal::opt_ms(r.rtt.mdev()))
                     .set("p50", pct(50.0))
                     .set("p90", pct(90.0))
                     .set("p99", pct(99.0))
@@ -123,9 +120,9 @@ impl PingerState {
             .set(
                 "oneWay",
                 JsVal::obj()
-                    .set("min", ms_opt(r.one_way.min_transit_ns().map(|v| v as f64)))
-                    .set("avg", ms_opt(r.one_way.mean_transit_ns()))
-                    .set("max", ms_opt(r.one_way.max_transit_ns().map(|v| v as f64)))
+                    .set("min", JsVal::opt_ms(r.one_way.min_transit_ns().map(|v| v as f64)))
+                    .set("avg", JsVal::opt_ms(r.one_way.mean_transit_ns()))
+                    .set("max", JsVal::opt_ms(r.one_way.max_transit_ns().map(|v| v as f64)))
                     .build(),
             )
             .build()

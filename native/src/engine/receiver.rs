@@ -265,9 +265,6 @@ impl Inner {
     }
 }
 
-fn opt_ms(ns: Option<f64>) -> JsVal {
-    ns.map(|v| JsVal::Num(ns_to_ms(v))).unwrap_or(JsVal::Null)
-}
 
 fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
     let (lost, dup, reord, unique, highest) = match &s.probe {
@@ -290,14 +287,14 @@ fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
             .set("senderTtl", p.sender_ttl)
             .set("hops", s.ttl_last.map(|t| JsVal::Num(p.sender_ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
             .set("received", unique)
-            .set("highestSeq", highest.map(|h| JsVal::Num(h as f64)).unwrap_or(JsVal::Null))
+            .set("highestSeq", JsVal::opt_num(highest.map(|h| h as f64)))
             .set("sessions", s.sessions)
             .set(
                 "delay",
                 JsVal::obj()
-                    .set("min", opt_ms(p.delay.min_transit_ns().map(|v| v as f64)))
-                    .set("avg", opt_ms(p.delay.mean_transit_ns()))
-                    .set("max", opt_ms(p.delay.max_transit_ns().map(|v| v as f64)))
+                    .set("min", JsVal::opt_ms(p.delay.min_transit_ns().map(|v| v as f64)))
+                    .set("avg", JsVal::opt_ms(p.delay.mean_transit_ns()))
+                    .set("max", JsVal::opt_ms(p.delay.max_transit_ns().map(|v| v as f64)))
                     .set("jitter", ns_to_ms(p.delay.jitter_ns()))
                     .build(),
             )
@@ -317,9 +314,9 @@ fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
         .set(
             "ttl",
             JsVal::obj()
-                .set("min", s.ttl_min.map(|v| JsVal::Num(v as f64)).unwrap_or(JsVal::Null))
-                .set("max", s.ttl_max.map(|v| JsVal::Num(v as f64)).unwrap_or(JsVal::Null))
-                .set("last", s.ttl_last.map(|v| JsVal::Num(v as f64)).unwrap_or(JsVal::Null))
+                .set("min", JsVal::opt_num(s.ttl_min))
+                .set("max", JsVal::opt_num(s.ttl_max))
+                .set("last", JsVal::opt_num(s.ttl_last))
                 .build(),
         )
         .set("firstArrival", s.first_rt as f64 / 1e6)

@@ -105,7 +105,7 @@ impl EngineState for ResponderState {
                     .set("refused", p.refused)
                     .set("bytesIn", p.bytes_in)
                     .set("bytesOut", p.bytes_out)
-                    .set("ttl", p.last_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
+                    .set("ttl", JsVal::opt_num(p.last_ttl))
                     .set("firstSeenMs", (p.first_mono.saturating_sub(self.started)) as f64 / 1e6)
                     .build()
             })

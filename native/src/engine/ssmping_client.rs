@@ -130,9 +130,6 @@ pub fn state(cfg: ClientConfig) -> Arc<ClientState> {
     Arc::new(ClientState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()) })
 }
 
-fn ms_opt(v: Option<f64>) -> JsVal {
-    v.map(|x| JsVal::Num(ns_to_ms(x))).unwrap_or(JsVal::Null)
-}
 
 fn path_name(p: ReplyPath) -> &'static str {
     match p {
@@ -155,17 +152,17 @@ impl ClientState {
             .set(
                 "rtt",
                 JsVal::obj()
-                    .set("min", ms_opt(p.rtt.min().map(|v| v as f64)))
-                    .set("avg", ms_opt(p.rtt.mean()))
-                    .set("max", ms_opt(p.rtt.max().map(|v| v as f64)))
-                    .set("mdev", ms_opt(p.rtt.mdev()))
+                    .set("min", JsVal::opt_ms(p.rtt.min().map(|v| v as f64)))
+                    .set("avg", JsVal::opt_ms(p.rtt.mean()))
+                    .set("max", JsVal::opt_ms(p.rtt.max().map(|v| v as f64)))
+                    .set("mdev", JsVal::opt_ms(p.rtt.mdev()))
                     .build(),
             )
             .set("hops", p.last_ttl.map(|t| JsVal::Num(f64::from(ssmping::hops_from_ttl(t)))).unwrap_or(JsVal::Null))
             .set("ttl", p.last_ttl.map(|t| JsVal::Num(f64::from(t))).unwrap_or(JsVal::Null))
             .set("ttlChanged", p.ttl_min != p.ttl_max)
             .set("bytes", p.bytes)
-            .set("firstSeq", p.first_seq.map(|s| JsVal::Num(s as f64)).unwrap_or(JsVal::Null))
+            .set("firstSeq", JsVal::opt_num(p.first_seq.map(|s| s as f64)))
             .set("firstSeenMs", if p.first_seq.is_some() { JsVal::Num(ns_to_ms(p.first_mono.saturating_sub(self.started) as f64)) } else { JsVal::Null });
         if multicast {
             // Debian counts multicast loss from the first multicast reply on:
@@ -197,7 +194,7 @@ impl EngineState for ClientState {
                     .set("seq", e.seq)
                     .set("ttl", e.ttl.map(|t| JsVal::Num(f64::from(t))).unwrap_or(JsVal::Null))
                     .set("hops", e.ttl.map(|t| JsVal::Num(f64::from(ssmping::hops_from_ttl(t)))).unwrap_or(JsVal::Null))
-                    .set("rttMs", ms_opt(e.rtt_ns.map(|v| v as f64)))
+                    .set("rttMs", JsVal::opt_ms(e.rtt_ns.map(|v| v as f64)))
                     .set("bytes", e.len)
                     .set("duplicate", e.duplicate)
                     .build()

@@ -235,9 +235,6 @@ fn error_name(e: &SsmpingError) -> &'static str {
     }
 }
 
-fn opt_num(v: Option<impl Into<f64>>) -> JsVal {
-    v.map(|x| JsVal::Num(x.into())).unwrap_or(JsVal::Null)
-}
 
 impl EngineState for ServerState {
     fn fail(&self, why: String) {
@@ -262,9 +259,9 @@ impl EngineState for ServerState {
                     .set("refused", p.refused)
                     .set("bytesIn", p.bytes_in)
                     .set("bytesOut", p.bytes_out)
-                    .set("lastSeq", opt_num(p.last_seq))
+                    .set("lastSeq", JsVal::opt_num(p.last_seq))
                     .set_opt("lastGroup", p.last_group.map(|g| g.to_string()))
-                    .set("ttl", opt_num(p.last_ttl))
+                    .set("ttl", JsVal::opt_num(p.last_ttl))
                     .set("firstSeenMs", since(p.first_mono))
                     .set("lastSeenMs", since(p.last_mono))
                     .build()

@@ -22,6 +22,16 @@ impl JsVal {
     pub fn obj() -> ObjBuilder {
         ObjBuilder(Vec::new())
     }
+
+    /// A number, or null when absent.
+    pub fn opt_num(v: Option<impl Into<f64>>) -> JsVal {
+        v.map_or(JsVal::Null, |n| JsVal::Num(n.into()))
+    }
+
+    /// Nanoseconds shown as milliseconds, or null when absent.
+    pub fn opt_ms(ns: Option<f64>) -> JsVal {
+        JsVal::opt_num(ns.map(|v| v / 1_000_000.0))
+    }
 }
 
 /// Builder for `JsVal::Obj` that keeps property order (stable JSON output).
