@@ -1,5 +1,5 @@
 // Tests of the test network helper itself (test/helpers/*.ts): topologies come
-// up ready, real peers (socat, iperf2, smcroute, nft, tcpdump) behave as the
+// up ready, real peers (socat, iperf2, the routed lab's router, nft, tcpdump) behave as the
 // helpers claim, and every cleanup path removes what was created.
 
 import assert from 'node:assert/strict';
@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import test, { type TestContext } from 'node:test';
-import { execLocal, isAlive, labSupport, Proc, sleep, sweepStaleLabs, useLab, type Lab } from './helpers/netlab.js';
+import { execLocal, isAlive, labSupport, Proc, sleep, sweepStaleLabs, toolExists, useLab, type Lab } from './helpers/netlab.js';
+import { routerChoice, type RouterKind } from './helpers/router.js';
 import {
   capture,
   formatIpv6,
@@ -255,34 +256,64 @@ test('a lab in a SIGKILLed process survives it and is removed by sweepStaleLabs(
   assert.ok((await namespaces()).includes(lab.ns('h1')));
 });
 
-test('routed: smcroute forwards TTL 2 (arriving with TTL 1) but not TTL 1; IPv6 likewise', { timeout: 30_000 }, async (t) => {
-  if (skipIfMissing(t, 'smcrouted', 'tcpdump')) return;
-  const lab = await useLab(t, 'routed');
-  if (!lab) return;
-  t.diagnostic(`routed timings: build ${ms(lab.timings.buildMs)}, ready ${ms(lab.timings.readyMs)}, smcrouted ${ms(lab.timings.smcrouteMs)}`);
-  for (const group of ['239.1.2.3', 'ff05::1234']) {
-    const rx = await startUdpReceiver(lab, 'h2', group, 5002);
-    const cap = await capture(lab, 'h2', 'eth0', 'udp port 5002', { count: 3, timeoutMs: 5000 });
-    if (group === '239.1.2.3') t.diagnostic(`capture tool: ${cap.tool}`);
-    const mk = (tag: string): Buffer[] => [0, 1, 2].map((i) => Buffer.from(`${tag}-${i}`));
-    assert.equal((await udpSendRaw(lab, 'h1', group, 5002, mk('ttl1'), { ttl: 1, iface: 'eth0' })).sent, 3);
-    assert.equal((await udpSendRaw(lab, 'h1', group, 5002, mk('ttl2'), { ttl: 2, iface: 'eth0' })).sent, 3);
-    await rx.waitFor(3);
-    await sleep(200); // nothing else may arrive
-    const got = (await rx.stop()).map((d) => d.data.toString());
-    assert.deepEqual(got.sort(), ['ttl2-0', 'ttl2-1', 'ttl2-2'], group);
-    const pkts = await cap.packets();
-    assert.equal(pkts.length, 3, group);
-    for (const p of pkts) {
-      assert.equal(p.hops, 1, `${group} arrives with one hop left`);
-      assert.equal(p.src, group.includes(':') ? 'fd00:6d63:1::1' : '10.200.1.1');
-      assert.equal(p.dst, group);
-      assert.equal(p.payload.toString().slice(0, 4), 'ttl2');
+// The routed lab's router: the one routerChoice() picks for this kernel, and
+// the userspace forwarder as well when that is not it, so the forwarder is
+// tested on every kernel and smcroute wherever the kernel can route.
+const ROUTERS: (RouterKind | undefined)[] = routerChoice(toolExists).kind === 'userspace' ? [undefined] : [undefined, 'userspace'];
+
+for (const router of ROUTERS) {
+  test(`routed (${router ?? 'default'} router): forwards TTL 2 (arriving with TTL 1) but not TTL 1; IPv6 likewise; link-local and unrouted groups never`, { timeout: 30_000 }, async (t) => {
+    if (skipIfMissing(t, 'tcpdump', 'python3')) return;
+    const lab = await useLab(t, 'routed', {
+      router,
+      mroutes: [
+        { from: 'eth1', group: '239.1.0.0/16', to: 'eth2' },
+        { from: 'eth1', group: 'ff05::/16', to: 'eth2' },
+        { from: 'eth1', group: '224.0.0.0/24', to: 'eth2' }, // named, yet never forwarded
+        { from: 'eth1', group: 'ff02::/16', to: 'eth2' },
+      ],
+    });
+    if (!lab) return;
+    t.diagnostic(`router: ${lab.router!.reason}`);
+    t.diagnostic(`routed timings: build ${ms(lab.timings.buildMs)}, ready ${ms(lab.timings.readyMs)}, router ${ms(lab.timings.routerMs)}`);
+    for (const group of ['239.1.2.3', 'ff05::1234']) {
+      const rx = await startUdpReceiver(lab, 'h2', group, 5002);
+      const cap = await capture(lab, 'h2', 'eth0', 'udp port 5002', { count: 3, timeoutMs: 5000 });
+      if (group === '239.1.2.3') t.diagnostic(`capture tool: ${cap.tool}`);
+      const mk = (tag: string): Buffer[] => [0, 1, 2].map((i) => Buffer.from(`${tag}-${i}`));
+      assert.equal((await udpSendRaw(lab, 'h1', group, 5002, mk('ttl1'), { ttl: 1, iface: 'eth0' })).sent, 3);
+      assert.equal((await udpSendRaw(lab, 'h1', group, 5002, mk('ttl2'), { ttl: 2, iface: 'eth0' })).sent, 3);
+      await rx.waitFor(3);
+      await sleep(200); // nothing else may arrive
+      // The receiver's socket only hands over datagrams whose UDP checksum is right.
+      const got = (await rx.stop()).map((d) => d.data.toString());
+      assert.deepEqual(got.sort(), ['ttl2-0', 'ttl2-1', 'ttl2-2'], group);
+      const pkts = await cap.packets();
+      assert.equal(pkts.length, 3, group);
+      for (const p of pkts) {
+        assert.equal(p.hops, 1, `${group} arrives with one hop left`);
+        assert.equal(p.src, group.includes(':') ? 'fd00:6d63:1::1' : '10.200.1.1');
+        assert.equal(p.dst, group);
+        assert.equal(p.payload.toString().slice(0, 4), 'ttl2');
+      }
     }
-  }
-  assert.match((await lab.check('r', 'ip', ['mroute'])).stdout, /\(10\.200\.1\.1,\s*239\.1\.2\.3\)\s+Iif: eth1\s+Oifs: eth2/);
-  assert.match((await lab.smcroute!.ctl(['show', 'routes'])).stdout, /239\.0\.0\.0\/8/);
-});
+    // Link-local groups (routes or not) and groups no route names stay on h1's link.
+    const far = await capture(lab, 'h2', 'eth0', 'udp port 5003', { timeoutMs: 5000 });
+    for (const group of ['224.0.0.99', 'ff02::99', '239.2.0.1', 'ff08::1']) {
+      assert.equal((await udpSendRaw(lab, 'h1', group, 5003, [Buffer.from('stay')], { ttl: 64, iface: 'eth0' })).sent, 1, group);
+    }
+    await sleep(300);
+    assert.deepEqual((await far.stop()).map((p) => p.dst), [], 'nothing crossed');
+    const entries = await lab.router!.forwarding();
+    t.diagnostic(`forwarding: ${JSON.stringify(entries)}`);
+    const entry = entries.find((e) => e.source === '10.200.1.1' && e.group === '239.1.2.3');
+    assert.ok(entry, 'the router lists (10.200.1.1, 239.1.2.3)');
+    assert.equal(entry.iif, 'eth1');
+    assert.deepEqual(entry.oifs, ['eth2']);
+    assert.ok(entries.some((e) => e.source === 'fd00:6d63:1::1' && e.group === 'ff05::1234' && e.iif === 'eth1'), 'and the IPv6 (S,G)');
+    assert.ok(!entries.some((e) => ['224.0.0.99', 'ff02::99', '239.2.0.1', 'ff08::1'].includes(e.group) && e.oifs.length > 0), 'nothing else forwarded');
+  });
+}
 
 test('nft dropPercent(30) on input loses about 30% of 2000 datagrams', { timeout: 30_000 }, async (t) => {
   if (skipIfMissing(t, 'nft')) return;

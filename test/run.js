@@ -15,7 +15,8 @@
 //
 // Arguments: options (-...) go to node --test; other words select test files
 // whose path contains them (`npm test -- netlab --test-name-pattern=routed`).
-// MCAST_TEST_CONCURRENCY overrides the concurrency (default 2).
+// MCAST_TEST_CONCURRENCY overrides the concurrency (default 2). The run ends
+// with the list of skipped tests and their reasons (test/skip-summary.js).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -190,9 +191,13 @@ async function main() {
   const concurrency = env.MCAST_TEST_CONCURRENCY ?? '2';
   // Own process group, so a forwarded signal reaches every test file process
   // (each removes its labs in its signal handler) and not just the runner.
+  // Two reporters: the usual one on stdout (spec on a terminal, TAP in a log)
+  // and a closing list of every skipped test with its reason.
+  const mainReporter = nodeOpts.some((o) => o.startsWith('--test-reporter')) ? [] : ['--test-reporter', process.stdout.isTTY ? 'spec' : 'tap', '--test-reporter-destination', 'stdout'];
+  const skipReporter = mainReporter.length ? ['--test-reporter', join(ROOT, 'test', 'skip-summary.js'), '--test-reporter-destination', 'stdout'] : [];
   runForwarding(
     process.execPath,
-    ['--test', `--test-concurrency=${concurrency}`, ...nodeOpts, ...files],
+    ['--test', `--test-concurrency=${concurrency}`, ...mainReporter, ...skipReporter, ...nodeOpts, ...files],
     { env, cwd: ROOT, detached: true },
     (child) => (child.pid ? -child.pid : undefined),
   );

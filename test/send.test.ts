@@ -204,7 +204,7 @@ test('packets carry exactly the TTL / hop limit asked (1, 2, 7, 64, 255), IPv4 a
 // ---------------------------------------------------------------------------
 
 test('scope across a router: TTL 1 stays on the link, TTL 2 crosses arriving with 1, 224.0.0.x never crosses even with TTL 64', { timeout: 90_000 }, async (t) => {
-  if (skipIfMissing(t, 'tcpdump', 'smcrouted')) return;
+  if (skipIfMissing(t, 'tcpdump')) return;
   // Default routes (239/8, ff05::/16 from h1's side to h2's) plus one for
   // 224.0.0.0/24, so the link-local group is refused by the kernel, not by a
   // missing route.
@@ -216,6 +216,7 @@ test('scope across a router: TTL 1 stays on the link, TTL 2 crosses arriving wit
     ],
   });
   if (!lab) return;
+  t.diagnostic(`router: ${lab.router!.reason}`);
   const near = await capture(lab, 'r', 'eth1', MCAST_UDP, { timeoutMs: 60_000 }); // h1's link, at the router
   const far = await capture(lab, 'h2', 'eth0', MCAST_UDP, { timeoutMs: 60_000 }); // beyond the router
   const cases = [

@@ -34,6 +34,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { routerChoice, startRouter, type LabRouter, type MrouteSpec, type RouterKind } from './router.js';
+
+export { smcrouteConfig, type MrouteSpec } from './router.js';
 
 // ---------------------------------------------------------------------------
 // Small process utilities (also used by peers.ts and mcast.ts)
@@ -541,15 +544,7 @@ export class LabUnsupportedError extends Error {
 
 export type LabKind = 'single' | 'link2' | 'link3' | 'routed' | 'dualhomed';
 
-/** One smcroute `mroute` line: traffic for `group` (optionally from `source`) arriving on `from` goes out of `to`. */
-export interface MrouteSpec {
-  from: string;
-  group: string;
-  source?: string;
-  to: string | string[];
-}
-
-/** Used by 'routed' when neither `smcroute` nor `mroutes` is given: h1's side → h2's side. */
+/** What a 'routed' lab's router routes unless `mroutes` is given: h1's side → h2's side. */
 export const DEFAULT_MROUTES: readonly MrouteSpec[] = [
   { from: 'eth1', group: '239.0.0.0/8', to: 'eth2' },
   { from: 'eth1', group: '232.0.0.0/8', to: 'eth2' },
@@ -560,11 +555,11 @@ export const DEFAULT_MROUTES: readonly MrouteSpec[] = [
 export interface LabOptions {
   /** link3: the bridge snoops IGMP/MLD and is its own querier. It still floods for ~1 s after create. Default false: plain flooding. */
   snooping?: boolean;
-  /** routed: smcrouted config text for r, or false for no routing daemon. */
-  smcroute?: string | false;
-  /** routed: build the smcrouted config from these routes (default DEFAULT_MROUTES). */
+  /** routed: the router in r (default: the one routerChoice() picks, see router.ts), or false for none. */
+  router?: RouterKind | false;
+  /** routed: what r routes (default DEFAULT_MROUTES). */
   mroutes?: MrouteSpec[];
-  /** routed: `ttl-threshold` of every phyint (default 1: TTL 1 is not forwarded, TTL ≥ 2 is). */
+  /** routed: TTL threshold of every interface (default 1: TTL 1 is not forwarded, TTL ≥ 2 is). */
   ttlThreshold?: number;
   /** dualhomed: h1's interface that carries 224.0.0.0/4 (default 'eth0'; null: none). */
   mcastRouteVia?: 'eth0' | 'eth1' | null;
@@ -619,24 +614,14 @@ export interface LabTimings {
   buildMs: number;
   /** Waiting for UP links and usable IPv6 addresses. */
   readyMs: number;
-  /** smcrouted start until its socket answers (routed only). */
-  smcrouteMs?: number;
+  /** Router start until it forwards (routed only). */
+  routerMs?: number;
   totalMs: number;
   destroyMs?: number;
 }
 
 const V4 = '10.200';
 const V6 = 'fd00:6d63';
-
-/** smcrouted config: `phyint IF enable ttl-threshold N` for every interface, then one line per route. */
-export function smcrouteConfig(phyints: string[], mroutes: readonly MrouteSpec[], ttlThreshold = 1): string {
-  const lines = phyints.map((i) => `phyint ${i} enable ttl-threshold ${ttlThreshold}`);
-  for (const m of mroutes) {
-    const to = Array.isArray(m.to) ? m.to.join(' ') : m.to;
-    lines.push(`mroute from ${m.from}${m.source ? ` source ${m.source}` : ''} group ${m.group} to ${to}`);
-  }
-  return lines.join('\n') + '\n';
-}
 
 export class Lab {
   readonly kind: LabKind;
@@ -645,7 +630,9 @@ export class Lab {
   /** Private scratch directory /run/mct-netlab/<name>-XXXXXX (configs, sockets); removed by destroy(). */
   readonly tmpdir: string;
   readonly timings: LabTimings = { buildMs: 0, readyMs: 0, totalMs: 0 };
-  /** The smcrouted started by a 'routed' lab (or startSmcroute). */
+  /** The multicast router of a 'routed' lab: smcrouted or the userspace forwarder (router.ts). */
+  router: LabRouter | undefined;
+  /** The smcrouted started by startSmcroute() (also lab.router.smcroute when that is the router). */
   smcroute: Smcroute | undefined;
 
   private readonly opts: LabOptions;
@@ -678,7 +665,8 @@ export class Lab {
    * - `link2`: h1 eth0 —veth— h2 eth0, 10.200.1.{1,2}/24, fd00:6d63:1::{1,2}/64.
    * - `link3`: h1..h3 eth0 on bridge br0 in namespace sw (ports p1..p3), 10.200.1.{1,2,3}.
    * - `routed`: h1 eth0 (10.200.1.1) — eth1 r eth2 — h2 eth0 (10.200.2.2); r is .254 / ::fe on
-   *   both sides and the hosts' default gateway; smcrouted runs in r.
+   *   both sides and the hosts' default gateway; r runs the multicast router routerChoice()
+   *   picks (smcrouted, or the userspace forwarder on a kernel without multicast routing).
    * - `dualhomed`: h1 eth0 (10.200.1.1) — h2 (10.200.1.2), h1 eth1 (10.200.2.1) — h3 (10.200.2.3).
    *
    * Hosts get `224.0.0.0/4 dev eth0` (without it IPv4 senders get ENETUNREACH
@@ -699,11 +687,10 @@ export class Lab {
       await lab.waitReady();
       const t2 = performance.now();
       lab.timings.readyMs = t2 - t1;
-      if (kind === 'routed' && opts.smcroute !== false) {
-        const conf =
-          opts.smcroute ?? smcrouteConfig(['eth1', 'eth2'], opts.mroutes ?? DEFAULT_MROUTES, opts.ttlThreshold ?? 1);
-        await lab.startSmcroute('r', conf);
-        lab.timings.smcrouteMs = performance.now() - t2;
+      if (kind === 'routed' && opts.router !== false) {
+        const choice = opts.router ? { kind: opts.router, reason: `${opts.router} (asked for by the test)` } : routerChoice(toolExists);
+        lab.router = await startRouter(lab, 'r', opts.mroutes ?? DEFAULT_MROUTES, choice, opts.ttlThreshold ?? 1);
+        lab.timings.routerMs = performance.now() - t2;
       }
       lab.timings.totalMs = performance.now() - t0;
       return lab;
@@ -1316,10 +1303,6 @@ export async function useLab(t: TestContext, kind: LabKind, opts: LabOptions = {
   const support = labSupport();
   if (!support.ok) {
     t.skip(`netlab unavailable: ${support.reason}`);
-    return undefined;
-  }
-  if (kind === 'routed' && opts.smcroute !== false && !toolExists('smcrouted')) {
-    t.skip('smcrouted not installed (Debian package smcroute)');
     return undefined;
   }
   const lab = await Lab.create(kind, opts);
