@@ -164,12 +164,26 @@ export interface ResponderSnapshot {
   bytesIn: number;
   bytesOut: number;
   refused: { notAllowed: number; badSource: number; sourceRate: number; globalRate: number; own: number };
+  /** Refusal reports sent: datagrams that answer no probe and tell a prober which of its last probes were refused. */
+  reports: number;
   sendErrors: number;
   lastSendError: string | null;
   foreign: number;
   malformed: number;
   repliesSeen: number;
-  probers: { address: string; probes: number; replies: number; refused: number; bytesIn: number; bytesOut: number; ttl: number | null; firstSeenMs: number }[];
+  probers: {
+    address: string;
+    probes: number;
+    replies: number;
+    refused: number;
+    refusedSourceRate: number;
+    refusedGlobalRate: number;
+    reports: number;
+    bytesIn: number;
+    bytesOut: number;
+    ttl: number | null;
+    firstSeenMs: number;
+  }[];
   proberOverflow: number;
   trackedSources: number;
   evictions: number;
@@ -192,6 +206,17 @@ export interface ResponderStats {
   address: string;
   name: string;
   received: number;
+  /** Probes the responder said it refused (its rate limits), never counted as loss: sent = received + refused + lost. */
+  refused: number;
+  refusedBy: { proberLimit: number; globalLimit: number };
+  /** The responder reports its refusals (it and the probe size support the refusal block). */
+  refusalsReported: boolean;
+  /** Its per-prober limit in replies/s, once it said it. */
+  limitPerSecond: number | null;
+  /** sent - refused: the probes whose round trip could be measured. */
+  judged: number;
+  /** Refusal reports received from it. */
+  reports: number;
   lost: number;
   lossPercent: number;
   lostSinceFirst: number;

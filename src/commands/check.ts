@@ -5,7 +5,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { canonicalAddress, type GroupSpec } from '../model/address.js';
-import { atLeast, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
+import { atLeast, judgedProbes, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
@@ -63,6 +63,9 @@ export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {
   for (const r of judged) {
     const who = o.expect.find((h) => matchesHost(r, h)) ?? r.address;
     const label = `responder ${who}`;
+    // Refused probes (its rate limit) are neither loss nor judged; say how many were.
+    if (r.refused > 0) c.push(judgedProbes(`responder:${who}:judged`, `${label}:`, r.judged, p.sent, r.refused, who));
+    // Network loss only: lossPercent = lost / sent (a refused probe arrived; it is not loss).
     if (o.maxLoss !== undefined) c.push(maxPercent(`responder:${who}:loss`, `${label}: loss`, r.lossPercent, o.maxLoss, who));
     if (o.maxRtt !== undefined) c.push(maxMs(`responder:${who}:rtt`, `${label}: avg RTT`, r.rtt.avg, o.maxRtt, who));
     if (o.maxP99Rtt !== undefined) c.push(maxMs(`responder:${who}:p99-rtt`, `${label}: p99 RTT`, r.rtt.p99, o.maxP99Rtt, who));
@@ -92,6 +95,18 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
     c.push(maxPercent('loss', 'stream loss', loss, o.maxLoss));
   }
   return c;
+}
+
+/** Per responder (by address and by --expect name): its accounting, for the JUnit report. */
+export function responderDetails(o: CheckOptions, p: PingResult): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const r of p.responders) {
+    const limit = r.limitPerSecond === null ? 'limit not reported' : `limit ${r.limitPerSecond}/s per prober`;
+    const text = `sent ${p.sent}, received ${r.received}, refused ${r.refused} (per-prober limit ${r.refusedBy.proberLimit}, global limit ${r.refusedBy.globalLimit}; ${limit}), lost ${r.lost} (${r.lossPercent.toFixed(1)}%), ${r.judged} judged`;
+    out[r.address] = text;
+    for (const h of o.expect) if (matchesHost(r, h)) out[h] = text;
+  }
+  return out;
 }
 
 /** Time left of --timeout, counted from the start of the process (start-up on a busy host counts too), less a margin for the summary. */
@@ -142,8 +157,9 @@ export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: C
     // One test case per responder: those criteria name, plus every other responder that answered.
     const answered = o.mode === 'active' ? (measurements as PingResult).responders.filter((r) => !o.expect.some((h) => matchesHost(r, h))).map((r) => r.address) : [];
     const subjects = o.mode === 'active' ? [...new Set([...criteria.map((c) => c.subject).filter((s): s is string => Boolean(s)), ...answered])] : [];
+    const details = o.mode === 'active' ? responderDetails(o, measurements as PingResult) : {};
     try {
-      writeFileSync(o.junit, junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects));
+      writeFileSync(o.junit, junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects, details));
     } catch (e) {
       throw systemError('E_WRITE', `cannot write the JUnit report to ${o.junit}: ${(e as Error).message}`);
     }

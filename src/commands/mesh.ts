@@ -32,6 +32,8 @@ export interface MeshCell {
   receiver: string;
   sent: number | null;
   received: number | null;
+  /** Probes the receiver's rate limit refused: never loss (null: not reported by that row's sender). */
+  refused: number | null;
   lossPercent: number | null;
   rtt: { min: number | null; avg: number | null; max: number | null } | null;
 }
@@ -39,7 +41,7 @@ export interface MeshCell {
 export interface MeshRow {
   sender: string;
   sent: number;
-  cells: { receiver: string; received: number; lossPercent: number; rtt: { min: number | null; avg: number | null; max: number | null } }[];
+  cells: { receiver: string; received: number; refused?: number; lossPercent: number; rtt: { min: number | null; avg: number | null; max: number | null } }[];
 }
 
 export interface MeshResult {
@@ -67,6 +69,7 @@ export function isRow(r: unknown): r is MeshRow {
   return (
     typeof row === 'object' && row !== null && typeof row.sender === 'string' && Number.isFinite(row.sent) && Array.isArray(row.cells) &&
     row.cells.every((c) => typeof c === 'object' && c !== null && typeof c.receiver === 'string' && Number.isFinite(c.received) && Number.isFinite(c.lossPercent) &&
+      (c.refused === undefined || (Number.isInteger(c.refused) && c.refused >= 0)) &&
       typeof c.rtt === 'object' && c.rtt !== null && finiteOrNull(c.rtt.min) && finiteOrNull(c.rtt.avg) && finiteOrNull(c.rtt.max))
   );
 }
@@ -82,6 +85,8 @@ export function buildRow(self: string, peers: string[], snap: PingerSnapshot): M
         return {
           receiver: p,
           received: r?.received ?? 0,
+          // Refused by the receiver's rate limit: not loss, and not in lossPercent.
+          refused: r?.refused ?? 0,
           // From the receiver's first reply on: hosts start within a second or two of
           // each other, and probes sent before a peer's responder was up are not loss.
           lossPercent: r ? r.lossSinceFirstPercent : 100,
@@ -104,6 +109,7 @@ export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCe
         receiver: r,
         sent: row ? row.sent : null,
         received: cell ? cell.received : null,
+        refused: cell?.refused ?? null,
         lossPercent: cell ? cell.lossPercent : null,
         rtt: cell ? cell.rtt : null,
       });

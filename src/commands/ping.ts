@@ -44,7 +44,8 @@ export interface PingResult {
   session: string;
   sent: number;
   responders: PingResponder[];
-  totals: { responders: number; sent: number; received: number; lossPercent: number };
+  /** refused and lost summed over responders; lossPercent = lost / (sent × responders). */
+  totals: { responders: number; sent: number; received: number; refused: number; lost: number; lossPercent: number };
   stray: number;
   foreign: number;
   malformed: number;
@@ -68,6 +69,9 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
     oneWay: o.syncedClocks || locals.has(r.address) ? r.oneWay : null,
   }));
   const received = responders.reduce((a, r) => a + r.received, 0);
+  const refused = responders.reduce((a, r) => a + r.refused, 0);
+  const lost = responders.reduce((a, r) => a + r.lost, 0);
+  // A refused probe reached its responder: neither lost nor left out of the count.
   const expected = snap.sent * responders.length;
   return {
     group: s.session.group,
@@ -81,7 +85,7 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
     sent: snap.sent,
     responders,
     // Nobody answered: every probe went unanswered.
-    totals: { responders: responders.length, sent: snap.sent, received, lossPercent: expected ? (100 * (expected - received)) / expected : snap.sent > 0 ? 100 : 0 },
+    totals: { responders: responders.length, sent: snap.sent, received, refused, lost, lossPercent: responders.length === 0 ? (snap.sent > 0 ? 100 : 0) : expected > 0 ? (100 * lost) / expected : 0 },
     stray: snap.stray,
     foreign: snap.foreign,
     malformed: snap.malformed,
@@ -152,7 +156,44 @@ export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResu
     ui.commit();
     closeSession(s);
   }
-  return toResult(o, s, snap, { durationMs: Date.now() - started, stopReason, fault });
+  const result = toResult(o, s, snap, { durationMs: Date.now() - started, stopReason, fault });
+  for (const w of refusalWarnings(result)) ui.warn(w);
+  return result;
+}
+
+/** Smallest probe that can carry a responder's refusal counts (header + refusal block). */
+export const MIN_SIZE_FOR_REFUSALS = 60;
+
+const who = (r: PingResponder) => (r.name ? `${r.address} (${printable(r.name)})` : r.address);
+
+/**
+ * At most two warnings: one when this ping probes faster than some
+ * responders' per-prober limit (with the fix), one when responders that
+ * do not report refusals show loss that may be theirs.
+ */
+export function refusalWarnings(r: PingResult): string[] {
+  const out: string[] = [];
+  const rate = 1000 / r.intervalMs;
+  const slow = r.responders.filter((x) => x.limitPerSecond !== null && x.limitPerSecond < rate);
+  if (slow.length) {
+    const limit = Math.min(...slow.map((x) => x.limitPerSecond as number));
+    const refused = slow.reduce((a, x) => a + x.refused, 0);
+    const plural = slow.length > 1;
+    out.push(
+      `${plural ? 'responders' : 'responder'} ${slow.map(who).join(', ')} answer${plural ? '' : 's'} at most ${limit} replies/s to one prober, below this run's ${Number(rate.toFixed(2))} probes/s: ` +
+        `${refused} probe${refused === 1 ? ' was' : 's were'} refused (counted as refused, not as loss). ` +
+        `To have every probe answered, run 'mcast respond --max-replies-per-second ${Math.ceil(rate)}' on ${plural ? 'them' : 'it'}, or probe with --interval ${Math.ceil(1000 / limit)}ms or longer`,
+    );
+  }
+  const silent = r.responders.filter((x) => !x.refusalsReported && x.lost > 0);
+  if (silent.length && rate > 10) {
+    out.push(
+      r.size < MIN_SIZE_FOR_REFUSALS
+        ? `probes of ${r.size} bytes are too small to carry the responders' refusal counts (${MIN_SIZE_FOR_REFUSALS} bytes needed): the loss of ${silent.map(who).join(', ')} may include probes their rate limit refused`
+        : `${silent.map(who).join(', ')} did not report refusals (an mcast older than the refusal block): ${silent.length > 1 ? 'their' : 'its'} loss may include probes ${silent.length > 1 ? 'their' : 'its'} rate limit refused (10/s per prober by default)`,
+    );
+  }
+  return out;
 }
 
 export async function run(o: PingOptions, ctx: RunContext): Promise<{ result: PingResult; exitCode: number }> {

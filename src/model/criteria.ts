@@ -48,3 +48,20 @@ export function minRate(name: string, what: string, measured: number, limit: num
 export function present(name: string, what: string, ok: boolean, subject?: string): Criterion {
   return { name, limit: 'answers', measured: ok ? 'answered' : 'no reply', pass: ok, subject, message: `${what} ${ok ? 'answered' : 'never answered'}` };
 }
+
+/**
+ * Probes a responder's rate limit refused cannot be judged: at least half of
+ * what was sent must be, so a check cannot pass on almost nothing.
+ */
+export function judgedProbes(name: string, what: string, judged: number, sent: number, refused: number, subject?: string): Criterion {
+  const need = Math.ceil(sent / 2);
+  const pass = judged >= need;
+  return {
+    name,
+    limit: `>= ${need}`,
+    measured: judged,
+    pass,
+    subject,
+    message: `${what} ${judged} of ${sent} probes judged, ${refused} refused by its rate limit (${pass ? '>=' : '<'} ${need}: at least half must be judged)`,
+  };
+}

@@ -4,7 +4,7 @@ import type { PingerSnapshot, ResponderStats } from '../native.js';
 import { ms, printable } from './format.js';
 import { table } from './table.js';
 
-const HEADER = ['RESPONDER', 'NAME', 'RECV', 'LOSS', 'LOSS*', 'DUP', 'REORD', 'HOPS', 'RTT MIN/AVG/MAX/MDEV', 'P50', 'P90', 'P99', 'JITTER'];
+const HEADER = ['RESPONDER', 'NAME', 'RECV', 'LOSS', 'LOSS*', 'REFUSED', 'DUP', 'REORD', 'HOPS', 'RTT MIN/AVG/MAX/MDEV', 'P50', 'P90', 'P99', 'JITTER'];
 
 function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance): string[] {
   const loss = `${r.lossPercent.toFixed(1)}%`;
@@ -14,6 +14,8 @@ function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance):
     `${r.received}/${sent}`,
     r.lost > 0 ? c.red(loss) : loss,
     `${r.lossSinceFirstPercent.toFixed(1)}%`,
+    // '?' when the responder does not report refusals and some probes went unanswered.
+    r.refused > 0 ? c.yellow(String(r.refused)) : !r.refusalsReported && r.lost > 0 ? '?' : '0',
     String(r.duplicates),
     String(r.reordered),
     r.hops === null ? '-' : String(r.hops),
@@ -26,7 +28,8 @@ function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance):
 }
 
 export function renderPingLive(s: PingerSnapshot, c: ChalkInstance): string[] {
-  return [`sent ${s.sent}, replies ${s.received}`, ...table(HEADER, s.responders.map((r) => row(r, s.sent, c))).split('\n')];
+  const refused = s.responders.reduce((a, r) => a + r.refused, 0);
+  return [`sent ${s.sent}, replies ${s.received}${refused ? `, refused ${refused}` : ''}`, ...table(HEADER, s.responders.map((r) => row(r, s.sent, c))).split('\n')];
 }
 
 export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
@@ -36,11 +39,12 @@ export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
     return lines.join('\n');
   }
   lines.push(table(HEADER, r.responders.map((x) => row(x, r.sent, c))));
-  lines.push('LOSS* = loss counted from the responder\'s first reply on; RTT in ms');
+  lines.push('LOSS* = loss counted from the responder\'s first reply on; REFUSED = probes its rate limit refused (they arrived: not loss); RTT in ms');
   for (const x of r.responders) {
     if (x.appeared) lines.push(`${x.address} appeared after ${x.appeared.afterProbes} probes (${(x.appeared.atMs / 1000).toFixed(1)}s)`);
     if (x.oneWay) lines.push(`${x.address} one-way delay min/avg/max ${[x.oneWay.min, x.oneWay.avg, x.oneWay.max].map((v) => (v === null ? '-' : v.toFixed(3))).join('/')} ms (${r.clocks === 'synced' ? 'clocks declared synced' : 'same host clock'})`);
   }
-  lines.push(`total: ${r.totals.responders} responder${r.totals.responders === 1 ? '' : 's'}, ${r.sent} probes sent, ${r.totals.received} replies, ${r.totals.lossPercent.toFixed(1)}% loss`);
+  const refused = r.totals.refused ? `, ${r.totals.refused} refused` : '';
+  lines.push(`total: ${r.totals.responders} responder${r.totals.responders === 1 ? '' : 's'}, ${r.sent} probes sent, ${r.totals.received} replies${refused}, ${r.totals.lossPercent.toFixed(1)}% loss`);
   return lines.join('\n');
 }

@@ -18,7 +18,8 @@ export function renderRespondLive(s: ResponderSnapshot, c: ChalkInstance): strin
 export function renderRespondSummary(r: RespondResult, c: ChalkInstance): string {
   const lines = [c.bold(`--- mcast respond summary (${seconds(r.durationMs)}, ${r.stopReason}) ---`)];
   for (const g of r.groups) lines.push(`${g.group} port ${g.port} on ${g.interface}`);
-  lines.push(`probes ${r.probes} (${bytes(r.bytesIn)}), replies ${r.replies} (${bytes(r.bytesOut)}), answered as ${r.name || '(no name)'}`);
+  const reports = r.reports ? `, ${r.reports} refusal report${r.reports === 1 ? '' : 's'}` : '';
+  lines.push(`probes ${r.probes} (${bytes(r.bytesIn)}), replies ${r.replies}${reports} (${bytes(r.bytesOut)}), answered as ${r.name || '(no name)'}`);
   const f = r.refused;
   lines.push(`refused: ${f.notAllowed} not allowed, ${f.badSource} bad source, ${f.sourceRate} over the per-source limit, ${f.globalRate} over the global limit, ${f.own} our own`);
   if (r.foreign || r.malformed) lines.push(`ignored: ${r.foreign} foreign, ${r.malformed} malformed`);

@@ -15,7 +15,7 @@ use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, SendBatch};
 use crate::net::socket::poll_readable;
-use crate::probe::wire::{self, Clock, DecodeError, Packet, Probe};
+use crate::probe::wire::{self, Clock, DecodeError, Packet, Probe, Refusals};
 use crate::stats::jitter::DelayJitter;
 use crate::stats::rtt::LatencySummary;
 use crate::stats::sequence::{Observation, SequenceTracker};
@@ -47,6 +47,87 @@ struct Responder {
     recv_ttl: Option<u8>,
     ttl_min: Option<u8>,
     ttl_max: Option<u8>,
+    /// Highest refusal counts any of its blocks carried (they are cumulative
+    /// over the session, so the highest is the latest).
+    refused_per_prober: u64,
+    refused_global: u64,
+    /// Its per-prober limit (thousandths of a reply/s), once a block said it.
+    limit_mpps: Option<u32>,
+    /// Refusals it had counted when it answered the probe `first_seq`
+    /// (all of them are of earlier probes).
+    refused_before_first: u64,
+    /// Reports received (datagrams that answer no probe).
+    reports: u64,
+}
+
+impl Responder {
+    fn new(addr: IpAddr, name: &str, mono: u64, seq: u64) -> Self {
+        Responder {
+            addr,
+            name: name.to_owned(),
+            first_mono: mono,
+            first_seq: seq,
+            last_mono: mono,
+            seq: SequenceTracker::new(),
+            rtt: LatencySummary::new(),
+            jitter: DelayJitter::new(),
+            one_way: DelayJitter::new(),
+            recv_ttl: None,
+            ttl_min: None,
+            ttl_max: None,
+            refused_per_prober: 0,
+            refused_global: 0,
+            limit_mpps: None,
+            refused_before_first: 0,
+            reports: 0,
+        }
+    }
+
+    /// Takes a block's cumulative counts (untrusted: kept within what is
+    /// possible when the figures are computed).
+    fn note_refusals(&mut self, r: &Refusals, seq: u64, answered: bool) {
+        self.refused_per_prober = self.refused_per_prober.max(u64::from(r.per_prober));
+        self.refused_global = self.refused_global.max(u64::from(r.global));
+        self.limit_mpps = Some(r.limit_mpps);
+        if answered && seq <= self.first_seq {
+            self.refused_before_first = u64::from(r.per_prober) + u64::from(r.global);
+        }
+    }
+}
+
+/// A responder's accounting of the session: `sent = received + refused + lost`.
+struct Accounting {
+    received: u64,
+    refused: u64,
+    lost: u64,
+    /// Probes whose round trip could be measured: sent - refused.
+    judged: u64,
+    since_first: u64,
+    lost_since_first: u64,
+}
+
+fn account(r: &Responder, sent: u64) -> Accounting {
+    let received = r.seq.received_unique().min(sent);
+    let unanswered = sent - received;
+    // A block can claim anything: never more refusals than unanswered probes.
+    let refused = (r.refused_per_prober + r.refused_global).min(unanswered);
+    let lost = unanswered - refused;
+    let since_first = sent.saturating_sub(r.first_seq);
+    let received_since = received.min(since_first);
+    let unanswered_since = since_first - received_since;
+    let refused_since_first = refused.saturating_sub(r.refused_before_first).min(unanswered_since);
+    Accounting {
+        received,
+        refused,
+        lost,
+        judged: sent - refused,
+        since_first,
+        lost_since_first: unanswered_since - refused_since_first,
+    }
+}
+
+fn percent(part: u64, whole: u64) -> f64 {
+    if whole > 0 { 100.0 * part as f64 / whole as f64 } else { 0.0 }
 }
 
 #[derive(Default)]
@@ -84,18 +165,31 @@ pub fn state(cfg: PingConfig) -> Arc<PingerState> {
 
 impl PingerState {
     fn responder_js(&self, r: &Responder, sent: u64) -> JsVal {
-        let unique = r.seq.received_unique();
-        let since_first = sent.saturating_sub(r.first_seq);
-        let lost = sent.saturating_sub(unique);
+        let a = account(r, sent);
         let pct = |p: f64| JsVal::opt_ms(r.rtt.percentile(p).map(|v| v as f64));
+        // Split the (clamped) total back into its reasons, per-prober first.
+        let by_prober = r.refused_per_prober.min(a.refused);
+        let limit = match r.limit_mpps {
+            None => JsVal::Null,
+            Some(wire::LIMIT_UNBOUNDED) => JsVal::Num(f64::from(wire::LIMIT_UNBOUNDED) / 1000.0),
+            Some(m) => JsVal::Num(f64::from(m) / 1000.0),
+        };
         JsVal::obj()
             .set("address", r.addr.to_string())
             .set("name", r.name.as_str())
-            .set("received", unique)
-            .set("lost", lost)
-            .set("lossPercent", if sent > 0 { 100.0 * lost as f64 / sent as f64 } else { 0.0 })
-            .set("lostSinceFirst", since_first.saturating_sub(unique))
-            .set("lossSinceFirstPercent", if since_first > 0 { 100.0 * since_first.saturating_sub(unique) as f64 / since_first as f64 } else { 0.0 })
+            .set("received", a.received)
+            .set("refused", a.refused)
+            .set("refusedBy", JsVal::obj().set("proberLimit", by_prober).set("globalLimit", a.refused - by_prober).build())
+            .set("refusalsReported", r.limit_mpps.is_some())
+            .set("limitPerSecond", limit)
+            .set("judged", a.judged)
+            .set("lost", a.lost)
+            // Of every probe sent: a refused probe reached the responder, so the
+            // way there (the multicast path) delivered it; it is not loss.
+            .set("lossPercent", percent(a.lost, sent))
+            .set("lostSinceFirst", a.lost_since_first)
+            .set("lossSinceFirstPercent", percent(a.lost_since_first, a.since_first))
+            .set("reports", r.reports)
             .set("duplicates", r.seq.duplicates())
             .set("reordered", r.seq.reordered())
             .set("firstSeq", r.first_seq)
@@ -171,7 +265,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
     let mut tx = SendBatch::new(1, cfg.size, &session.destination());
     let header = Probe {
         session: cfg.session,
-        sender_id: cfg.sender_id,
+        // Bit 31 asks responders to say which probes they refused.
+        sender_id: cfg.sender_id | wire::SENDER_ID_WANTS_REFUSALS,
         seq: 0,
         ttl: cfg.ttl,
         clock: Clock::Realtime,
@@ -285,30 +380,25 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
                     continue;
                 }
                 i.order.push(addr);
-                i.responders.insert(
-                    addr,
-                    Responder {
-                        addr,
-                        name: reply.name.to_owned(),
-                        first_mono: rx_mono,
-                        first_seq: reply.seq,
-                        last_mono: rx_mono,
-                        seq: SequenceTracker::new(),
-                        rtt: LatencySummary::new(),
-                        jitter: DelayJitter::new(),
-                        one_way: DelayJitter::new(),
-                        recv_ttl: None,
-                        ttl_min: None,
-                        ttl_max: None,
-                    },
-                );
+                i.responders.insert(addr, Responder::new(addr, reply.name, rx_mono, reply.seq));
             }
             let offset = st.rt_offset;
             let Some(r) = i.responders.get_mut(&addr) else { continue };
+            if reply.report {
+                // Answers no probe: only its counts (of the last probes, refused) count.
+                r.reports += 1;
+                if let Some(b) = &reply.refusals {
+                    r.note_refusals(b, reply.seq, false);
+                }
+                continue;
+            }
             r.last_mono = rx_mono;
             r.first_seq = r.first_seq.min(reply.seq);
             if r.name.is_empty() && !reply.name.is_empty() {
                 r.name = reply.name.to_owned();
+            }
+            if let Some(b) = &reply.refusals {
+                r.note_refusals(b, reply.seq, true);
             }
             if matches!(r.seq.observe(reply.seq), Observation::Duplicate) {
                 continue;

@@ -27,11 +27,24 @@ pub fn drain(
     sockets: &[&Socket],
     stop: &AtomicBool,
     batch: &mut RecvBatch,
+    on_batch: impl FnMut(usize, &RecvBatch, usize) -> Flow,
+) -> Result<(), NetError> {
+    drain_ticking(sockets, stop, batch, on_batch, || {})
+}
+
+/// `drain`, plus `on_tick()` after every wake-up, data or not (so at least
+/// every 50 ms): for work that is due by time rather than by a datagram.
+pub fn drain_ticking(
+    sockets: &[&Socket],
+    stop: &AtomicBool,
+    batch: &mut RecvBatch,
     mut on_batch: impl FnMut(usize, &RecvBatch, usize) -> Flow,
+    mut on_tick: impl FnMut(),
 ) -> Result<(), NetError> {
     let fds: Vec<i32> = sockets.iter().map(|s| s.raw_fd()).collect();
     while !stop.load(Ordering::Relaxed) {
         let ready = poll_readable(&fds, POLL_MS)?;
+        on_tick();
         for (i, sock) in sockets.iter().enumerate() {
             if !ready.get(i).copied().unwrap_or(false) {
                 continue;

@@ -9,14 +9,14 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, SourceGuard, canonical};
-use super::recv_loop::{Flow, drain};
+use super::recv_loop::{Flow, drain_ticking};
 use super::{EngineState, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::net::socket::Socket;
-use crate::probe::wire::{self, DecodeError, Packet};
+use crate::probe::wire::{self, DecodeError, Packet, Probe, Refusals};
 use crate::stats::ratelimit::{RateLimiter, Verdict};
 use crate::sys::libc;
 
@@ -24,6 +24,51 @@ const BATCH: usize = 64;
 const SLOT: usize = 65536;
 /// Probers listed individually in snapshots; beyond this only totals grow.
 const MAX_PROBERS: usize = 1024;
+/// Probe sessions whose refusals are tallied for the prober (bounded: any
+/// source can invent sessions). Beyond this, new sessions get v1 replies.
+const MAX_SESSIONS: usize = 4096;
+/// A session with no probe for this long is forgotten when the table is full.
+const SESSION_IDLE_NS: u64 = 30_000_000_000;
+/// Pending refusal reports are looked at no more often than this.
+const REPORT_TICK_NS: u64 = 10_000_000;
+/// A report goes out once the session has been quiet for 3 of its probe
+/// intervals, within these bounds (200 ms when only one probe was seen).
+const REPORT_QUIET_MIN_NS: u64 = 30_000_000;
+const REPORT_QUIET_MAX_NS: u64 = 1_000_000_000;
+const REPORT_QUIET_DEFAULT_NS: u64 = 200_000_000;
+
+/// One probe session of a prober that asked for refusals (probe `sender_id`
+/// bit 31): what it was refused, and what the last block it got said.
+struct SessionTally {
+    from: SocketAddr,
+    src: IpAddr,
+    per_prober: u32,
+    global: u32,
+    /// Counts carried by the last block sent to this session.
+    told: (u32, u32),
+    /// A block (and so the limit) has reached this session at least once.
+    told_once: bool,
+    /// Replies sent to this session.
+    replies: u32,
+    /// Refusals it has not been told about yet.
+    pending: bool,
+    last_probe: Probe,
+    last_len: usize,
+    last_mono: u64,
+    /// Interval between its last two probes, 0 until there are two.
+    gap_ns: u64,
+}
+
+impl SessionTally {
+    fn counts(&self) -> (u32, u32) {
+        (self.per_prober, self.global)
+    }
+    fn quiet_ns(&self) -> u64 {
+        if self.gap_ns == 0 { REPORT_QUIET_DEFAULT_NS } else { self.gap_ns.saturating_mul(3).clamp(REPORT_QUIET_MIN_NS, REPORT_QUIET_MAX_NS) }
+    }
+}
+
+type SessionKey = (SocketAddr, u64, u32);
 
 #[derive(Debug, Clone)]
 pub struct RespondConfig {
@@ -43,6 +88,9 @@ struct Prober {
     probes: u64,
     replies: u64,
     refused: u64,
+    refused_source_rate: u64,
+    refused_global_rate: u64,
+    reports: u64,
     bytes_in: u64,
     bytes_out: u64,
     last_ttl: Option<u8>,
@@ -61,6 +109,8 @@ struct Counters {
     refused_source_rate: u64,
     refused_global_rate: u64,
     refused_own: u64,
+    /// Refusal reports sent (datagrams that answer no probe).
+    reports: u64,
     send_errors: u64,
     last_send_error: Option<String>,
     foreign: u64,
@@ -103,6 +153,9 @@ impl EngineState for ResponderState {
                     .set("probes", p.probes)
                     .set("replies", p.replies)
                     .set("refused", p.refused)
+                    .set("refusedSourceRate", p.refused_source_rate)
+                    .set("refusedGlobalRate", p.refused_global_rate)
+                    .set("reports", p.reports)
                     .set("bytesIn", p.bytes_in)
                     .set("bytesOut", p.bytes_out)
                     .set("ttl", JsVal::opt_num(p.last_ttl))
@@ -128,6 +181,7 @@ impl EngineState for ResponderState {
                     .set("own", c.refused_own)
                     .build(),
             )
+            .set("reports", c.reports)
             .set("sendErrors", c.send_errors)
             .set_opt("lastSendError", c.last_send_error.clone())
             .set("foreign", c.foreign)
@@ -173,6 +227,14 @@ struct Answerer {
     out: Vec<u8>,
     /// This host's subnet broadcast addresses, refreshed every second.
     sources: SourceGuard,
+    /// Refusal tallies of the sessions that asked for them.
+    sessions: HashMap<SessionKey, SessionTally>,
+    /// Sessions with refusals not yet told (skip the report scan when 0).
+    pending: usize,
+    last_tick: u64,
+    last_sweep: u64,
+    /// The per-prober limit as the refusal block says it.
+    limit_mpps: u32,
 }
 
 impl Answerer {
@@ -181,7 +243,21 @@ impl Answerer {
         let reply6 = reply_socket(true, cfg.reply_ttl);
         let own_ports = [&reply4, &reply6].iter().filter_map(|s| s.as_ref()?.local_addr().ok()).collect();
         let limiter = RateLimiter::new(cfg.per_source_pps, cfg.burst, cfg.global_pps, cfg.max_sources);
-        Answerer { cfg, limiter, reply4, reply6, own_ports, out: vec![0u8; wire::MAX_PACKET_LEN], sources: SourceGuard::new(monotonic_ns()) }
+        let limit_mpps = Refusals::limit_from_pps(cfg.per_source_pps);
+        Answerer {
+            cfg,
+            limiter,
+            reply4,
+            reply6,
+            own_ports,
+            out: vec![0u8; wire::MAX_PACKET_LEN],
+            sources: SourceGuard::new(monotonic_ns()),
+            sessions: HashMap::new(),
+            pending: 0,
+            last_tick: 0,
+            last_sweep: 0,
+            limit_mpps,
+        }
     }
 
     /// Classify one datagram and answer it if every rule allows.
@@ -208,7 +284,16 @@ impl Answerer {
             p.bytes_in += meta.len as u64;
             p.last_ttl = meta.ttl;
         }
-        let refused = match self.verdict(&probe, &from, src, now) {
+        let verdict = self.verdict(&probe, &from, src, now);
+        // Refusals are tallied for (and told to) only probers that asked, and
+        // only for the rate limits: a prober refused for any other reason
+        // learns nothing from us.
+        let rate_refusal = matches!(verdict, Some(Refusal::SourceRate | Refusal::GlobalRate));
+        let key: SessionKey = (from, probe.session, probe.sender_id);
+        let tallied = probe.sender_id & wire::SENDER_ID_WANTS_REFUSALS != 0
+            && (verdict.is_none() || rate_refusal)
+            && self.track(key, src, &probe, meta.len, now);
+        let refused = match verdict {
             None => None,
             Some(Refusal::Own) => Some(&mut c.refused_own),
             Some(Refusal::BadSource) => Some(&mut c.refused_bad_source),
@@ -220,15 +305,42 @@ impl Answerer {
             *counter += 1;
             if let Some(p) = c.probers.get_mut(&src) {
                 p.refused += 1;
+                match verdict {
+                    Some(Refusal::SourceRate) => p.refused_source_rate += 1,
+                    Some(Refusal::GlobalRate) => p.refused_global_rate += 1,
+                    _ => {}
+                }
+            }
+            if tallied && let Some(t) = self.sessions.get_mut(&key) {
+                if matches!(verdict, Some(Refusal::SourceRate)) {
+                    t.per_prober = t.per_prober.saturating_add(1);
+                } else {
+                    t.global = t.global.saturating_add(1);
+                }
+                if !t.pending {
+                    t.pending = true;
+                    self.pending += 1;
+                }
             }
             return;
         }
         let rx = meta.rx_ns.unwrap_or_else(realtime_ns);
+        let block = if tallied {
+            // News: counts it has not been told, or no block yet and this is
+            // not its first reply (the first one keeps the name when both do
+            // not fit: `ping -c 1` still shows who answered).
+            self.sessions.get(&key).map(|t| {
+                let news = t.counts() != t.told || (!t.told_once && t.replies > 0);
+                (Refusals { per_prober: t.per_prober, global: t.global, limit_mpps: self.limit_mpps }, news)
+            })
+        } else {
+            None
+        };
         // No amplification: the cap is what this probe brought in.
-        let len = wire::encode_reply(&probe, meta.ttl, rx, &self.cfg.name, meta.len, &mut self.out);
+        let enc = wire::encode_reply_with(&probe, meta.ttl, rx, &self.cfg.name, block, meta.len, &mut self.out);
         let sock = if from.is_ipv6() { self.reply6.as_ref() } else { self.reply4.as_ref() };
-        let (Some(sock), true) = (sock, len > 0) else { return };
-        match sock.send_to(&self.out[..len], &from) {
+        let (Some(sock), true) = (sock, enc.len > 0) else { return };
+        match sock.send_to(&self.out[..enc.len], &from) {
             Ok(sent) => {
                 c.replies += 1;
                 c.bytes_out += sent as u64;
@@ -236,11 +348,132 @@ impl Answerer {
                     p.replies += 1;
                     p.bytes_out += sent as u64;
                 }
+                if let Some(t) = self.sessions.get_mut(&key) {
+                    t.replies = t.replies.saturating_add(1);
+                }
+                if enc.refusals {
+                    self.told(key);
+                }
             }
             Err(e) => {
                 c.send_errors += 1;
                 c.last_send_error = Some(e.to_string());
             }
+        }
+    }
+
+    /// Notes a probe of a session that asked for refusals. False when the
+    /// session table is full (that session then gets v1 replies).
+    fn track(&mut self, key: SessionKey, src: IpAddr, probe: &Probe, len: usize, now: u64) -> bool {
+        if !self.sessions.contains_key(&key) && self.sessions.len() >= MAX_SESSIONS {
+            self.sweep(now);
+            if self.sessions.len() >= MAX_SESSIONS {
+                return false;
+            }
+        }
+        let t = self.sessions.entry(key).or_insert_with(|| SessionTally {
+            from: key.0,
+            src,
+            per_prober: 0,
+            global: 0,
+            told: (0, 0),
+            told_once: false,
+            replies: 0,
+            pending: false,
+            last_probe: *probe,
+            last_len: len,
+            last_mono: now,
+            gap_ns: 0,
+        });
+        if probe.seq >= t.last_probe.seq {
+            if now > t.last_mono {
+                t.gap_ns = now - t.last_mono;
+            }
+            t.last_probe = *probe;
+            t.last_len = len;
+        }
+        t.last_mono = t.last_mono.max(now);
+        true
+    }
+
+    /// Forgets sessions idle for 30 s (at most once a second).
+    fn sweep(&mut self, now: u64) {
+        if now.saturating_sub(self.last_sweep) < 1_000_000_000 && self.last_sweep != 0 {
+            return;
+        }
+        self.last_sweep = now;
+        let mut forgotten_pending = 0;
+        self.sessions.retain(|_, t| {
+            let keep = now.saturating_sub(t.last_mono) < SESSION_IDLE_NS;
+            if !keep && t.pending {
+                forgotten_pending += 1;
+            }
+            keep
+        });
+        self.pending -= forgotten_pending;
+    }
+
+    /// The session was just sent a block with its current counts.
+    fn told(&mut self, key: SessionKey) {
+        if let Some(t) = self.sessions.get_mut(&key) {
+            t.told = t.counts();
+            t.told_once = true;
+            if t.pending {
+                t.pending = false;
+                self.pending -= 1;
+            }
+        }
+    }
+
+    /// Sends the refusal reports that are due: for each session with
+    /// refusals it was not told about, once it has gone quiet (its last
+    /// probes were refused and no reply followed). A report spends a token of
+    /// the prober's bucket and of the global one like any reply, so it waits
+    /// until the limits allow it; it is never longer than the session's last
+    /// probe.
+    fn send_reports(&mut self, c: &mut Counters, now: u64) {
+        if self.pending == 0 || now.saturating_sub(self.last_tick) < REPORT_TICK_NS {
+            return;
+        }
+        self.last_tick = now;
+        let due: Vec<SessionKey> = self
+            .sessions
+            .iter()
+            .filter(|(_, t)| t.pending && now.saturating_sub(t.last_mono) >= t.quiet_ns())
+            .map(|(k, _)| *k)
+            .collect();
+        for key in due {
+            let Some(t) = self.sessions.get(&key) else { continue };
+            let (from, src, last, cap) = (t.from, t.src, t.last_probe, t.last_len);
+            let refusals = Refusals { per_prober: t.per_prober, global: t.global, limit_mpps: self.limit_mpps };
+            if cap < wire::MIN_REFUSALS_REPLY_LEN {
+                self.told(key); // it can never be told: its probes are too small
+                continue;
+            }
+            if self.limiter.allow(src, now) != Verdict::Allowed {
+                continue; // try again on a later tick
+            }
+            let len = wire::encode_report(&last, refusals, realtime_ns(), cap, &mut self.out);
+            let sock = if from.is_ipv6() { self.reply6.as_ref() } else { self.reply4.as_ref() };
+            let (Some(sock), true) = (sock, len > 0) else {
+                self.told(key);
+                continue;
+            };
+            match sock.send_to(&self.out[..len], &from) {
+                Ok(sent) => {
+                    c.reports += 1;
+                    c.bytes_out += sent as u64;
+                    if let Some(p) = c.probers.get_mut(&src) {
+                        p.reports += 1;
+                        p.bytes_out += sent as u64;
+                    }
+                }
+                Err(e) => {
+                    c.send_errors += 1;
+                    c.last_send_error = Some(e.to_string());
+                }
+            }
+            self.told(key);
         }
     }
 
@@ -272,25 +505,41 @@ enum Refusal {
 }
 
 pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: Arc<AtomicBool>) {
-    let mut answerer = Answerer::new(st.cfg.clone());
+    let answerer = Answerer::new(st.cfg.clone());
     let groups: Vec<Option<IpAddr>> = sockets.iter().map(|s| s.session().map(|ss| ss.group)).collect();
     let socks: Vec<&Socket> = sockets.iter().map(|s| &s.socket).collect();
     let mut batch = RecvBatch::new(BATCH, SLOT);
-    let result = drain(&socks, &stop, &mut batch, |gi, batch, n| {
-        let now = monotonic_ns();
-        let mut c = lock(&st.c);
-        for k in 0..n {
-            let Some((payload, meta)) = batch.packet(k) else { continue };
-            // Only what was sent to this socket's group (pktinfo), never a stray unicast.
-            if meta.dst != groups.get(gi).copied().flatten() {
-                continue;
+    let answerer = std::cell::RefCell::new(answerer);
+    let result = drain_ticking(
+        &socks,
+        &stop,
+        &mut batch,
+        |gi, batch, n| {
+            let now = monotonic_ns();
+            let mut a = answerer.borrow_mut();
+            let mut c = lock(&st.c);
+            for k in 0..n {
+                let Some((payload, meta)) = batch.packet(k) else { continue };
+                // Only what was sent to this socket's group (pktinfo), never a stray unicast.
+                if meta.dst != groups.get(gi).copied().flatten() {
+                    continue;
+                }
+                a.handle(&mut c, payload, &meta, now);
             }
-            answerer.handle(&mut c, payload, &meta, now);
-        }
-        c.tracked_sources = answerer.limiter.tracked_sources();
-        c.evictions = answerer.limiter.evictions();
-        Flow::Continue
-    });
+            a.send_reports(&mut c, now);
+            c.tracked_sources = a.limiter.tracked_sources();
+            c.evictions = a.limiter.evictions();
+            Flow::Continue
+        },
+        || {
+            let mut a = answerer.borrow_mut();
+            if a.pending > 0 {
+                let mut c = lock(&st.c);
+                a.send_reports(&mut c, monotonic_ns());
+                c.tracked_sources = a.limiter.tracked_sources();
+            }
+        },
+    );
     let mut c = lock(&st.c);
     if let Err(e) = result {
         c.error = Some(e.to_string());

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::panic;
 use std::sync::Once;
 
-use super::wire::{self, Clock, DecodeError, MalformedReason, Packet, Probe, Reply};
+use super::wire::{self, Clock, DecodeError, MalformedReason, Packet, Probe, Refusals, Reply};
 
 /// Outcome of a fuzz run. Every input lands in exactly one of probes,
 /// replies, foreign, malformed or panics.
@@ -253,22 +253,67 @@ fn valid_reply(rng: &mut XorShift, buf: &mut Vec<u8>) -> Expect {
         }
     }
     let cap = rng_len(rng, wire::HEADER_LEN, 160);
+    // Counts near the edges of u32 as often as small ones.
+    let mut count = || match rng.below(4) {
+        0 => 0,
+        1 => u32::MAX - rng.below(3) as u32,
+        _ => rng.next() as u32,
+    };
+    let refusals = Refusals { per_prober: count(), global: count(), limit_mpps: count() };
+    let news = rng.one_in(2);
+    // 0: a v1 reply; 1: a reply that may carry the refusal block; 2: a report.
+    let mode = rng.below(3);
     buf.clear();
     buf.resize(cap, 0x5A);
-    let written = wire::encode_reply(&probe, recv_ttl, recv_time_ns, &name, cap, buf);
+    if mode == 2 {
+        let written = wire::encode_report(&probe, refusals, recv_time_ns, cap, buf);
+        buf.truncate(written);
+        if written == 0 {
+            return Expect::Anything; // nothing to decode (an empty buffer is foreign)
+        }
+        let reply = Reply {
+            session: probe.session,
+            sender_id: probe.sender_id,
+            seq: probe.seq,
+            recv_ttl: None,
+            echo_mono_ns: probe.send_mono_ns,
+            recv_time_ns,
+            length: wire::MIN_REFUSALS_REPLY_LEN as u16,
+            name: "",
+            refusals: Some(refusals),
+            report: true,
+        };
+        return Expect::Reply(reply, String::new());
+    }
+    let asked = (mode == 1).then_some((refusals, news));
+    let written = wire::encode_reply_with(&probe, recv_ttl, recv_time_ns, &name, asked, cap, buf).len;
     buf.truncate(written);
 
-    // Independent oracle for the name rules: cut to 64 bytes on a char
-    // boundary, then keep it only if it fits under the cap.
+    // Independent oracle for the name and block rules: the name is cut to 64
+    // bytes on a char boundary; then block + name if both fit, else the block
+    // when it is news, else the name, else the block if it fits, else neither.
     let mut expected_name = name;
     while expected_name.len() > wire::MAX_NAME_LEN {
         expected_name.pop();
     }
-    if wire::HEADER_LEN + 1 + expected_name.len() > cap || expected_name.is_empty() {
+    let block_len = wire::MIN_REFUSALS_REPLY_LEN;
+    let named = |fixed: usize| !expected_name.is_empty() && fixed + 1 + expected_name.len() <= cap;
+    let (block, with_name) = if mode != 1 {
+        (false, named(wire::HEADER_LEN))
+    } else if named(block_len) {
+        (true, true)
+    } else if news && cap >= block_len {
+        (true, false)
+    } else if named(wire::HEADER_LEN) {
+        (false, true)
+    } else {
+        (cap >= block_len, false)
+    };
+    if !with_name {
         expected_name.clear();
     }
-    let expected_len =
-        if expected_name.is_empty() { wire::HEADER_LEN } else { wire::HEADER_LEN + 1 + expected_name.len() };
+    let fixed = if block { block_len } else { wire::HEADER_LEN };
+    let expected_len = if with_name { fixed + 1 + expected_name.len() } else { fixed };
     let reply = Reply {
         session: probe.session,
         sender_id: probe.sender_id,
@@ -278,6 +323,8 @@ fn valid_reply(rng: &mut XorShift, buf: &mut Vec<u8>) -> Expect {
         recv_time_ns,
         length: u16::try_from(expected_len).unwrap_or(0),
         name: "",
+        refusals: block.then_some(refusals),
+        report: false,
     };
     Expect::Reply(reply, expected_name)
 }
@@ -353,7 +400,11 @@ fn lie_in_a_field(rng: &mut XorShift, buf: &mut [u8]) {
             };
             write_at(buf, 20, &(lie as u16).to_be_bytes());
         }
-        1 => write_at(buf, 22, &(1u16 << rng.below(16)).to_be_bytes()),
+        1 => {
+            // One flag bit, or a mix of the defined reply bits (refusal block, report).
+            let flags = if rng.one_in(2) { 1u16 << rng.below(16) } else { rng.below(8) as u16 };
+            write_at(buf, 22, &flags.to_be_bytes());
+        }
         2 => write_at(buf, 4, &[rng.below(4) as u8]),
         3 => write_at(buf, 5, &[rng.below(4) as u8]),
         4 => write_at(buf, 6, &[rng.below(3) as u8]),

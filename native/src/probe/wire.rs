@@ -26,12 +26,30 @@ pub const MAX_UDP_PAYLOAD_V6: usize = 65_527;
 pub const MAX_NAME_LEN: usize = 64;
 /// Reply flag bit 0: the `recv_ttl` byte holds the TTL/hop limit the probe arrived with.
 pub const REPLY_FLAG_RECV_TTL: u16 = 0x0001;
+/// Reply flag bit 1: a 12-byte refusal block follows the header (before the name).
+pub const REPLY_FLAG_REFUSALS: u16 = 0x0002;
+/// Reply flag bit 2 (only with bit 1): a refusal report. It answers no probe:
+/// `seq` and `echo_mono_ns` are those of the last probe of the session the
+/// responder saw, and the datagram is only there to carry the refusal block.
+pub const REPLY_FLAG_REPORT: u16 = 0x0004;
+/// Every reply flag bit this version defines.
+const REPLY_FLAGS_KNOWN: u16 = REPLY_FLAG_RECV_TTL | REPLY_FLAG_REFUSALS | REPLY_FLAG_REPORT;
+/// Probe `sender_id` bit 31: the prober understands replies with a refusal
+/// block. v1 probers used their process id (below 2^22), so old probers never
+/// have it set and never receive a reply they would reject.
+pub const SENDER_ID_WANTS_REFUSALS: u32 = 0x8000_0000;
+/// Size of the refusal block that follows a reply's header when bit 1 is set.
+pub const REFUSALS_LEN: usize = 12;
+/// Smallest reply (and so smallest probe) that can carry the refusal block.
+pub const MIN_REFUSALS_REPLY_LEN: usize = HEADER_LEN + REFUSALS_LEN;
+/// `limit_mpps` value for "no limit, or at least u32::MAX thousandths per second".
+pub const LIMIT_UNBOUNDED: u32 = u32::MAX;
 
 const KIND_PROBE: u8 = 1;
 const KIND_REPLY: u8 = 2;
-/// Offset of the reply's `name_len` byte; the name follows it.
-const NAME_LEN_OFFSET: usize = HEADER_LEN;
-const NAME_OFFSET: usize = NAME_LEN_OFFSET + 1;
+/// Offset of a v1 reply's name (after the `name_len` byte at 48).
+#[cfg_attr(not(feature = "planted-oob"), allow(dead_code))]
+const NAME_OFFSET: usize = HEADER_LEN + 1;
 /// Offset of `seq`; `stamp_probe` rewrites seq and both timestamps from here on.
 const SEQ_OFFSET: usize = 24;
 
@@ -83,6 +101,35 @@ pub struct Probe {
 /// equal the buffer handed to `encode_probe`.
 pub type ProbeHeader = Probe;
 
+/// What a responder tells a prober about the probes of its session that it
+/// refused: cumulative counts since the session's first probe (saturating at
+/// u32::MAX), and its per-prober limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Refusals {
+    /// Probes refused because the prober was over the per-prober limit.
+    pub per_prober: u32,
+    /// Probes refused because the responder was over its global limit.
+    pub global: u32,
+    /// The per-prober limit in thousandths of a reply per second
+    /// (`LIMIT_UNBOUNDED`: no limit, or one too large to say).
+    pub limit_mpps: u32,
+}
+
+impl Refusals {
+    /// `limit_mpps` for a limit in replies per second (rounded; NaN and
+    /// negatives give 0, infinity and huge values `LIMIT_UNBOUNDED`).
+    pub fn limit_from_pps(pps: f64) -> u32 {
+        let m = (pps * 1000.0).round();
+        if m >= f64::from(LIMIT_UNBOUNDED) {
+            LIMIT_UNBOUNDED
+        } else if m > 0.0 {
+            m as u32
+        } else {
+            0
+        }
+    }
+}
+
 /// A decoded reply. `name` borrows from the datagram.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply<'a> {
@@ -99,6 +146,10 @@ pub struct Reply<'a> {
     pub length: u16,
     /// Responder's name, possibly empty.
     pub name: &'a str,
+    /// The refusal block (flag bit 1), when the responder sent one.
+    pub refusals: Option<Refusals>,
+    /// A refusal report (flag bit 2): answers no probe, carries only `refusals`.
+    pub report: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -270,10 +321,24 @@ fn decode_ours(buf: &[u8]) -> Result<Packet<'_>, MalformedReason> {
             send_mono_ns: h.time_b,
         }));
     }
-    if h.flags & !REPLY_FLAG_RECV_TTL != 0 {
+    let report = h.flags & REPLY_FLAG_REPORT != 0;
+    let has_refusals = h.flags & REPLY_FLAG_REFUSALS != 0;
+    // A report without its block would carry nothing.
+    if h.flags & !REPLY_FLAGS_KNOWN != 0 || (report && !has_refusals) {
         return Err(MalformedReason::ReservedBits);
     }
-    let name = decode_name(buf, after_header)?;
+    let (refusals, after_block) = if has_refusals {
+        let (block, rest) = after_header.split_first_chunk::<REFUSALS_LEN>().ok_or(MalformedReason::Truncated)?;
+        let mut r = Reader { rest: block };
+        (Some(Refusals { per_prober: r.u32(), global: r.u32(), limit_mpps: r.u32() }), rest)
+    } else {
+        (None, after_header)
+    };
+    // A report is exactly header + block: no name, no padding.
+    if report && !after_block.is_empty() {
+        return Err(MalformedReason::NonzeroPadding);
+    }
+    let name = decode_name(buf, after_block)?;
     Ok(Packet::Reply(Reply {
         session: h.session,
         sender_id: h.sender_id,
@@ -283,14 +348,16 @@ fn decode_ours(buf: &[u8]) -> Result<Packet<'_>, MalformedReason> {
         recv_time_ns: h.time_b,
         length: h.length,
         name,
+        refusals,
+        report,
     }))
 }
 
 /// Reads the optional `name_len` + name of a reply and checks the padding after it.
 #[cfg_attr(not(feature = "planted-oob"), allow(unused_variables))]
-fn decode_name<'a>(buf: &'a [u8], after_header: &'a [u8]) -> Result<&'a str, MalformedReason> {
-    let Some((&name_len, after_len)) = after_header.split_first() else {
-        return Ok(""); // a bare 48-byte reply has no name
+fn decode_name<'a>(buf: &'a [u8], after_fixed: &'a [u8]) -> Result<&'a str, MalformedReason> {
+    let Some((&name_len, after_len)) = after_fixed.split_first() else {
+        return Ok(""); // a bare reply (48 bytes, or 60 with the refusal block) has no name
     };
     let name_len = usize::from(name_len);
     // Deliberate bug for the fuzz self-test: indexes past the end whenever
@@ -363,7 +430,8 @@ pub fn stamp_probe(buf: &mut [u8], seq: u64, send_time_ns: u64, send_mono_ns: u6
     }
 }
 
-/// Encodes the reply to `probe` into `out` and returns its length.
+/// Encodes the v1 reply to `probe` (no refusal block) into `out` and returns
+/// its length: what a responder sends a prober that did not ask for refusals.
 ///
 /// No amplification: the reply never exceeds `cap` (pass the probe's
 /// length). The name (cut to 64 bytes at a character boundary) is included
@@ -377,19 +445,64 @@ pub fn encode_reply(
     cap: usize,
     out: &mut [u8],
 ) -> usize {
+    encode_reply_with(probe, recv_ttl, recv_time_ns, name, None, cap, out).len
+}
+
+/// What `encode_reply_with` wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Encoded {
+    /// Bytes written; 0 means send nothing.
+    pub len: usize,
+    /// The refusal block went in (flag bit 1).
+    pub refusals: bool,
+}
+
+/// Encodes a reply that may carry the refusal block, never longer than `cap`.
+///
+/// `refusals` is `Some((block, news))` for a prober that asked for refusals
+/// (probe `sender_id` bit 31). What goes in, within `cap`:
+/// - block and name when both fit;
+/// - otherwise, when `news` (the counts changed since the last block this
+///   session got), the block without the name: the counts matter more;
+/// - otherwise the name without the block (the v1 layout), when it fits;
+/// - otherwise the block alone if it fits, else the bare 48-byte header.
+pub fn encode_reply_with(
+    probe: &Probe,
+    recv_ttl: Option<u8>,
+    recv_time_ns: u64,
+    name: &str,
+    refusals: Option<(Refusals, bool)>,
+    cap: usize,
+    out: &mut [u8],
+) -> Encoded {
+    const NOTHING: Encoded = Encoded { len: 0, refusals: false };
     let room = cap.min(out.len()).min(MAX_PACKET_LEN);
     let name = truncate_utf8(name, MAX_NAME_LEN);
-    let with_name = NAME_OFFSET + name.len();
-    let len = if !name.is_empty() && with_name <= room { with_name } else { HEADER_LEN };
-    if len > room {
-        return 0;
+    let fits = |len: usize| len <= room;
+    let named = |fixed: usize| !name.is_empty() && fits(fixed + 1 + name.len());
+    // (block?, name?)
+    let (block, with_name) = match refusals {
+        Some((_, _)) if named(MIN_REFUSALS_REPLY_LEN) => (true, true),
+        Some((_, true)) if fits(MIN_REFUSALS_REPLY_LEN) => (true, false),
+        _ if named(HEADER_LEN) => (false, true),
+        Some(_) if fits(MIN_REFUSALS_REPLY_LEN) => (true, false),
+        _ => (false, false),
+    };
+    let fixed = if block { MIN_REFUSALS_REPLY_LEN } else { HEADER_LEN };
+    let len = if with_name { fixed + 1 + name.len() } else { fixed };
+    if !fits(len) {
+        return NOTHING;
     }
     let (Ok(length), Ok(name_len)) = (u16::try_from(len), u8::try_from(name.len())) else {
-        return 0; // unreachable: len <= 65535 and name.len() <= 64
+        return NOTHING; // unreachable: len <= 65535 and name.len() <= 64
     };
     let Some((header, after_header)) = out.split_first_chunk_mut::<HEADER_LEN>() else {
-        return 0;
+        return NOTHING;
     };
+    let mut flags = if recv_ttl.is_some() { REPLY_FLAG_RECV_TTL } else { 0 };
+    if block {
+        flags |= REPLY_FLAG_REFUSALS;
+    }
     *header = Header {
         kind: KIND_REPLY,
         clock: Clock::Realtime.to_wire(),
@@ -397,20 +510,57 @@ pub fn encode_reply(
         session: probe.session,
         sender_id: probe.sender_id,
         length,
-        flags: if recv_ttl.is_some() { REPLY_FLAG_RECV_TTL } else { 0 },
+        flags,
         seq: probe.seq,
         time_a: probe.send_mono_ns,
         time_b: recv_time_ns,
     }
     .to_bytes();
-    if len > HEADER_LEN {
-        let Some(tail) = after_header.get_mut(..len - HEADER_LEN) else {
-            return 0;
-        };
-        let mut w = Writer::new(tail);
+    let Some(tail) = after_header.get_mut(..len - HEADER_LEN) else {
+        return NOTHING;
+    };
+    let mut w = Writer::new(tail);
+    if let (true, Some((r, _))) = (block, refusals) {
+        w.u32(r.per_prober);
+        w.u32(r.global);
+        w.u32(r.limit_mpps);
+    }
+    if with_name {
         w.u8(name_len);
         w.bytes(name.as_bytes());
     }
+    Encoded { len, refusals: block }
+}
+
+/// Encodes a refusal report for a session whose last probes were refused:
+/// header + block (60 bytes), flags bits 1 and 2, `seq` and `echo_mono_ns`
+/// from the last probe of the session (`last`), `recv_time_ns` = `now_rt`.
+/// Returns 0 when `cap` (that probe's length) or `out` cannot hold 60 bytes.
+pub fn encode_report(last: &Probe, refusals: Refusals, now_rt: u64, cap: usize, out: &mut [u8]) -> usize {
+    let len = MIN_REFUSALS_REPLY_LEN;
+    if len > cap.min(out.len()) {
+        return 0;
+    }
+    let Some((header, after_header)) = out.split_first_chunk_mut::<HEADER_LEN>() else {
+        return 0;
+    };
+    *header = Header {
+        kind: KIND_REPLY,
+        clock: Clock::Realtime.to_wire(),
+        ttl: 0,
+        session: last.session,
+        sender_id: last.sender_id,
+        length: len as u16,
+        flags: REPLY_FLAG_REFUSALS | REPLY_FLAG_REPORT,
+        seq: last.seq,
+        time_a: last.send_mono_ns,
+        time_b: now_rt,
+    }
+    .to_bytes();
+    let mut w = Writer::new(after_header);
+    w.u32(refusals.per_prober);
+    w.u32(refusals.global);
+    w.u32(refusals.limit_mpps);
     len
 }
 
@@ -643,6 +793,8 @@ mod tests {
             recv_time_ns: 1_700_000_000_999_000_000,
             length: 58,
             name: "rtr-1.lab",
+            refusals: None,
+            report: false,
         };
         assert_eq!(decode(&buf), Ok(Packet::Reply(expected)));
     }
@@ -784,6 +936,105 @@ mod tests {
             Ok(Packet::Reply(r)) => assert_eq!((r.name, r.length), ("ab", len)),
             other => panic!("{other:?}"),
         }
+    }
+
+    const REFUSED: Refusals = Refusals { per_prober: 7, global: 0x0102_0304, limit_mpps: 10_000 };
+
+    fn decoded_reply(buf: &[u8]) -> Reply<'_> {
+        match decode(buf) {
+            Ok(Packet::Reply(r)) => r,
+            other => panic!("expected a reply, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refusal_block_layout_and_round_trip() {
+        let probe = probe_header(100);
+        let mut out = [0u8; 200];
+        let enc = encode_reply_with(&probe, Some(3), 9, "h2", Some((REFUSED, true)), 100, &mut out);
+        assert_eq!(enc, Encoded { len: 63, refusals: true });
+        let buf = &out[..enc.len];
+        assert_eq!(&buf[22..24], &[0, 0x03], "flags: recv_ttl + refusals");
+        assert_eq!(&buf[48..60], &[0, 0, 0, 7, 1, 2, 3, 4, 0, 0, 0x27, 0x10], "per_prober, global, limit_mpps");
+        assert_eq!(&buf[60..63], &[2, b'h', b'2'], "name_len and name after the block");
+        let r = decoded_reply(buf);
+        assert_eq!((r.refusals, r.report, r.name, r.recv_ttl, r.seq), (Some(REFUSED), false, "h2", Some(3), 42));
+    }
+
+    #[test]
+    fn the_block_never_makes_a_reply_longer_than_its_probe() {
+        let probe = probe_header(100);
+        let name = "responder-with-a-long-name"; // 26 bytes
+        for cap in 0..200 {
+            for news in [false, true] {
+                let mut out = [0u8; 300];
+                let enc = encode_reply_with(&probe, None, 0, name, Some((REFUSED, news)), cap, &mut out);
+                assert!(enc.len <= cap, "cap {cap}: {} bytes", enc.len);
+                let expected = match cap {
+                    0..48 => 0,
+                    48..60 => 48,               // bare: neither block nor name fits
+                    60..75 => 60,               // the block alone (the name does not fit either way)
+                    75..87 if news => 60,       // news: the block wins over the name
+                    75..87 => 75,               // no news: the name, v1 layout
+                    _ => 87,                    // both
+                };
+                assert_eq!(enc.len, expected, "cap {cap}, news {news}");
+                if enc.len > 0 {
+                    let r = decoded_reply(&out[..enc.len]);
+                    assert_eq!(r.refusals.is_some(), enc.refusals);
+                    assert_eq!(enc.refusals, enc.len == 60 || enc.len == 87);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_v1_reply_decodes_without_refusals() {
+        let v1 = reply_bytes("abc", 1000);
+        let r = decoded_reply(&v1);
+        assert_eq!((r.refusals, r.report), (None, false));
+        // encode_reply (what a prober that did not ask gets) never sets bit 1 or 2.
+        let mut out = [0u8; 100];
+        let n = encode_reply(&probe_header(100), None, 0, "abc", 100, &mut out);
+        assert_eq!((n, &out[22..24]), (52, &[0u8, 0][..]));
+    }
+
+    #[test]
+    fn reports_round_trip_and_are_exactly_60_bytes() {
+        let probe = probe_header(64);
+        let mut out = [0xEEu8; 100];
+        assert_eq!(encode_report(&probe, REFUSED, 77, 59, &mut out), 0, "does not fit under a 59-byte probe");
+        let n = encode_report(&probe, REFUSED, 77, 64, &mut out);
+        assert_eq!(n, 60);
+        let r = decoded_reply(&out[..n]);
+        assert_eq!((r.report, r.refusals, r.seq, r.echo_mono_ns, r.recv_time_ns, r.name), (true, Some(REFUSED), 42, 987_654_321, 77, ""));
+        // A report with anything after the block is malformed.
+        let mut longer = out[..n].to_vec();
+        longer.push(0);
+        longer[20..22].copy_from_slice(&61u16.to_be_bytes());
+        assert_eq!(malformed(&longer), MalformedReason::NonzeroPadding);
+        // The report bit without the block bit is meaningless.
+        let mut b = out[..n].to_vec();
+        b[23] = 0x04;
+        assert_eq!(malformed(&b), MalformedReason::ReservedBits);
+        // The block bit on a datagram too short to hold the block.
+        let mut short = reply_bytes("", 1000);
+        short[23] = 0x03;
+        assert_eq!(malformed(&short), MalformedReason::Truncated);
+        // Bit 3 and up are still reserved.
+        let mut b = out[..n].to_vec();
+        b[23] = 0x0e;
+        assert_eq!(malformed(&b), MalformedReason::ReservedBits);
+    }
+
+    #[test]
+    fn limit_encoding_saturates() {
+        assert_eq!(Refusals::limit_from_pps(10.0), 10_000);
+        assert_eq!(Refusals::limit_from_pps(0.5), 500);
+        assert_eq!(Refusals::limit_from_pps(f64::INFINITY), LIMIT_UNBOUNDED);
+        assert_eq!(Refusals::limit_from_pps(5e6), LIMIT_UNBOUNDED);
+        assert_eq!(Refusals::limit_from_pps(f64::NAN), 0);
+        assert_eq!(Refusals::limit_from_pps(-1.0), 0);
     }
 
     #[test]
