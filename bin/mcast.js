@@ -15,7 +15,20 @@ const early = [];
 const hold = (sig) => early.push(sig);
 process.on('SIGINT', hold);
 process.on('SIGTERM', hold);
-const { main } = await import(cli.href);
+let main;
+try {
+  ({ main } = await import(cli.href));
+} catch (e) {
+  // Loading opens a few dozen files: a low `ulimit -n` (or a broken build)
+  // fails here, before mcast's own error handling exists. One line, exit 3.
+  const code = e?.code;
+  const line =
+    code === 'EMFILE' || code === 'ENFILE'
+      ? `mcast: too many open files while loading mcast (${code}): raise \`ulimit -n\` (e.g. ulimit -n 1024) and run it again`
+      : `mcast: cannot load mcast (${String(e?.message ?? e).split('\n')[0]}); rebuild with 'npm run build'`;
+  process.stderr.write(`${line}\n`);
+  process.exit(3);
+}
 const run = main(process.argv, early);
 process.off('SIGINT', hold);
 process.off('SIGTERM', hold);

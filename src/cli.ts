@@ -3,9 +3,10 @@
 // under --json/--ndjson) and a documented exit code; never a stack trace.
 
 import { Command, CommanderError, Option } from 'commander';
-import { EXIT_CODE_HELP, ExitCode, McastError } from './errors.js';
+import { EXIT_CODE_HELP, ExitCode, McastError, isTooManyOpenFiles, tooManyOpenFiles } from './errors.js';
 import { createUi, type Ui } from './ui/terminal.js';
 import { jsonDocument, mcastVersion } from './ui/json.js';
+import { installOutputGuards, keepRunningWhenReaderGoes, outputFailure } from './ui/output.js';
 import { registerCommands } from './commands/index.js';
 
 export interface RunContext {
@@ -40,12 +41,10 @@ function installSignals(controller: AbortController): (sig: NodeJS.Signals) => v
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  // Output piped into `head`: end quietly.
-  for (const stream of [process.stdout, process.stderr]) {
-    stream.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-    });
-  }
+  // A reader that went away (EPIPE) or a write that failed (ENOSPC, ...): src/ui/output.ts.
+  installOutputGuards((reason) => {
+    if (!controller.signal.aborted) controller.abort(reason);
+  });
   return onSignal;
 }
 
@@ -78,6 +77,10 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     signal: controller.signal,
   });
   registerCommands(program, ctxFor);
+  // A verdict must survive the loss of its reader: check, ping and mesh run on and exit with it.
+  program.hook('preAction', (_program, action) => {
+    if (['check', 'ping', 'mesh'].includes(action.name())) keepRunningWhenReaderGoes();
+  });
   for (const cmd of program.commands) {
     cmd.exitOverride().configureOutput({ writeErr: (s) => (!s.startsWith('error:') ? process.stderr.write(s) : undefined) });
     cmd.addHelpText('after', `\n${EXIT_CODE_HELP}`);
@@ -86,6 +89,11 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
+      // `mcast` with no command: the help went to stderr; that is a usage error (exit 2).
+      if (e.code === 'commander.help' && e.exitCode !== 0) {
+        process.exitCode = ExitCode.Usage;
+        return;
+      }
       if (e.exitCode === 0 || e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') {
         process.exitCode = 0;
         return;
@@ -95,12 +103,14 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
       process.exitCode = ExitCode.Usage;
       return;
     }
-    const err = e instanceof McastError ? e : new McastError('E_INTERNAL', `internal error: ${(e as Error)?.message ?? String(e)}`, ExitCode.System);
+    const err = e instanceof McastError ? e : isTooManyOpenFiles(e) ? tooManyOpenFiles(e.code, e) : new McastError('E_INTERNAL', `internal error: ${(e as Error)?.message ?? String(e)}`, ExitCode.System);
     if (process.env.MCAST_DEBUG && !(e instanceof McastError)) process.stderr.write(`${(e as Error)?.stack}\n`);
     reportError(err, args);
     process.exitCode = err.exitCode;
   } finally {
     commandFinished = true;
+    // The result could not be written (said once on stderr by src/ui/output.ts).
+    if (outputFailure()) process.exitCode = ExitCode.System;
   }
 }
 

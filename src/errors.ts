@@ -2,6 +2,8 @@
 // Commands throw McastError; cli.ts turns it into one stderr line (and a JSON
 // error object on stdout under --json) and the exit code below.
 
+import { readFileSync } from 'node:fs';
+
 export const ExitCode = {
   /** The command did what was asked (and a check passed). */
   Ok: 0,
@@ -45,4 +47,27 @@ export function usageError(code: string, message: string): McastError {
 /** The environment refused: exit 3. */
 export function systemError(code: string, message: string, cause?: unknown): McastError {
   return new McastError(code, message, ExitCode.System, { cause });
+}
+
+/** The soft open-file limit (`ulimit -n`) from /proc/self/limits, or null. */
+function openFileLimit(): number | null {
+  try {
+    const m = /^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** EMFILE/ENFILE anywhere (a socket, getifaddrs, a module load): one line with the fix, exit 3. */
+export function tooManyOpenFiles(code: 'EMFILE' | 'ENFILE', cause?: unknown): McastError {
+  const limit = code === 'EMFILE' ? openFileLimit() : null;
+  const what = code === 'ENFILE' ? 'the system-wide open-file table is full (ENFILE)' : `too many open files${limit !== null ? ` (ulimit -n is ${limit})` : ''}`;
+  return new McastError(code, `${what}: raise \`ulimit -n\` or join fewer groups`, ExitCode.System, { cause });
+}
+
+/** True for a Node or native error whose code is EMFILE or ENFILE. */
+export function isTooManyOpenFiles(e: unknown): e is { code: 'EMFILE' | 'ENFILE' } {
+  const code = (e as { code?: unknown } | null)?.code;
+  return code === 'EMFILE' || code === 'ENFILE';
 }

@@ -89,6 +89,40 @@ const CASES: Case[] = [
   { args: ['mesh', G, '--peers', 'nothost'], says: /--peers needs at least two host addresses.*e\.g\. --peers 10\.0\.0\.1,10\.0\.0\.2/ },
   { args: ['mesh', G, '--peers', '10.0.0.1,banana'], says: /--peers entries must be IP addresses; got 'banana'/ },
   { args: ['mesh', G, '--peers', '10.0.0.1,fd00::2'], says: /peer fd00::2 is IPv6 but the group is IPv4; use peers of the group's family/ },
+  // Issue 14: the class of every option, not one example. Empty text options no longer mean "the default".
+  { args: ['join', G, '-i', ''], says: /--interface must be an interface name, index or address, e\.g\. eth0.*; got ''$/ },
+  { args: ['ping', G, '--interface', ' '], says: /--interface must be an interface name, index or address.*; got ' '$/ },
+  { args: ['check', G, '--responders', '1', '--junit', ''], says: /--junit must be a file path, e\.g\. junit\.xml; got ''$/ },
+  { args: ['check', G, '--expect', ''], says: /--expect must be a responder's address or name, e\.g\. 10\.0\.0\.2 or h2; got ''$/ },
+  { args: ['join', '232.1.2.3', '-s', ''], says: /--source must be a sender's unicast address.*; got ''$/ },
+  { args: ['join', G, '-x', ''], says: /--exclude must be a sender's unicast address.*; got ''$/ },
+  { args: ['send', G, '--source-address', ''], says: /--source-address must be one of this host's addresses.*; got ''$/ },
+  { args: ['respond', G, '--allow', ''], says: /--allow must be an address or prefix.*; got ''$/ },
+  { args: ['respond', G, '--name', ''], says: /--name must be 1-64 bytes of printable text.*; got ''$/ },
+  { args: ['mesh', G, '--peers', ''], says: /--peers must be a comma-separated list of host addresses.*; got ''$/ },
+  { args: ['mesh', G, '--peers', '10.0.0.1,,10.0.0.2'], says: /--peers must be a comma-separated list.*; got '10\.0\.0\.1,,10\.0\.0\.2'$/ },
+  // One integer grammar: hex, exponents and decimals are refused by every integer option alike.
+  { args: ['send', G, '-l', '0x40'], says: /--size must be an integer from 48 .* to 65507 .*got '0x40'/ },
+  { args: ['send', G, '-l', '1e2'], says: /--size must be an integer from 48 .* to 65507 .*got '1e2'/ },
+  { args: ['ping', G, '--size', '64.0'], says: /--size must be an integer from 48 .* to 65507.*got '64\.0'/ },
+  { args: ['check', G, '--responders', '1', '-l', '0x40'], says: /--size must be an integer from 48 .*got '0x40'/ },
+  { args: ['send', G, '-c', '1e3'], says: /--count must be a positive integer; got '1e3'/ },
+  { args: ['send', G, '-t', '0x1'], says: /--ttl must be an integer 0-255; got '0x1'/ },
+  { args: ['join', G, '-p', '5e3'], says: /--port must be an integer 1-65535; got '5e3'/ },
+  { args: ['join', G, '--recv-buffer', '1e6'], says: /--recv-buffer must be a positive integer; got '1e6'/ },
+  { args: ['check', G, '--responders', '0x2'], says: /--responders must be a positive integer; got '0x2'/ },
+  // Sources: an address no interface has (like -i), the same source twice, a zone that would be ignored.
+  { args: ['send', G, '--source-address', '10.9.9.9'], says: /No interface has the address 10\.9\.9\.9; --source-address must be one of this host's addresses/ },
+  { args: ['join', '232.1.2.3', '-s', '10.0.0.1', '-s', '10.0.0.1'], says: /--source 10\.0\.0\.1 is given twice; give each source once/ },
+  { args: ['join', 'ff15::1', '-x', 'fd00::1:1', '-x', 'fd00:0::1:1'], says: /--exclude fd00::1:1 is given twice; give each source once/ },
+  { args: ['respond', '232.1.2.3', '-s', '10.0.0.1', '--source', '10.0.0.1'], says: /--source 10\.0\.0\.1 is given twice/ },
+  { args: ['check', '232.1.2.3', '--receive', '-s', '10.0.0.1', '-s', '10.0.0.1'], says: /--source 10\.0\.0\.1 is given twice/ },
+  { args: ['join', 'ff35::1', '-s', 'fe80::1%lo'], says: /--source 'fe80::1%lo': a source takes no %zone; give the interface with --interface/ },
+  // Bounds in units a person reads; a name that would be cut on the wire.
+  { args: ['join', G, '-d', '600h'], says: /--duration must be a duration of at most 576h \(24 days\); got '600h'/ },
+  { args: ['check', G, '--responders', '1', '--timeout', '2147483648ms'], says: /--timeout must be a duration of at most 576h \(24 days\)/ },
+  { args: ['respond', G, '--name', 'x'.repeat(65)], says: /--name must be 1-64 bytes of printable text \(it is carried in every reply\); this one is 65 bytes/ },
+  { args: ['respond', G, '--name', 'a\x1b[31mb\u202e'], says: /--name must be 1-64 bytes of printable text.*got 'a\\x1b\[31mb\\u202e'$/ },
 ];
 
 /** Run `args` in the lab's namespace h1 (only lo, no route): bounded, never hangs. */

@@ -3,7 +3,7 @@
 // stream. Exit 0 pass, 1 fail, 2 usage, 3 system error; always ends within
 // --timeout.
 
-import { writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { canonicalAddress, type GroupSpec } from '../model/address.js';
 import { atLeast, judgedProbes, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
@@ -11,6 +11,7 @@ import type { RunContext } from '../cli.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
 import * as join from './join.js';
 import { junitXml } from '../render/junit.js';
+import { describeWriteError } from '../ui/output.js';
 
 export interface CheckOptions {
   group: GroupSpec & { port: number };
@@ -97,6 +98,65 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
   return c;
 }
 
+/**
+ * --junit FILE, opened (created, not truncated) before the check runs, so a
+ * path that cannot be written ends the command with exit 3 before any probe;
+ * a failure to write the report at the end is exit 3 too.
+ */
+export class ReportFile {
+  private constructor(
+    readonly path: string,
+    private fd: number | null,
+    private readonly created: boolean,
+  ) {}
+
+  static open(path: string): ReportFile {
+    let existed = true;
+    try {
+      statSync(path);
+    } catch {
+      existed = false;
+    }
+    try {
+      return new ReportFile(path, openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o666), !existed);
+    } catch (e) {
+      throw systemError('E_WRITE', `cannot write the JUnit report to ${path}: ${describeWriteError(e as NodeJS.ErrnoException)}`, e);
+    }
+  }
+
+  /** Replace the file's content with `text`; throws E_WRITE (exit 3). */
+  write(text: string): void {
+    const fd = this.fd;
+    if (fd === null) return;
+    this.fd = null;
+    try {
+      if (fstatSync(fd).isFile()) ftruncateSync(fd, 0);
+      const buf = Buffer.from(text, 'utf8');
+      for (let off = 0; off < buf.length; ) off += writeSync(fd, buf, off, buf.length - off, off);
+      closeSync(fd);
+    } catch (e) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already failed */
+      }
+      throw systemError('E_WRITE', `cannot write the JUnit report to ${this.path}: ${describeWriteError(e as NodeJS.ErrnoException)}`, e);
+    }
+  }
+
+  /** The check could not complete: close, and remove the file if this run created it. */
+  abandon(): void {
+    if (this.fd === null) return;
+    try {
+      closeSync(this.fd);
+      if (this.created) unlinkSync(this.path);
+    } catch {
+      /* best effort */
+    }
+    this.fd = null;
+  }
+}
+
 /** Per responder (by address and by --expect name): its accounting, for the JUnit report. */
 export function responderDetails(o: CheckOptions, p: PingResult): Record<string, string> {
   const out: Record<string, string> = {};
@@ -116,13 +176,22 @@ export function remainingMs(timeoutMs: number): number {
 }
 
 export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: CheckResult; exitCode: number }> {
+  if (o.mode === 'active' && o.responders === undefined && o.expect.length === 0) {
+    throw usageError('E_USAGE', 'an active check needs --responders N or --expect HOST (or use --receive for a passive check)');
+  }
+  const report = o.junit !== undefined ? ReportFile.open(o.junit) : null;
+  try {
+    return await runCheck(o, ctx, report);
+  } finally {
+    report?.abandon();
+  }
+}
+
+async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | null): Promise<{ result: CheckResult; exitCode: number }> {
   const started = Date.now();
   let criteria: Criterion[];
   let measurements: PingResult | join.JoinResult;
   if (o.mode === 'active') {
-    if (o.responders === undefined && o.expect.length === 0) {
-      throw usageError('E_USAGE', 'an active check needs --responders N or --expect HOST (or use --receive for a passive check)');
-    }
     // The whole run, late replies included, must end within --timeout.
     const waitMs = Math.min(2000, Math.max(200, o.timeoutMs / 10));
     const p = await runPing(
@@ -153,16 +222,12 @@ export async function run(o: CheckOptions, ctx: RunContext): Promise<{ result: C
     measurements,
     durationMs: Date.now() - started,
   };
-  if (o.junit) {
+  if (report) {
     // One test case per responder: those criteria name, plus every other responder that answered.
     const answered = o.mode === 'active' ? (measurements as PingResult).responders.filter((r) => !o.expect.some((h) => matchesHost(r, h))).map((r) => r.address) : [];
     const subjects = o.mode === 'active' ? [...new Set([...criteria.map((c) => c.subject).filter((s): s is string => Boolean(s)), ...answered])] : [];
     const details = o.mode === 'active' ? responderDetails(o, measurements as PingResult) : {};
-    try {
-      writeFileSync(o.junit, junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects, details));
-    } catch (e) {
-      throw systemError('E_WRITE', `cannot write the JUnit report to ${o.junit}: ${(e as Error).message}`);
-    }
+    report.write(junitXml(`mcast check ${o.group.address}`, criteria, result.durationMs, subjects, details));
   }
   return { result, exitCode: pass ? ExitCode.Ok : ExitCode.Failed };
 }

@@ -2,8 +2,8 @@
 // argument parsing, and dispatch to command modules and renderers.
 
 import { Command, Option } from 'commander';
-import { parseGroupSpec, scopeReport } from '../model/address.js';
-import { asListParser, asParser, parseBitrate, parseCount, parseDuration, parseMilliseconds, parsePercent, parsePort, parseRate, parseTtl } from '../model/options.js';
+import { parseGroupSpec, quoteInput, scopeReport } from '../model/address.js';
+import { asListParser, asParser, parseBitrate, parseCount, parseDatagramSize, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
 import { ExitCode, usageError } from '../errors.js';
 import { printJson, emitEvent } from '../ui/json.js';
 import type { RunContext } from '../cli.js';
@@ -73,6 +73,20 @@ export function parseGroups(raw: string[], port: number | undefined): (ReturnTyp
   return groups;
 }
 
+// Text options: never empty (an empty -i or --expect would silently mean "the default" or "anyone").
+const IFACE = asParser(parseText('an interface name, index or address, e.g. eth0, 2 or 10.0.0.1'), '--interface');
+const sourceList = (name: string) => asListParser(parseText("a sender's unicast address, e.g. 192.0.2.10 or 2001:db8::10"), name);
+const sizeOption = asParser(parseDatagramSize, '--size');
+
+/** --peers A,B,C (repeatable): every entry a non-empty address. */
+function peersParser(v: string, prev: string[] = []): string[] {
+  const entries = v.split(',').map((x) => x.trim());
+  if (entries.some((x) => x === '')) {
+    throw usageError('E_OPTION_VALUE', `--peers must be a comma-separated list of host addresses, e.g. 10.0.0.1,10.0.0.2; got '${quoteInput(v)}'`);
+  }
+  return [...prev, ...entries];
+}
+
 const durationParser = (name: string) => asParser((raw, n) => parseDuration(raw, n), name);
 
 /** Durations in ms internally; --help shows defaults the way users type them (1s, 200ms). */
@@ -130,9 +144,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .description('join groups for real (IGMP/MLD), receive, and report per sender: packets, rate, TTL, loss, duplicates, reordering, delay, jitter')
       .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
-      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
-      .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', asListParser((r) => r, '--source'), [])
-      .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', asListParser((r) => r, '--exclude'), [])
+      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)", IFACE)
+      .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', sourceList('--source'), [])
+      .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', sourceList('--exclude'), [])
       .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', '--duration'))
       .addOption(durationOption('--interval <time>', 'statistics interval for --ndjson and the live view', '--interval', 1000))
@@ -168,11 +182,11 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-t, --ttl <n>', 'TTL / hop limit: 0 this host, 1 this link, N crosses N-1 routers', asParser(parseTtl, '--ttl'), 1)
       .option('--loopback', 'deliver the probes to receivers on this host too (default)')
       .option('--no-loopback', 'do not deliver the probes to receivers on this host')
-      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)")
-      .option('--source-address <address>', 'local address to send from')
+      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)", IFACE)
+      .option('--source-address <address>', 'local address to send from (one of this host\'s)', asParser(parseText("one of this host's addresses, e.g. 10.0.0.1"), '--source-address'))
       .addOption(new Option('-r, --rate <pps>', 'probes per second (default 1)').argParser(asParser(parseRate, '--rate')))
       .addOption(new Option('-b, --bitrate <rate>', 'bits per second instead of --rate, e.g. 10M').argParser(asParser(parseBitrate, '--bitrate')))
-      .option('-l, --size <bytes>', 'datagram size in bytes, 48 (header) to 65507 (IPv6: 65527)', (v: string) => Number(v), 64)
+      .option('-l, --size <bytes>', 'datagram size in bytes, 48 (header) to 65507 (IPv6: 65527)', sizeOption, 64)
       .option('-c, --count <n>', 'send N probes, then stop (default: until Ctrl-C or --duration)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s', '--duration'))
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer')),
@@ -182,9 +196,6 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const { renderSendSummary } = await import('../render/send.js');
     checkOutput(o);
     rejectContradictions(rawArgs, [['--loopback', '--no-loopback']]);
-    if (typeof o.size !== 'number' || !Number.isInteger(o.size)) {
-      throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 (the probe header) to 65507 (IPv6: 65527); got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
-    }
     const ctx = ctxFor(o);
     const { result, exitCode } = await send.run(
       {
@@ -212,12 +223,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .argument('[group...]', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT (none with --ssmping)')
       .option('--ssmping', 'be an ssmping server (like ssmpingd, UDP 4321, but replies never exceed requests; default limits 2 requests/s per client, 100/s in all)')
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
-      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)")
-      .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', asListParser((r) => r, '--source'), [])
-      .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser((r) => r, '--allow'), [])
-      .option('--max-replies-per-second <n>', 'replies per second to any one prober; a pinger probing faster sees the excess as loss', asParser(parseRate, '--max-replies-per-second'), 10)
+      .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)", IFACE)
+      .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', sourceList('--source'), [])
+      .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser(parseText('an address or prefix, e.g. 10.0.0.0/8 or 2001:db8::/32'), '--allow'), [])
+      .option('--max-replies-per-second <n>', 'replies per second to any one prober; a pinger probing faster has the excess refused (it is told, and counts them apart from loss)', asParser(parseRate, '--max-replies-per-second'), 10)
       .option('--global-max-replies-per-second <n>', 'replies per second in all', asParser(parseRate, '--global-max-replies-per-second'), 1000)
-      .option('--name <name>', 'name carried in replies (default: the host name)')
+      .option('--name <name>', 'name carried in replies, at most 64 bytes (default: the host name)', asParser(parseName, '--name'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', '--duration')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>, cmd: Command) => {
@@ -250,12 +261,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT (with --ssmping: the server)')
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT}; --ssmping: the server's, 4321)`, asParser(parsePort, '--port'))
       .option('--ssmping', 'be an ssmping client: ask the ssmping server <group> for unicast and multicast replies (exit 0 if a multicast reply came)')
-      .option('--group <group>', 'with --ssmping: asmping mode, an any-source join of this group with the ssmping group ID (224.3.3.3 -> 224.3.3.234)')
+      .option('--group <group>', 'with --ssmping: asmping mode, an any-source join of this group with the ssmping group ID (224.3.3.3 -> 224.3.3.234)', asParser(parseText('a multicast group, e.g. 224.3.3.3'), '--group'))
       .option('-c, --count <n>', 'probes to send', asParser(parseCount, '--count'), 10)
       .addOption(durationOption('--interval <time>', 'time between probes, e.g. 200ms', '--interval', 1000))
-      .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', (v: string) => Number(v), 64)
+      .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', sizeOption, 64)
       .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
-      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)")
+      .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('-w, --wait <time>', 'how long to wait for late replies after the last probe', '--wait', 2000))
       .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
     { ndjson: true },
@@ -268,7 +279,6 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.ssmping) return ssmpingPing.cliAction(group, o, cmd, ctx);
     if (o.group !== undefined) throw usageError('E_USAGE', '--group applies only with --ssmping');
     const [g] = parseGroups([group], o.port);
-    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
     const { result, exitCode } = await ping.run(
       { group: g!, count: o.count, intervalMs: o.interval, size: o.size, ttl: o.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
       ctx,
@@ -283,7 +293,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('--responders <n>', 'active: at least N responders must answer', asParser(parseCount, '--responders'))
-      .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser((r) => r, '--expect'), [])
+      .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser(parseText("a responder's address or name, e.g. 10.0.0.2 or h2"), '--expect'), [])
       .option('--max-loss <percent>', 'loss limit per responder (active) or of the stream (passive), e.g. 5%', asParser(parsePercent, '--max-loss'))
       .option('--max-rtt <ms>', 'active: limit on each responder\'s average RTT', asParser(parseMilliseconds, '--max-rtt'))
       .option('--max-p99-rtt <ms>', 'active: limit on each responder\'s 99th percentile RTT', asParser(parseMilliseconds, '--max-p99-rtt'))
@@ -291,14 +301,14 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-c, --count <n>', 'active: probes to send', asParser(parseCount, '--count'), 20)
       .addOption(durationOption('--interval <time>', 'active: time between probes', '--interval', 200))
       .option('-t, --ttl <n>', 'active: TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
-      .option('-l, --size <bytes>', 'active: probe size', (v: string) => Number(v), 64)
+      .option('-l, --size <bytes>', 'active: probe size', sizeOption, 64)
       .option('--receive', 'passive: join and judge the stream arriving on the group')
-      .option('-s, --source <address>', 'passive: source-specific join (repeatable)', asListParser((r) => r, '--source'), [])
+      .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'), [])
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
       .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast', asParser(parseRate, '--min-rate'))
-      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
+      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
-      .option('--junit <file>', 'also write a JUnit XML report to FILE'),
+      .option('--junit <file>', 'also write a JUnit XML report to FILE (checked before the check runs)', asParser(parseText('a file path, e.g. junit.xml'), '--junit')),
   ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
     const check = await import('./check.js');
     const { renderCheck } = await import('../render/check.js');
@@ -309,7 +319,6 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
     if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined)) throw usageError('E_USAGE', '--min-packets and --min-rate need --receive (passive mode)');
     if (o.receive && (o.maxRtt !== undefined || o.maxP99Rtt !== undefined || o.maxJitter !== undefined)) throw usageError('E_USAGE', '--max-rtt, --max-p99-rtt and --max-jitter need an active check (--responders or --expect)');
-    if (!Number.isInteger(o.size)) throw usageError('E_SIZE_RANGE', `--size must be an integer from 48 to 65507; got '${rawOptionValue(rawArgs, '-l', '--size') ?? o.size}'`);
     const { result, exitCode } = await check.run(
       {
         group: g!,
@@ -341,12 +350,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('mesh')
       .description('run on every host at once: each sends and responds, and prints the N x N loss/RTT matrix (rows: sender, columns: receiver)')
       .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
-      .requiredOption('--peers <list>', 'every participating host address, comma-separated (this host included)', (v: string, prev: string[] = []) => [...prev, ...v.split(',').map((x) => x.trim()).filter(Boolean)])
+      .requiredOption('--peers <list>', 'every participating host address, comma-separated (this host included)', peersParser)
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT}); port+1 carries the result exchange`, asParser(parsePort, '--port'))
       .option('-c, --count <n>', 'probes each host sends', asParser(parseCount, '--count'), 20)
       .addOption(durationOption('--interval <time>', 'time between probes', '--interval', 200))
       .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
-      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)")
+      .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .option('--max-loss <percent>', 'fail when any cell\'s loss is above this', asParser(parsePercent, '--max-loss'))
       .option('--max-rtt <ms>', 'fail when any cell\'s average RTT is above this', asParser(parseMilliseconds, '--max-rtt'))
       .addOption(durationOption('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', '--timeout', 30000)),

@@ -2,7 +2,7 @@
 // group, through the model's JoinLeaf receiver-only), receive with the native
 // engine, and report per (sender, group) statistics.
 
-import { classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
+import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type ReceiverSnapshot } from '../native.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
@@ -82,7 +82,8 @@ export function validateFilters(groups: GroupSpec[], source: string[], exclude: 
   }
   const warnings: string[] = [];
   for (const g of groups) {
-    for (const s of [...source, ...exclude]) parseSourceAddress(s, g);
+    checkSourceList(source, g, '--source');
+    checkSourceList(exclude, g, '--exclude');
     const info = classifyGroup(g.address);
     if (source.length && !info.ssm) {
       warnings.push(`${g.address} is not an SSM address; the source filter is sent as an IGMPv3/MLDv2 include list and works only where the network honours it`);

@@ -2,6 +2,7 @@
 // the deadline, or an interrupt; and a watch on the interface in use.
 
 import { native } from '../native.js';
+import { printable } from '../model/text.js';
 
 /** Sleep `ms`, returning early when `signal` aborts. */
 export function tick(ms: number, signal: AbortSignal): Promise<void> {
@@ -20,8 +21,9 @@ export function tick(ms: number, signal: AbortSignal): Promise<void> {
 export type InterfaceFault = { kind: 'deleted' | 'down'; name: string; message: string };
 
 /** Report when the interface disappears or goes down (checked at each tick). */
-export function interfaceFault(ifindex: number, name: string): InterfaceFault | null {
+export function interfaceFault(ifindex: number, rawName: string): InterfaceFault | null {
   if (!ifindex) return null;
+  const name = printable(rawName);
   const now = native().interfaces().find((i) => i.index === ifindex);
   if (!now) return { kind: 'deleted', name, message: `interface ${name} was deleted` };
   if (!now.up) return { kind: 'down', name, message: `interface ${name} went down` };

@@ -94,7 +94,14 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   }
   for (const g of o.groups) validateSize(o.size, g.family);
   // A local address of the other family (or not unicast) is bad input, before any socket or route lookup.
-  if (o.sourceAddress !== undefined) for (const g of o.groups) parseSourceAddress(o.sourceAddress, g);
+  if (o.sourceAddress !== undefined) {
+    let local = '';
+    for (const g of o.groups) local = parseSourceAddress(o.sourceAddress, g).address;
+    // Like -i: an address no interface has is a typo (exit 2), not a kernel refusal (EADDRNOTAVAIL, exit 3).
+    if (!native().interfaces().some((i) => i.addresses.some((a) => a.address === local))) {
+      throw usageError('E_IF_NOT_FOUND', `No interface has the address ${local}; --source-address must be one of this host's addresses. Run 'mcast interfaces' to list them.`);
+    }
+  }
   const rate = o.bitrate !== undefined ? o.bitrate / (o.size * 8) : (o.rate ?? 1);
   if (!(rate > 0) || !Number.isFinite(rate)) throw usageError('E_OPTION_VALUE', `the rate must be a positive number; got ${rate}`);
   const warnings: string[] = [];

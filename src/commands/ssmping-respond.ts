@@ -7,6 +7,7 @@
 import { parseCidr } from '../model/address.js';
 import { explainNativeError } from '../model/kernel-errors.js';
 import { resolveInterface } from '../model/interfaces.js';
+import { printable } from '../model/text.js';
 import { isNativeError, native, type SsmpingServerSnapshot } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import { emitEvent, printJson } from '../ui/json.js';
@@ -54,7 +55,7 @@ export function startSsmpingServer(o: SsmpingRespondOptions): { engine: number; 
     if (isNativeError(e) && e.code === 'EADDRINUSE') {
       throw systemError('E_PORT_IN_USE', `UDP port ${o.port} is already in use (is ssmpingd or another 'mcast respond --ssmping' running?); stop it or use --port.`, e);
     }
-    throw explainNativeError(e, { port: o.port, operation: 'bind', iface: iface?.iface.name });
+    throw explainNativeError(e, { port: o.port, operation: 'bind', iface: iface ? printable(iface.iface.name) : undefined });
   }
 }
 
@@ -65,7 +66,7 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
   let snap: SsmpingServerSnapshot = core.engineSnapshot(engine);
   const where = snap.listening.map((l) => (l.family === 'ipv6' ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' and ');
   ui.info(
-    `ssmping server on UDP ${where}${iface ? ` (interface ${iface.iface.name})` : ''}: replies never larger than requests, TTL 64; ` +
+    `ssmping server on UDP ${where}${iface ? ` (interface ${printable(iface.iface.name)})` : ''}: replies never larger than requests, TTL 64; ` +
       `limits ${o.perSourcePps}/s per client, ${o.globalPps}/s in all${o.allow.length ? `; allowed: ${o.allow.join(', ')}` : ''}`,
   );
   if (snap.ipv6Unavailable) ui.warn(`IPv6 not served: ${snap.ipv6Unavailable}`);

@@ -5,6 +5,7 @@
 // the classification follows §9 (RFC 5771, RFC 2365, RFC 6034, RFC 3180,
 // RFC 4291, RFC 7346, RFC 3306, RFC 3956, RFC 4607, RFC 6676).
 
+import { printable } from './text.js';
 import { isIP } from 'node:net';
 import { usageError } from '../errors.js';
 
@@ -128,16 +129,9 @@ export interface GroupInfo {
 
 const GROUP_EXAMPLES = 'Example groups: 239.1.2.3, 239.1.2.3:5000, ff15::1234, [ff15::1234]:5000.';
 
-/** Show user input on one line: control characters escaped, long values cut. */
+/** Show user input on one line: unsafe characters escaped (src/model/text.ts), long values cut. */
 export function quoteInput(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  let s = raw.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => {
-    const code = c.charCodeAt(0);
-    if (c === '\n') return '\\n';
-    if (c === '\r') return '\\r';
-    if (c === '\t') return '\\t';
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
+  let s = printable(raw);
   if (s.length > 80) s = `${s.slice(0, 77)}...`;
   return s;
 }
@@ -850,6 +844,24 @@ export function parseSourceAddress(input: string, group: Family | { address: str
   const out: SourceAddress = { address, family: p.family };
   if (p.zone !== undefined) out.zone = p.zone;
   return out;
+}
+
+/**
+ * -s/-x values for one group, canonical: a %zone (which a source filter
+ * cannot use) or the same sender twice (in any spelling; the kernel would
+ * refuse it with EADDRNOTAVAIL mid-join) is bad input, exit 2.
+ */
+export function checkSourceList(list: string[], g: { address: string; family: Family }, option: string): string[] {
+  const seen = new Set<string>();
+  return list.map((raw) => {
+    const p = parseSourceAddress(raw, g);
+    if (p.zone !== undefined) {
+      throw usageError('E_SOURCE_SYNTAX', `${option} '${quoteInput(raw)}': a source takes no %zone; give the interface with --interface (or the group's %zone)`);
+    }
+    if (seen.has(p.address)) throw usageError('E_SOURCE_TWICE', `${option} ${p.address} is given twice; give each source once`);
+    seen.add(p.address);
+    return p.address;
+  });
 }
 
 // ---------------------------------------------------------------------------

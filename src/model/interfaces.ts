@@ -6,7 +6,8 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { systemError, usageError } from '../errors.js';
-import { ipv6Bytes } from './address.js';
+import { ipv6Bytes, quoteInput } from './address.js';
+import { printable } from './text.js';
 import { native, type NativeInterface } from '../native.js';
 
 export interface ChosenInterface {
@@ -32,27 +33,28 @@ export function resolveInterface(spec: string, family: 4 | 6): ChosenInterface {
   const bare = spec.trim();
   if (isIP(bare)) {
     const iface = all.find((i) => i.addresses.some((a) => a.address === bare));
-    if (!iface) throw usageError('E_IF_NOT_FOUND', `No interface has the address ${bare}. Run 'mcast interfaces' to list candidates.`);
+    if (!iface) throw usageError('E_IF_NOT_FOUND', `No interface has the address ${quoteInput(bare)}. Run 'mcast interfaces' to list candidates.`);
     return checkUsable({ iface, how: 'address', address: bare }, family);
   }
   const byName = all.find((i) => i.name === bare) ?? (/^\d+$/.test(bare) ? all.find((i) => i.index === Number(bare)) : undefined);
   if (!byName) {
-    const names = all.map((i) => i.name).join(', ');
-    throw usageError('E_IF_NOT_FOUND', `No interface '${bare}'. Interfaces here: ${names || 'none'}. Run 'mcast interfaces' for details.`);
+    const names = all.map((i) => printable(i.name)).join(', ');
+    throw usageError('E_IF_NOT_FOUND', `No interface '${quoteInput(bare)}'. Interfaces here: ${names || 'none'}. Run 'mcast interfaces' for details.`);
   }
   return checkUsable({ iface: byName, how: 'name' }, family);
 }
 
 function checkUsable(c: ChosenInterface, family: 4 | 6): ChosenInterface {
+  const name = printable(c.iface.name);
   if (!c.iface.multicast && !c.iface.loopback) {
     throw usageError(
       'E_IF_NO_MULTICAST',
-      `Interface ${c.iface.name} does not have the MULTICAST flag; enable it with 'ip link set ${c.iface.name} multicast on' or pick another interface.`,
+      `Interface ${name} does not have the MULTICAST flag; enable it with 'ip link set ${name} multicast on' or pick another interface.`,
     );
   }
   const fam = family === 6 ? 'ipv6' : 'ipv4';
   if (family === 4 && !c.iface.addresses.some((a) => a.family === fam) && !c.iface.loopback) {
-    throw systemError('E_IF_NO_FAMILY', `Interface ${c.iface.name} has no IPv4 address; the kernel cannot join or send IPv4 multicast there.`);
+    throw systemError('E_IF_NO_FAMILY', `Interface ${name} has no IPv4 address; the kernel cannot join or send IPv4 multicast there.`);
   }
   return c;
 }

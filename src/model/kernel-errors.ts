@@ -2,7 +2,7 @@
 // line that says what went wrong and what to do, with the exit code.
 // Messages follow docs/multipoint-model.md §10.
 
-import { ExitCode, McastError } from '../errors.js';
+import { ExitCode, McastError, tooManyOpenFiles } from '../errors.js';
 import { isNativeError } from '../native.js';
 import { readIgmpMaxMemberships, readIgmpMaxMsf, readMldMaxMsf } from '../system/procfs.js';
 
@@ -82,6 +82,9 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
       return sys('E_MSG_TOO_BIG', `Datagram too big for ${iface} (EMSGSIZE); use a smaller --size.`);
     case 'ENETDOWN':
       return sys('E_IF_DOWN', `${iface} is down (ENETDOWN).`);
+    case 'EMFILE':
+    case 'ENFILE':
+      return tooManyOpenFiles(e.code, e);
     default:
       return sys(e.code, `${e.message}`);
   }

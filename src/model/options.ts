@@ -9,6 +9,7 @@
 
 import { usageError } from '../errors.js';
 import { quoteInput } from './address.js';
+import { printable } from './text.js';
 
 export type OptionParser<T> = (raw: string, optionName: string) => T;
 
@@ -24,17 +25,29 @@ const INTEGER_RE = /^\d+$/;
 
 // ---------------------------------------------------------------------------
 
+/**
+ * The one integer grammar of every option (ports, TTLs, counts, sizes,
+ * buffers): decimal digits only, so `0x40`, `1e2`, `64.0`, `+5` and `''`
+ * are refused alike, then the range. Returns the number.
+ */
+export function parseInteger(raw: string, optionName: string, range: { min: number; max?: number; expectation: string; code?: string }): number {
+  const s = raw.trim();
+  const n = Number(s);
+  if (!INTEGER_RE.test(s) || !Number.isSafeInteger(n) || n < range.min || n > (range.max ?? Number.MAX_SAFE_INTEGER)) {
+    fail(range.code ?? E_OPTION_VALUE, optionName, range.expectation, raw);
+  }
+  return n;
+}
+
 /** UDP port 1-65535. */
 export function parsePort(raw: string, optionName: string): number {
-  const s = raw.trim();
-  if (!/^\d{1,5}$/.test(s)) fail('E_PORT_RANGE', optionName, 'an integer 1-65535', raw);
-  const n = Number(s);
-  if (n < 1 || n > 65535) fail('E_PORT_RANGE', optionName, 'an integer 1-65535', raw);
-  return n;
+  return parseInteger(raw, optionName, { min: 1, max: 65535, expectation: 'an integer 1-65535', code: 'E_PORT_RANGE' });
 }
 
 /** Largest delay a Node timer honours (2^31-1 ms); beyond it setTimeout fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
+/** The longest duration accepted: 24 days (576h), a round value below MAX_TIMER_MS. */
+export const MAX_DURATION_MS = 24 * 86_400_000;
 
 export interface DurationOptions {
   /** Accept 0 (e.g. "no timeout"). Default false: the duration must be positive. */
@@ -48,7 +61,9 @@ export interface DurationOptions {
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, '': 1000, m: 60_000, min: 60_000, h: 3_600_000 };
 const DURATION_RE = new RegExp(`^(${DECIMAL})(ms|s|min|m|h)?$`);
 
+/** A bound as a person reads it, in units the option accepts: 576h (24 days), 2s, 200ms. */
 function formatMs(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms >= 2 * 86_400_000) return `${ms / 3_600_000}h (${ms / 86_400_000} days)`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   if (ms % 1000 === 0) return `${ms / 1000}s`;
@@ -60,7 +75,7 @@ function formatMs(ms: number): string {
  * Returns milliseconds. Negative, NaN, empty and unknown units (`5x`) are rejected; zero only with `allowZero`.
  */
 export function parseDuration(raw: string, optionName: string, options: DurationOptions = {}): number {
-  const { allowZero = false, minMs, maxMs = MAX_TIMER_MS } = options;
+  const { allowZero = false, minMs, maxMs = MAX_DURATION_MS } = options;
   const expectation = `a ${allowZero ? '' : 'positive '}duration such as 500ms, 2s, 1.5m or 1h (a plain number means seconds)`;
   const m = DURATION_RE.exec(raw.trim());
   if (!m) fail(E_OPTION_VALUE, optionName, expectation, raw);
@@ -103,29 +118,45 @@ export function parseBitrate(raw: string, optionName: string): number {
 
 /** TTL / hop limit, an integer 0-255. */
 export function parseTtl(raw: string, optionName: string): number {
-  const s = raw.trim();
-  if (!/^\d{1,3}$/.test(s) || Number(s) > 255) fail('E_SCOPE_RANGE', optionName, 'an integer 0-255', raw);
-  return Number(s);
+  return parseInteger(raw, optionName, { min: 0, max: 255, expectation: 'an integer 0-255', code: 'E_SCOPE_RANGE' });
 }
 
 /** A positive integer count (1 … 2^53-1). */
 export function parseCount(raw: string, optionName: string): number {
-  const s = raw.trim();
-  const n = Number(s);
-  if (!INTEGER_RE.test(s) || n < 1 || !Number.isSafeInteger(n)) fail(E_OPTION_VALUE, optionName, 'a positive integer', raw);
-  return n;
+  return parseInteger(raw, optionName, { min: 1, expectation: 'a positive integer' });
 }
 
 /** A parser for an integer byte size in [min, max]; the message names the range. */
 export function parseSize(min: number, max: number): OptionParser<number> {
-  return (raw: string, optionName: string): number => {
-    const s = raw.trim();
-    const n = Number(s);
-    if (!INTEGER_RE.test(s) || n < min || n > max) {
-      fail(E_OPTION_VALUE, optionName, `an integer ${min}-${max} (bytes)`, raw);
-    }
-    return n;
+  return (raw: string, optionName: string): number => parseInteger(raw, optionName, { min, max, expectation: `an integer ${min}-${max} (bytes)` });
+}
+
+/** Datagram size (-l, --size): the integer syntax here; the range (48 to 65507, IPv6 65527) once the group's family is known (validateSize). */
+export function parseDatagramSize(raw: string, optionName: string): number {
+  return parseInteger(raw, optionName, { min: 0, expectation: 'an integer from 48 (the probe header) to 65507 (IPv6: 65527)', code: 'E_SIZE_RANGE' });
+}
+
+/**
+ * A text value (an interface, an address, a host, a file): never empty or
+ * blank, which would otherwise silently mean "the default".
+ */
+export function parseText(expectation: string): OptionParser<string> {
+  return (raw: string, optionName: string): string => {
+    if (raw.trim() === '') fail(E_OPTION_VALUE, optionName, expectation, raw);
+    return raw;
   };
+}
+
+/** Longest responder name: what one reply carries (MAX_NAME_LEN in native/src/probe/wire.rs). */
+export const MAX_NAME_BYTES = 64;
+
+/** --name: 1-64 bytes (UTF-8) of printable text, since it is shown on other hosts' terminals. */
+export function parseName(raw: string, optionName: string): string {
+  const expectation = `1-${MAX_NAME_BYTES} bytes of printable text (it is carried in every reply)`;
+  const bytes = Buffer.byteLength(raw, 'utf8');
+  if (raw.trim() === '' || printable(raw) !== raw) fail(E_OPTION_VALUE, optionName, expectation, raw);
+  if (bytes > MAX_NAME_BYTES) fail(E_OPTION_VALUE, optionName, `${expectation}; this one is ${bytes} bytes`, raw);
+  return raw;
 }
 
 /** A percentage 0-100: `5`, `5%`, `0.5%`. Returns the number (5 for "5%"). */

@@ -8,6 +8,7 @@ import { explainNativeError } from './kernel-errors.js';
 import { multicastCandidates, resolveInterface, routeInterface, type ChosenInterface } from './interfaces.js';
 import { native, type SessionInfo } from '../native.js';
 import { systemError, usageError } from '../errors.js';
+import { printable } from './text.js';
 
 export const UDP_V4 = 1001;
 export const UDP_V6 = 1002;
@@ -32,7 +33,7 @@ export interface OpenSession {
   handle: number;
   session: SessionInfo;
   iface: ChosenInterface | null;
-  /** Interface name for output (or 'kernel default'). */
+  /** Interface name for output, made printable (or 'kernel default'). */
   ifaceName: string;
   notices: string[];
   warnings: string[];
@@ -46,9 +47,21 @@ function constants() {
 export async function chooseInterface(group: GroupSpec, iface: string | undefined, role: JoinRole): Promise<{ chosen: ChosenInterface | null; notices: string[]; warnings: string[] }> {
   const notices: string[] = [];
   const warnings: string[] = [];
-  const spec = iface ?? group.zone;
   const info = classifyGroup(group.address);
-  if (spec) return { chosen: resolveInterface(spec, group.family), notices, warnings };
+  if (iface !== undefined && group.zone !== undefined) {
+    // Both name an interface: they must name the same one (the zone was silently ignored before).
+    const byOption = resolveInterface(iface, group.family);
+    const byZone = resolveInterface(group.zone, group.family);
+    if (byOption.iface.index !== byZone.iface.index) {
+      throw usageError(
+        'E_ZONE_CONFLICT',
+        `${group.address}%${printable(group.zone)} names interface ${printable(byZone.iface.name)} but --interface names ${printable(byOption.iface.name)}; give the interface once, as --interface or as the %zone`,
+      );
+    }
+    return { chosen: byOption, notices, warnings };
+  }
+  const spec = iface ?? group.zone;
+  if (spec !== undefined) return { chosen: resolveInterface(spec, group.family), notices, warnings };
   if (info.needsInterface) {
     throw usageError('E_NEED_SCOPE_ID', `${group.address} is ${info.scope}; say which interface with --interface (or ${group.address}%IFNAME).`);
   }
@@ -56,11 +69,11 @@ export async function chooseInterface(group: GroupSpec, iface: string | undefine
   if (!chosen) {
     throw systemError('E_NO_ROUTE_FOR_GROUP', `No interface given and no route matches ${group.address}. Use --interface, or add a route for ${group.family === 6 ? 'ff00::/8' : '224.0.0.0/4'}.`);
   }
-  notices.push(`no --interface given: the kernel's route for ${group.address} uses ${chosen.iface.name}`);
+  notices.push(`no --interface given: the kernel's route for ${group.address} uses ${printable(chosen.iface.name)}`);
   const candidates = multicastCandidates();
   if (candidates.length > 1) {
     warnings.push(
-      `this host has ${candidates.length} multicast-capable interfaces (${candidates.map((c) => c.name).join(', ')}); ${role === 'sender' ? 'sending' : 'joining'} on ${chosen.iface.name} — name one with --interface to be sure`,
+      `this host has ${candidates.length} multicast-capable interfaces (${candidates.map((c) => printable(c.name)).join(', ')}); ${role === 'sender' ? 'sending' : 'joining'} on ${printable(chosen.iface.name)} — name one with --interface to be sure`,
     );
   }
   return { chosen, notices, warnings };
@@ -70,7 +83,8 @@ export async function openSession(o: OpenSessionOptions): Promise<OpenSession> {
   const { chosen, notices, warnings } = await chooseInterface(o.group, o.iface, o.role);
   const c = constants();
   const core = native();
-  const ctx = { group: o.group.address, iface: chosen?.iface.name, port: o.group.port, sources: o.sources };
+  const ifaceName = chosen ? printable(chosen.iface.name) : undefined;
+  const ctx = { group: o.group.address, iface: ifaceName, port: o.group.port, sources: o.sources };
   let handle: number;
   try {
     handle = core.socketOpen(o.group.family === 6 ? UDP_V6 : UDP_V4, c.WSA_FLAG_MULTIPOINT_C_LEAF! | c.WSA_FLAG_MULTIPOINT_D_LEAF!);
@@ -91,7 +105,7 @@ export async function openSession(o: OpenSessionOptions): Promise<OpenSession> {
       localAddress: o.localAddress,
       localPort: o.localPort,
     });
-    return { handle, session, iface: chosen, ifaceName: chosen?.iface.name ?? 'kernel default', notices, warnings };
+    return { handle, session, iface: chosen, ifaceName: ifaceName ?? 'kernel default', notices, warnings };
   } catch (e) {
     core.socketClose(handle);
     throw explainNativeError(e, { ...ctx, operation: o.role === 'sender' ? 'send' : 'join' });

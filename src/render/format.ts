@@ -1,9 +1,7 @@
 // Number formatting shared by the human renderers.
 
-/** Text from the network (responder names) made safe for a terminal: control characters become '?'. */
-export function printable(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
-}
+/** Text from the network (responder names) made safe for a terminal: the one sanitiser, src/model/text.ts. */
+export { printable } from '../model/text.js';
 
 export function ms(v: number | null | undefined, digits = 3): string {
   return v === null || v === undefined || !Number.isFinite(v) ? '-' : `${v.toFixed(digits)}ms`;

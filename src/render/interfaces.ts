@@ -1,5 +1,6 @@
 import type { ChalkInstance } from 'chalk';
 import type { InterfacesResult, InterfaceReport } from '../commands/interfaces.js';
+import { printable } from './format.js';
 
 function flagWords(i: InterfaceReport): string {
   const w = [i.up ? 'UP' : 'DOWN'];
@@ -23,7 +24,7 @@ function versionLine(i: InterfaceReport): string {
 export function renderInterfaces(r: InterfacesResult, c: ChalkInstance): string {
   const out: string[] = [];
   for (const i of r.interfaces) {
-    out.push(`${c.bold(`${i.index}: ${i.name}`)}  <${flagWords(i)}>`);
+    out.push(`${c.bold(`${i.index}: ${printable(i.name)}`)}  <${flagWords(i)}>`);
     for (const a of i.addresses) out.push(`    ${a.family === 'ipv4' ? 'inet ' : 'inet6'} ${a.address}/${a.prefixLength}`);
     out.push(`    ${versionLine(i)}`);
     const groups = i.multicastState.groups;

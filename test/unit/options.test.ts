@@ -2,11 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Command, CommanderError } from 'commander';
 import {
+  MAX_DURATION_MS,
   MAX_TIMER_MS,
   asListParser,
   asParser,
   parseBitrate,
   parseCount,
+  parseDatagramSize,
+  parseInteger,
+  parseName,
+  parseText,
   parseDuration,
   parseMilliseconds,
   parsePercent,
@@ -69,8 +74,11 @@ test('parseDuration: rejects', () => {
   assert.equal(parseDuration('0', '--timeout', { allowZero: true }), 0);
   assert.equal(parseDuration('0s', '--timeout', { allowZero: true }), 0);
   bad(() => parseDuration('5ms', '--interval', { minMs: 10 }), '--interval', '5ms', 'E_OPTION_VALUE', "--interval must be a duration of at least 10ms; got '5ms'");
-  assert.equal(parseDuration(`${MAX_TIMER_MS}ms`, '--timeout'), MAX_TIMER_MS);
-  bad(() => parseDuration('1000h', '--timeout'), '--timeout', '1000h');
+  assert.equal(parseDuration('576h', '--timeout'), MAX_DURATION_MS);
+  assert.ok(MAX_DURATION_MS < MAX_TIMER_MS, 'every accepted duration fits a Node timer');
+  // Issue 14: the bound in units a person reads, not "2147483647ms".
+  bad(() => parseDuration('1000h', '--timeout'), '--timeout', '1000h', 'E_OPTION_VALUE', "--timeout must be a duration of at most 576h (24 days); got '1000h'");
+  bad(() => parseDuration(`${MAX_TIMER_MS}ms`, '--duration'), '--duration', `${MAX_TIMER_MS}ms`, 'E_OPTION_VALUE', `--duration must be a duration of at most 576h (24 days); got '${MAX_TIMER_MS}ms'`);
   bad(() => parseDuration('2m', '--x', { maxMs: 60_000 }), '--x', '2m', 'E_OPTION_VALUE', "--x must be a duration of at most 1m; got '2m'");
 });
 
@@ -176,4 +184,44 @@ test('asParser and asListParser plug into commander 14', () => {
       return true;
     },
   );
+});
+
+test('one integer grammar for every integer option (issue 14): decimal digits only, then the range', () => {
+  const r = { min: 1, max: 100, expectation: 'an integer 1-100' };
+  assert.equal(parseInteger('64', '--x', r), 64);
+  assert.equal(parseInteger(' 64 ', '--x', r), 64);
+  for (const raw of ['0x40', '1e2', '64.0', '+5', '-5', '', ' ', 'Infinity', 'NaN', '0b11', '0o7', '1_000', '６４']) {
+    bad(() => parseInteger(raw, '--x', r), '--x', raw);
+  }
+  // The same words for every integer option, whatever the syntax tried.
+  for (const raw of ['0x40', '1e2', '64.0', '']) {
+    bad(() => parseDatagramSize(raw, '--size'), '--size', raw, 'E_SIZE_RANGE');
+    bad(() => parseCount(raw, '--count'), '--count', raw);
+    bad(() => parsePort(raw, '--port'), '--port', raw, 'E_PORT_RANGE');
+    bad(() => parseTtl(raw, '--ttl'), '--ttl', raw, 'E_SCOPE_RANGE');
+  }
+  // The range depends on the family: checked with the group (send.ts validateSize).
+  assert.equal(parseDatagramSize('48', '--size'), 48);
+  assert.equal(parseDatagramSize('65527', '--size'), 65527);
+});
+
+test('text options are never empty (issue 14): -i, --expect, --junit, --source ...', () => {
+  const p = parseText('an interface name, index or address');
+  assert.equal(p('eth0', '--interface'), 'eth0');
+  for (const raw of ['', ' ']) bad(() => p(raw, '--interface'), '--interface', raw);
+  assert.throws(() => p('\t', '--interface'), /--interface must be an interface name.*got '\\t'/);
+});
+
+test('--name: 1-64 bytes of printable text (issue 14: it was cut on the wire)', () => {
+  assert.equal(parseName('h2', '--name'), 'h2');
+  assert.equal(parseName('x'.repeat(64), '--name'), 'x'.repeat(64));
+  assert.equal(parseName('é'.repeat(32), '--name'), 'é'.repeat(32));
+  bad(() => parseName('x'.repeat(65), '--name'), '--name', 'x'.repeat(65));
+  bad(() => parseName('é'.repeat(33), '--name'), '--name', 'é'.repeat(33));
+  for (const raw of ['', ' ']) bad(() => parseName(raw, '--name'), '--name', raw);
+  // Shown escaped in the message, never raw.
+  assert.throws(() => parseName('a\x1b[31mb', '--name'), (e: Error) => e.message.endsWith("printable text (it is carried in every reply); got 'a\\x1b[31mb'"));
+  assert.throws(() => parseName('evil\u202eexe', '--name'), (e: Error) => e.message.endsWith("got 'evil\\u202eexe'"));
+  assert.throws(() => parseName('zero\u200bwidth', '--name'), (e: Error) => e.message.endsWith("got 'zero\\u200bwidth'"));
+  assert.throws(() => parseName('bell\u0007', '--name'), (e: Error) => e.message.endsWith("got 'bell\\x07'"));
 });
