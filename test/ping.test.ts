@@ -84,7 +84,7 @@ test('two responders on a bridge: ping --count 50 sees both, 0 loss, plausible R
     assert.ok(r.rtt.mdev >= 0);
     assert.equal(r.appeared, null);
   }
-  assert.deepEqual(j.totals, { responders: 2, sent: 50, received: 100, lossPercent: 0 });
+  assert.deepEqual(j.totals, { responders: 2, sent: 50, received: 100, refused: 0, lost: 0, lossPercent: 0 });
   t.diagnostic(`RTT avg h2 ${responderOf(j, lab.addr('h2', 4)).rtt.avg.toFixed(3)} ms, h3 ${responderOf(j, lab.addr('h3', 4)).rtt.avg.toFixed(3)} ms`);
 
   // The text output: a table with one row per responder, and the totals line.
@@ -185,7 +185,11 @@ test('a reply is never larger than its probe (48-byte probes get bare 48-byte re
   if (why) return t.skip(why);
   const lab = await useLab(t, 'link3');
   if (!lab) return;
-  // Name 'responder-h2' (12 bytes): a named reply is 49 + 12 = 61 bytes.
+  // Name 'responder-h2' (12 bytes): a named reply is 49 + 12 = 61 bytes; with
+  // the 12-byte refusal block (pingers ask for it) 73. Four replies per size, sorted:
+  // 48: bare; 60: the block alone; 61 and 64: the name, then once the block (the
+  // second reply tells the limit), then the name; 1400: block and name.
+  const expectedSizes: Record<number, number[]> = { 48: [48, 48, 48, 48], 60: [60, 60, 60, 60], 61: [60, 61, 61, 61], 64: [60, 61, 61, 61], 1400: [73, 73, 73, 73] };
   const proc = spawnMcast(['respond', GROUP, '--ndjson', '--name', 'responder-h2', '--max-replies-per-second', '100'], { lab, node: 'h2', timeoutMs: 60_000 });
   await proc.waitForLine(/"event":"joined"/, 15_000, 'stdout');
   const h1 = lab.addr('h1', 4);
@@ -214,8 +218,8 @@ test('a reply is never larger than its probe (48-byte probes get bare 48-byte re
     assert.equal(p.json.size, size);
     assert.equal(responderOf(p.json, h2)?.received, 4, `size ${size}: 4 replies`);
     assert.equal([...probeLen.values()].filter((l) => l === size).length, 4, `size ${size}: 4 probes on the wire`);
-    // Named reply (61 bytes) only when it fits in the probe, else the bare 48-byte header.
-    assert.deepEqual(perSize.get(size), Array(4).fill(size >= 61 ? 61 : 48), `size ${size}: reply sizes`);
+    // Name and block only when they fit in the probe, else the bare 48-byte header.
+    assert.deepEqual([...perSize.get(size)!].sort((a, b) => a - b), expectedSizes[size], `size ${size}: reply sizes`);
   });
   t.diagnostic(`reply sizes by probe size: ${sizes.map((s) => `${s}->${perSize.get(s)![0]}`).join(', ')}`);
   // The responder's own accounting agrees: bytes out never exceed bytes in.
@@ -224,7 +228,7 @@ test('a reply is never larger than its probe (48-byte probes get bare 48-byte re
   const summary = JSON.parse(r.stdout.trim().split('\n').pop()!);
   const prober = summary.probers.find((x: any) => x.address === h1);
   const bytesIn = sizes.reduce((a, s) => a + 4 * s, 0);
-  const bytesOut = sizes.reduce((a, s) => a + 4 * (s >= 61 ? 61 : 48), 0);
+  const bytesOut = sizes.reduce((a, s) => a + expectedSizes[s]!.reduce((x, y) => x + y, 0), 0);
   assert.equal(prober.bytesIn, bytesIn);
   assert.equal(prober.bytesOut, bytesOut);
   assert.ok(summary.bytesOut <= summary.bytesIn);
