@@ -100,6 +100,8 @@ const CASES: Case[] = [
   { args: ['respond', G, '--allow', ''], says: /--allow must be an address or prefix.*; got ''$/ },
   { args: ['respond', G, '--name', ''], says: /--name must be 1-64 bytes of printable text.*; got ''$/ },
   { args: ['mesh', G, '--peers', ''], says: /--peers must be a comma-separated list of host addresses.*; got ''$/ },
+  { args: ['mesh', G, '--peers', '10.0.0.1,10.0.0.1'], says: /--peers needs at least two host addresses.*got 10\.0\.0\.1 only \(the same host 2 times\)/ },
+  { args: ['mesh', 'ff15::9', '--peers', 'fd00::1,fd00:0:0::1'], says: /--peers needs at least two host addresses.*got fd00::1 only/ },
   { args: ['mesh', G, '--peers', '10.0.0.1,,10.0.0.2'], says: /--peers must be a comma-separated list.*; got '10\.0\.0\.1,,10\.0\.0\.2'$/ },
   // One integer grammar: hex, exponents and decimals are refused by every integer option alike.
   { args: ['send', G, '-l', '0x40'], says: /--size must be an integer from 48 .* to 65507 .*got '0x40'/ },

@@ -157,3 +157,41 @@ test('IPv6 mesh: peers written in any spelling (upper case, uncompressed) are re
     ]);
   });
 });
+
+test('forged mesh rows with impossible values (loss -50% or 1e308%, RTT -1, negative counts) are rejected with a counted reason, never shown or judged (issue 14)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const h1 = lab.addr('h1', 4);
+  const h2 = lab.addr('h2', 4);
+  const cell = (over: object) => ({ receiver: h1, received: 5, refused: 0, lossPercent: 0, rtt: { min: 0.1, avg: 0.2, max: 0.3 }, ...over });
+  const row = (over: object, sent = 5) => JSON.stringify({ type: 'mcast-mesh-row', group: GROUP, session: 'x', row: { sender: h2, sent, cells: [cell(over)] } });
+  const forged = [
+    row({ lossPercent: -50 }),
+    row({ lossPercent: 1e308 }),
+    row({ rtt: { min: -1, avg: -1, max: -1 } }),
+    row({ rtt: { min: 5, avg: 1, max: 2 } }),
+    row({ received: -3 }),
+    row({ received: 50 }),
+    row({ refused: -1 }),
+    row({}, -5),
+    '{not json',
+  ];
+  // h2 runs no mesh: it only sends these rows, from its own address, to h1's result port, all through h1's run.
+  const forger = lab.start('h2', process.execPath, [
+    '-e',
+    `const s = require('dgram').createSocket('udp4'); const rows = ${JSON.stringify(forged)};
+     s.bind(0, '${h2}', () => { const t = setInterval(() => rows.forEach((r) => s.send(r, 5001, '${h1}')), 200); setTimeout(() => { clearInterval(t); s.close(); }, 7000); });`,
+  ]);
+  const r = await runMcast(['mesh', GROUP, '--peers', `${h1},${h2}`, '-c', '5', '--interval', '100ms', '--timeout', '4s', '--json'], { lab, node: 'h1', timeoutMs: 30_000 });
+  await forger.result(15_000);
+  assert.equal(r.code, 1, r.stderr);
+  const j = r.json;
+  assert.deepEqual(j.unreported, [h2], 'no forged row was taken');
+  const c = j.matrix.find((x: any) => x.sender === h2 && x.receiver === h1);
+  assert.deepEqual([c.sent, c.received, c.lossPercent, c.rtt], [null, null, null, null]);
+  const reasons = j.rejectedRows.reasons;
+  for (const k of ['loss', 'rtt', 'count', 'not-json']) assert.ok(reasons[k] > 0, `${k}: ${JSON.stringify(j.rejectedRows)}`);
+  assert.equal(j.rejectedRows.total, Object.values(reasons).reduce((a: number, b) => a + (b as number), 0));
+  assert.equal(j.pass, false);
+  assert.match(r.stderr, /warning: \d+ result datagram\(s\) on port 5001 were not taken: .*\d+ loss/);
+});

@@ -54,6 +54,8 @@ export interface MeshResult {
   unreported: string[];
   /** Peers that answered nobody's probes. */
   silent: string[];
+  /** Result datagrams on port+1 that were not taken, by reason (a forged or broken row is never shown or judged). */
+  rejectedRows: { total: number; reasons: Record<string, number> };
   criteria: Criterion[];
   pass: boolean;
   durationMs: number;
@@ -62,16 +64,36 @@ export interface MeshResult {
 const MESSAGE_TYPE = 'mcast-mesh-row';
 
 const finiteOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
+const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+/** Largest RTT a row may report: an hour (a probe's reply waits at most --timeout). */
+const MAX_ROW_RTT_MS = 3_600_000;
+const rttOk = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= MAX_ROW_RTT_MS);
 
-/** A peer's row is network input: accept only the exact shape we send. */
-export function isRow(r: unknown): r is MeshRow {
+/**
+ * A peer's row is network input: the exact shape we send, and only values
+ * that can be true. Returns why it is refused ('malformed', 'count',
+ * 'loss', 'rtt', 'cells'), or null to take it.
+ */
+export function rowProblem(r: unknown, peers: readonly string[]): string | null {
   const row = r as MeshRow;
-  return (
+  const shape =
     typeof row === 'object' && row !== null && typeof row.sender === 'string' && Number.isFinite(row.sent) && Array.isArray(row.cells) &&
     row.cells.every((c) => typeof c === 'object' && c !== null && typeof c.receiver === 'string' && Number.isFinite(c.received) && Number.isFinite(c.lossPercent) &&
-      (c.refused === undefined || (Number.isInteger(c.refused) && c.refused >= 0)) &&
-      typeof c.rtt === 'object' && c.rtt !== null && finiteOrNull(c.rtt.min) && finiteOrNull(c.rtt.avg) && finiteOrNull(c.rtt.max))
-  );
+      (c.refused === undefined || Number.isFinite(c.refused)) &&
+      typeof c.rtt === 'object' && c.rtt !== null && finiteOrNull(c.rtt.min) && finiteOrNull(c.rtt.avg) && finiteOrNull(c.rtt.max));
+  if (!shape) return 'malformed';
+  if (row.cells.length > peers.length || new Set(row.cells.map((c) => c.receiver)).size !== row.cells.length) return 'cells';
+  if (!count(row.sent)) return 'count';
+  for (const c of row.cells) {
+    const refused = c.refused ?? 0;
+    // sent = received + refused + lost: neither part can be negative or exceed the probes sent.
+    if (!count(c.received) || !count(refused) || c.received + refused > row.sent) return 'count';
+    if (!(c.lossPercent >= 0 && c.lossPercent <= 100)) return 'loss';
+    const { min, avg, max } = c.rtt;
+    if (!rttOk(min) || !rttOk(avg) || !rttOk(max)) return 'rtt';
+    if (min !== null && avg !== null && max !== null && !(min <= avg && avg <= max)) return 'rtt';
+  }
+  return null;
 }
 
 export function buildRow(self: string, peers: string[], snap: PingerSnapshot): MeshRow {
@@ -118,8 +140,7 @@ export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCe
   return cells;
 }
 
-function canonicalPeers(peers: string[], family: 4 | 6): string[] {
-  if (peers.length < 2) throw usageError('E_USAGE', '--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2');
+export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
   const out: string[] = [];
   for (const p of peers) {
     const fam = isIP(p);
@@ -127,6 +148,10 @@ function canonicalPeers(peers: string[], family: 4 | 6): string[] {
     if (fam !== family) throw usageError('E_FAMILY_MISMATCH', `peer ${p} is IPv${fam} but the group is IPv${family}; use peers of the group's family`);
     const canonical = canonicalAddress(p) ?? p;
     if (!out.includes(canonical)) out.push(canonical);
+  }
+  // Counted once duplicates are gone: `--peers A,A` is one host, not a mesh.
+  if (out.length < 2) {
+    throw usageError('E_USAGE', `--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2; got ${out.length === 1 && peers.length > 1 ? `${out[0]} only (the same host ${peers.length} times)` : `'${peers.join(',')}'`}`);
   }
   return out;
 }
@@ -143,16 +168,27 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   const controlPort = o.group.port === 65535 ? 65534 : o.group.port + 1;
 
   const rows = new Map<string, MeshRow>();
+  const rejectedRows: MeshResult['rejectedRows'] = { total: 0, reasons: {} };
+  const reject = (reason: string) => {
+    rejectedRows.total += 1;
+    rejectedRows.reasons[reason] = (rejectedRows.reasons[reason] ?? 0) + 1;
+  };
   const control: Socket = createSocket({ type: o.group.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
   control.on('message', (msg, rinfo) => {
+    let m: { type?: string; group?: string; row?: MeshRow };
     try {
-      const m = JSON.parse(msg.toString('utf8')) as { type?: string; group?: string; row?: MeshRow };
-      if (m.type !== MESSAGE_TYPE || m.group !== o.group.address || !isRow(m.row)) return;
-      if (!peers.includes(m.row.sender) || m.row.sender !== rinfo.address) return;
-      rows.set(m.row.sender, m.row);
+      m = JSON.parse(msg.toString('utf8')) as typeof m;
     } catch {
-      /* not ours */
+      return reject('not-json');
     }
+    if (typeof m !== 'object' || m === null || m.type !== MESSAGE_TYPE) return reject('not-a-row');
+    if (m.group !== o.group.address) return reject('other-group');
+    const problem = rowProblem(m.row, peers);
+    if (problem) return reject(problem);
+    const row = m.row as MeshRow;
+    if (!peers.includes(row.sender) || row.sender === self) return reject('not-a-peer');
+    if (row.sender !== rinfo.address) return reject('wrong-source');
+    rows.set(row.sender, row);
   });
   await new Promise<void>((resolve, reject) => {
     control.once('error', (e) => reject(systemError('E_PORT_IN_USE', `cannot open the mesh result port ${self}:${controlPort}: ${e.message}`)));
@@ -221,6 +257,9 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     if (o.maxRtt !== undefined) criteria.push(maxMs(`cell:${name}:rtt`, `${c.sender} -> ${c.receiver}: avg RTT`, c.rtt?.avg ?? null, o.maxRtt, name));
   }
   const pass = criteria.every((c) => c.pass);
-  const result: MeshResult = { group: o.group.address, port: o.group.port, self, peers, matrix, unreported, silent, criteria, pass, durationMs: Date.now() - started };
+  if (rejectedRows.total) {
+    ui.warn(`${rejectedRows.total} result datagram(s) on port ${controlPort} were not taken: ${Object.entries(rejectedRows.reasons).map(([k, v]) => `${v} ${k}`).join(', ')} (rows with impossible values are never shown or judged)`);
+  }
+  const result: MeshResult = { group: o.group.address, port: o.group.port, self, peers, matrix, unreported, silent, rejectedRows, criteria, pass, durationMs: Date.now() - started };
   return { result, exitCode: pass ? ExitCode.Ok : ExitCode.Failed };
 }
