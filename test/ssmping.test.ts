@@ -352,10 +352,27 @@ s.bind(0, '127.0.0.1', () => {
   setTimeout(() => { console.log(JSON.stringify(got)); s.close(); }, 1000);
 });`;
 
+/**
+ * A UDP capture on lo with lines of text: tcpdump, or tshark where tcpdump
+ * cannot drop its privileges (a user namespace without newuidmap denies
+ * setgroups(), and tcpdump -Z root calls it too: "Couldn't change to ...").
+ */
+async function udpCapture(ns: Ns): Promise<Running> {
+  const dump = ns.spawn('tcpdump', ['-i', 'lo', '-n', '-l', '-U', 'udp']);
+  try {
+    await dump.waitFor(/listening on lo/, 30_000);
+    return dump;
+  } catch (err) {
+    if (!/Couldn't change|setgroups|Operation not permitted/.test(dump.stderr) || !has('tshark')) throw err;
+  }
+  const shark = ns.spawn('tshark', ['-i', 'lo', '-n', '-l', '-f', 'udp']);
+  await shark.waitFor(/Capturing on/, 30_000);
+  return shark;
+}
+
 test('mcast respond --ssmping never sends a reply larger than its request (tcpdump, counters)', { skip: SKIP, timeout: 120_000 }, async (t) => {
   const ns = v4Lab(t);
-  const dump = ns.spawn('tcpdump', ['-i', 'lo', '-n', '-l', '-U', 'udp']);
-  await dump.waitFor(/listening on lo/, 30_000);
+  const dump = await udpCapture(ns);
   const srv = await startServer(ns);
   // -v asks for the version string, -s 1000 for 1000-byte replies: ssmpingd would grant both.
   const cli = await ns.exec('ssmping', ['-v', '-s', '1000', '-c', '2', '127.0.0.1'], 20_000);
@@ -377,8 +394,13 @@ test('mcast respond --ssmping never sends a reply larger than its request (tcpdu
   const to: number[] = [];
   const from: number[] = [];
   for (const line of cap.stdout.split('\n')) {
-    const m = /IP (\S+)\.(\d+) > (\S+)\.(\d+): UDP, length (\d+)/.exec(line);
-    if (!m) continue;
+    // tcpdump: "IP 127.0.0.1.40000 > 127.0.0.1.4321: UDP, length 7"; tshark: "127.0.0.1 → 127.0.0.1 UDP 49 40000 → 4321 Len=7".
+    const td = /IP \S+\.(\d+) > \S+\.(\d+): UDP, length (\d+)/.exec(line);
+    const ts = /\S+ → \S+\s+UDP \d+ (\d+) → (\d+) Len=(\d+)/.exec(line);
+    const f = td ?? ts;
+    if (!f) continue;
+    // m[2] source port, m[4] destination port, m[5] UDP payload length (as below).
+    const m = ['', '', f[1]!, '', f[2]!, f[3]!];
     if (m[4] === '4321') to.push(Number(m[5]));
     else if (m[2] === '4321') from.push(Number(m[5]));
   }
