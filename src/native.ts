@@ -79,7 +79,12 @@ export interface SocketInfo {
 }
 
 export interface SenderSnapshot {
+  /** Probes the kernel accepted. */
   sent: number;
+  /** Probes the kernel's egress path refused; `skipped` of them were not sent again (retry off). */
+  refused: number;
+  skipped: number;
+  retry: boolean;
   bytes: number;
   elapsedMs: number;
   askedRate: number;
@@ -97,12 +102,32 @@ export interface SenderSnapshot {
   sendBuffer: number;
 }
 
+/** Arrival times of a stream or a group (native/src/stats/arrival.rs). */
+export interface Arrival {
+  /** Typical gap between packets (null before the second packet). */
+  interArrivalMs: number | null;
+  /** Gap beyond which a silence counts as an outage (null until the pattern is known). */
+  outageThresholdMs: number | null;
+  /** Time from the last packet to the end of the window (null: nothing received). */
+  silenceMs: number | null;
+  longestGapMs: number;
+  outages: {
+    count: number;
+    totalMs: number;
+    /** Packets the stream would have carried meanwhile at its own spacing: an estimate. */
+    missedEstimate: number;
+    /** The newest (at most 32): start relative to the start of the run. */
+    recent: { startMs: number; durationMs: number; missedEstimate: number }[];
+  };
+}
+
 export interface SenderStats {
   address: string;
   port: number;
   group: string;
   received: number;
   bytes: number;
+  /** Packets/s from this sender's first packet to the end of the window (a stopped stream decays). */
   rate: number;
   probes: number;
   lost: number;
@@ -114,6 +139,9 @@ export interface SenderStats {
   lastArrival: number;
   firstSeenMs: number;
   lastSeenMs: number;
+  arrival: Arrival;
+  /** Packets per bucket since the receiver started (zeros for silences, up to the end of the window). */
+  timeline: { bucketMs: number; counts: number[] };
   probe: null | {
     session: string;
     senderId: number;
@@ -121,6 +149,18 @@ export interface SenderStats {
     hops: number | null;
     received: number;
     highestSeq: number | null;
+    /** Lowest sequence number accounted for in the current session. */
+    firstSeq: number | null;
+    /** Heard from the session's start: seq 0 arrived, or the receiver listened before it started. */
+    startSeen: boolean;
+    /** Sequence numbers missing before the first one heard (part of `lost`). */
+    headLost: number;
+    /** The sender's spacing between probes, from its own timestamps. */
+    senderIntervalMs: number | null;
+    /** Probes whose sequence number lay far outside the stream's window (forged, corrupt): counted, not accounted. */
+    strays: number;
+    /** Late probes of an earlier session of this sender (not a restart). */
+    stale: number;
     sessions: number;
     delay: { min: number | null; avg: number | null; max: number | null; jitter: number };
   };
@@ -146,7 +186,24 @@ export interface ReceiverSnapshot {
   countReached: boolean;
   done: boolean;
   error: string | null;
-  groups: { group: string; port: number; ifindex: number; received: number; bytes: number; joinLatencyMs: number | null }[];
+  /** Probes outside every stream's accounting (sum of the senders' strays and stale). */
+  strays: number;
+  stale: number;
+  groups: {
+    group: string;
+    port: number;
+    ifindex: number;
+    received: number;
+    bytes: number;
+    joinLatencyMs: number | null;
+    /** When the group was joined, its first and last packet, relative to the start of the run. */
+    joinedMs: number;
+    firstPacketMs: number | null;
+    lastPacketMs: number | null;
+    /** From the join to the end of the window. */
+    windowMs: number;
+    arrival: Arrival;
+  }[];
   senders: SenderStats[];
 }
 
@@ -266,7 +323,7 @@ export interface NativeCore {
   receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number }): number;
   senderStart(
     socket: number,
-    options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number },
+    options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number; retry?: boolean },
   ): number;
   engineSnapshot(handle: number): any;
   engineStop(handle: number): any;

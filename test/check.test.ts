@@ -352,7 +352,7 @@ test('passive: --receive with and without a stream, --min-packets, --min-rate, -
     passive(['--timeout', '2s', '--min-rate', '10', '--max-loss', '5%']),
   ]);
   verdict(none, 1, { fail: [/^packets received 0 < 1$/] });
-  verdict(noneAll, 1, { fail: [/^packets received 0 < 1$/, /^receive rate 0\.0\/s < 10\/s$/, /^stream loss 100\.0% > 5%$/] });
+  verdict(noneAll, 1, { fail: [/^packets received 0 < 1$/, /^receive rate over the \d+\.\ds window from the join 0\.0\/s < 10\/s$/, /^stream loss 100\.0% > 5%$/] });
   for (const r of [none, noneAll]) assert.ok(r.ms <= 4000, `--timeout 2s ended after ${Math.round(r.ms)} ms`);
   const { cases } = readJunit(junit);
   assert.deepEqual(
@@ -372,9 +372,9 @@ test('passive: --receive with and without a stream, --min-packets, --min-rate, -
   ]);
   verdict(count, 0, { ok: [/^packets received 20 >= 20$/] });
   assert.ok(count.ms < 8000, `--min-packets ends as soon as they arrived (${Math.round(count.ms)} ms), not at --timeout 10s`);
-  verdict(fast, 0, { ok: [/^packets received \d+ >= 1$/, /^receive rate \d+\.\d\/s >= 50\/s$/, /^stream loss 0\.0% <= 5%$/] });
-  verdict(slow, 1, { ok: [/^packets received \d+ >= 1$/], fail: [/^receive rate \d+\.\d\/s < 500\/s$/] });
-  const rate = Number(/receive rate (\d+\.\d)\/s/.exec(slow.stdout)![1]);
+  verdict(fast, 0, { ok: [/^packets received \d+ >= 1$/, /^receive rate over the \d+\.\ds window from the join \d+\.\d\/s >= 50\/s$/, /^stream loss 0\.0% <= 5%$/, /^longest silence \d+\.\ds <= /] });
+  verdict(slow, 1, { ok: [/^packets received \d+ >= 1$/], fail: [/^receive rate over the \d+\.\ds window from the join \d+\.\d\/s < 500\/s$/] });
+  const rate = Number(/receive rate over the \S+ window from the join (\d+\.\d)\/s/.exec(slow.stdout)![1]);
   assert.ok(rate > 70 && rate < 130, `measured rate ${rate}/s of a 100/s stream`);
   verdict(tooMany, 1, { fail: [/^packets received \d+ < 100000$/] });
 
@@ -405,8 +405,11 @@ test('usage errors exit 2: mixing active and passive options, no mode, bad value
   const cases: [string[], RegExp][] = [
     [['--receive', '--responders', '1'], /--receive \(passive\) cannot be combined with --responders\/--expect/],
     [['--receive', '--expect', '10.0.0.1'], /--receive \(passive\) cannot be combined/],
-    [['--responders', '1', '--min-packets', '3'], /--min-packets and --min-rate need --receive/],
-    [['--expect', 'x', '--min-rate', '3'], /--min-packets and --min-rate need --receive/],
+    [['--responders', '1', '--min-packets', '3'], /--min-packets, --min-rate and --max-silence need --receive/],
+    [['--expect', 'x', '--min-rate', '3'], /--min-packets, --min-rate and --max-silence need --receive/],
+    [['--responders', '1', '--max-silence', '2s'], /--min-packets, --min-rate and --max-silence need --receive/],
+    [['--receive', '--max-silence', '0s'], /--max-silence/],
+    [['--receive', '--max-silence', 'soon'], /--max-silence/],
     [['--receive', '--max-rtt', '3'], /need an active check/],
     [['--receive', '--max-p99-rtt', '3'], /need an active check/],
     [['--receive', '--max-jitter', '3'], /need an active check/],

@@ -43,8 +43,9 @@ test('mesh of three hosts: every host sees all 6 cells with 0 loss and passes --
     for (const c of j.matrix) {
       assert.equal(c.sent, 20, `${c.sender}->${c.receiver} sent`);
       assert.equal(c.lossPercent, 0, `${c.sender}->${c.receiver} loss`);
-      // A peer may start a moment late: loss counts from its first reply, but most probes are answered.
-      assert.ok(c.received >= 15 && c.received <= 20, `${c.sender}->${c.receiver} received ${c.received}`);
+      // A peer may start late (seconds, on a busy host): loss counts from its
+      // first reply, so only "some answered, none lost" is certain.
+      assert.ok(c.received >= 1 && c.received <= 20, `${c.sender}->${c.receiver} received ${c.received}`);
       assert.ok(c.rtt.avg > 0 && c.rtt.avg < 50, `${c.sender}->${c.receiver} RTT ${c.rtt.avg}`);
     }
     assert.deepEqual([j.unreported, j.silent, j.pass], [[], [], true]);

@@ -5,7 +5,8 @@
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { canonicalAddress, type GroupSpec } from '../model/address.js';
-import { atLeast, judgedProbes, maxMs, maxPercent, minRate, present, type Criterion } from '../model/criteria.js';
+import { atLeast, judgedProbes, maxMs, maxPercent, maxSilence, minRate, present, type Criterion } from '../model/criteria.js';
+import { stallAfterMs } from '../model/stream-health.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
@@ -31,6 +32,8 @@ export interface CheckOptions {
   source: string[];
   minPackets?: number;
   minRate?: number;
+  /** Passive: the longest silence allowed (default: derived from the stream's spacing). */
+  maxSilenceMs?: number;
   junit?: string;
 }
 
@@ -76,12 +79,19 @@ export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {
   return c;
 }
 
+/**
+ * Passive criteria, all over the check's window (from the join to the end):
+ * packets, rate (packets / window, so a stream that stops, starts late or
+ * restarts cannot pass on the rate it had while it ran), loss (sequence
+ * gaps, head loss included), and the longest silence between packets or
+ * after the last one.
+ */
 export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
   const c: Criterion[] = [];
+  const g = j.groups[0];
   c.push(atLeast('packets', 'packets received', j.received, o.minPackets ?? 1));
   if (o.minRate !== undefined) {
-    const rate = j.senders.reduce((a, s) => a + s.rate, 0);
-    c.push(minRate('rate', 'receive rate', rate, o.minRate));
+    c.push(minRate('rate', `receive rate over the ${((g?.windowMs ?? 0) / 1000).toFixed(1)}s window from the join`, g?.rate ?? 0, o.minRate));
   }
   if (o.maxLoss !== undefined) {
     const probes = j.senders.filter((s) => s.probe);
@@ -94,6 +104,13 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
       loss = 100;
     }
     c.push(maxPercent('loss', 'stream loss', loss, o.maxLoss));
+  }
+  // Silence is judged once something arrived (nothing at all fails on
+  // packets), and not for a check that stopped as soon as --min-packets arrived.
+  if (g && g.received > 0 && !j.countReached) {
+    const silence = Math.max(g.arrival?.longestGapMs ?? 0, g.arrival?.silenceMs ?? 0);
+    const limit = o.maxSilenceMs ?? stallAfterMs(g.arrival?.interArrivalMs ?? null);
+    c.push(maxSilence('silence', 'longest silence', silence, limit, o.maxSilenceMs === undefined));
   }
   return c;
 }
@@ -202,7 +219,7 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
     measurements = p;
     criteria = judgeActive(o, p);
   } else {
-    const onlyCount = o.minRate === undefined && o.maxLoss === undefined;
+    const onlyCount = o.minRate === undefined && o.maxLoss === undefined && o.maxSilenceMs === undefined;
     const { result } = await join.run(
       { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000 },
       ctx,

@@ -150,7 +150,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', '--duration'))
       .addOption(durationOption('--interval <time>', 'statistics interval for --ndjson and the live view', '--interval', 1000))
-      .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer')),
+      .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer'))
+      .option('--synced-clocks', "the senders' clocks are synchronised with this host's (PTP/NTP): show one-way DELAY (always shown for senders on this host)"),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
     const join = await import('./join.js');
@@ -167,10 +168,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         durationMs: o.duration,
         intervalMs: o.interval,
         recvBuffer: o.recvBuffer,
+        syncedClocks: Boolean(o.syncedClocks),
       },
       ctx,
     );
-    finish('join', o, ctx, { result: result, exitCode }, renderJoinSummary);
+    // The timeline column only where a person reads it.
+    finish('join', o, ctx, { result: result, exitCode }, (r, c) => renderJoinSummary(r, c, { sparkline: Boolean(process.stdout.isTTY) }));
   });
 
   outputOptions(
@@ -189,7 +192,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-l, --size <bytes>', 'datagram size in bytes, 48 (header) to 65507 (IPv6: 65527)', sizeOption, 64)
       .option('-c, --count <n>', 'send N probes, then stop (default: until Ctrl-C or --duration)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s', '--duration'))
-      .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer')),
+      .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer'))
+      .option('--no-retry', "a probe the kernel's egress path refuses (ENOBUFS: queue full, tc/nftables egress rule, policer) is skipped, not sent again, so receivers see the loss"),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
     const send = await import('./send.js');
@@ -210,6 +214,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         count: o.count,
         durationMs: o.duration,
         sendBuffer: o.sendBuffer,
+        retry: o.retry !== false,
       },
       ctx,
     );
@@ -305,7 +310,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--receive', 'passive: join and judge the stream arriving on the group')
       .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'), [])
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
-      .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast', asParser(parseRate, '--min-rate'))
+      .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast, over the whole check from the join', asParser(parseRate, '--min-rate'))
+      .addOption(durationOption('--max-silence <time>', "passive: the longest silence allowed between packets or after the last one (default: 10 of the stream's typical gaps, at least 1s)", '--max-silence'))
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
       .option('--junit <file>', 'also write a JUnit XML report to FILE (checked before the check runs)', asParser(parseText('a file path, e.g. junit.xml'), '--junit')),
@@ -317,7 +323,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const [g] = parseGroups([group], o.port);
     const active = o.responders !== undefined || (o.expect ?? []).length > 0;
     if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
-    if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined)) throw usageError('E_USAGE', '--min-packets and --min-rate need --receive (passive mode)');
+    if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined || o.maxSilence !== undefined)) throw usageError('E_USAGE', '--min-packets, --min-rate and --max-silence need --receive (passive mode)');
     if (o.receive && (o.maxRtt !== undefined || o.maxP99Rtt !== undefined || o.maxJitter !== undefined)) throw usageError('E_USAGE', '--max-rtt, --max-p99-rtt and --max-jitter need an active check (--responders or --expect)');
     const { result, exitCode } = await check.run(
       {
@@ -338,6 +344,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         source: o.source ?? [],
         minPackets: o.minPackets,
         minRate: o.minRate,
+        maxSilenceMs: o.maxSilence,
         junit: o.junit,
       },
       ctx,

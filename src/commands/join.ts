@@ -4,13 +4,14 @@
 
 import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { native, type ReceiverSnapshot } from '../native.js';
+import { native, type Arrival, type ReceiverSnapshot, type SenderStats } from '../native.js';
+import { delayClocks, IntervalRates, streamStatus, type DelayClocks, type StreamStatus } from '../model/stream-health.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/procfs.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
-import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared } from '../render/join.js';
+import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared, renderStallChange } from '../render/join.js';
 import { readRmemMax } from '../system/procfs.js';
 
 /**
@@ -42,6 +43,18 @@ export interface JoinOptions {
   durationMs?: number;
   recvBuffer?: number;
   intervalMs: number;
+  /** The senders' clocks are synchronised: one-way delay means something. */
+  syncedClocks?: boolean;
+}
+
+/** A sender as join reports it: the engine's figures plus what time says about them. */
+export interface JoinSender extends SenderStats {
+  /** receiving / stalled / never received, at the end of the window. */
+  status: StreamStatus;
+  /** Packets/s over the last interval (the live view's RATE). */
+  currentRate: number;
+  /** Whose clocks DELAY compares (null for traffic without mcast probes). */
+  delayClocks: DelayClocks | null;
 }
 
 export interface JoinedGroup {
@@ -53,11 +66,19 @@ export interface JoinedGroup {
   source: string[];
   received: number;
   joinLatencyMs: number | null;
+  /** Every sender together, from the join to the end of the window. */
+  status: StreamStatus;
+  /** Packets/s over the window, from the join to its end. */
+  rate: number;
+  windowMs: number;
+  firstPacketMs: number | null;
+  lastPacketMs: number | null;
+  arrival: Arrival | null;
 }
 
 export interface JoinResult {
   groups: JoinedGroup[];
-  senders: ReceiverSnapshot['senders'];
+  senders: JoinSender[];
   received: number;
   bytes: number;
   probes: number;
@@ -66,6 +87,9 @@ export interface JoinResult {
   malformed: number;
   malformedReasons: Record<string, number>;
   unexpected: number;
+  /** Probes outside every stream's accounting: far-out sequence numbers, late probes of an earlier session. */
+  strays: number;
+  stale: number;
   durationMs: number;
   count: number | null;
   countReached: boolean;
@@ -101,6 +125,23 @@ export function oldGroupManagement(ifindex: number, name: string, family: 4 | 6)
   if (family === 4 && (st.igmpVersion === 'v1' || st.igmpVersion === 'v2')) return `IGMP${st.igmpVersion}`;
   if (family === 6 && st.mldVersion === 'v1') return 'MLDv1';
   return null;
+}
+
+/** The addresses of this host (its namespace): a probe from one of them shares our clock. */
+export function localAddresses(): Set<string> {
+  return new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
+}
+
+const senderKey = (s: SenderStats): string => `${s.address}:${s.port}>${s.group}`;
+
+/** The engine's senders with status, current rate and delay clocks. */
+export function describeSenders(snap: ReceiverSnapshot, rates: IntervalRates, minIntervalMs: number, syncedClocks: boolean, locals: ReadonlySet<string>): JoinSender[] {
+  return snap.senders.map((s) => ({
+    ...s,
+    status: streamStatus(s.arrival, s.received),
+    currentRate: rates.update(senderKey(s), s.received, snap.elapsedMs, minIntervalMs),
+    delayClocks: s.probe ? delayClocks(s, syncedClocks, locals) : null,
+  }));
 }
 
 export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
@@ -160,6 +201,24 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   let receiveError: InterfaceFault | null = null;
   let stopReason = 'stopped';
   let snap: ReceiverSnapshot = core.engineSnapshot(engine);
+  const rates = new IntervalRates();
+  const locals = localAddresses();
+  const describe = (x: ReceiverSnapshot): JoinSender[] => describeSenders(x, rates, o.intervalMs, Boolean(o.syncedClocks), locals);
+  // Stalls are announced as they happen (and when the stream comes back).
+  const stalled = new Set<string>();
+  const announceStalls = (senders: JoinSender[], atMs: number): void => {
+    for (const s of senders) {
+      const key = senderKey(s);
+      const was = stalled.has(key);
+      const is = s.status.state === 'stalled';
+      if (was === is) continue;
+      if (is) stalled.add(key);
+      else stalled.delete(key);
+      const event = { address: s.address, port: s.port, group: s.group, atMs, silenceMs: s.status.silenceMs };
+      if (ui.ndjson) emitEvent(is ? 'stalled' : 'resumed', event);
+      else if (plain) ui.out(renderStallChange(s, atMs, is));
+    }
+  };
   let bufferChecked = false;
   // Said once, as soon as the engine reports the size it got: a warning when
   // --recv-buffer was capped, a notice when the default was.
@@ -175,7 +234,9 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     for (;;) {
       await tick(Math.min(o.intervalMs, 250), signal);
       snap = core.engineSnapshot(engine);
+      const senders = describe(snap);
       checkBuffer(snap.recvBuffer);
+      announceStalls(senders, snap.elapsedMs);
       for (const s of snap.senders) {
         const key = `${s.address}:${s.port}>${s.group}`;
         if (!seen.has(key)) {
@@ -188,11 +249,11 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
         spinner.stop();
         spinning = false;
       }
-      if (!spinning) ui.redraw(renderJoinLive(snap, ui.errColor));
+      if (!spinning) ui.redraw(renderJoinLive(snap, senders, ui.errColor, { sparkline: true }));
       if ((ui.ndjson || plain) && Date.now() - lastStats >= o.intervalMs) {
         lastStats = Date.now();
-        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders: snap.senders });
-        else for (const line of renderJoinPlainStats(snap)) ui.out(line);
+        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders });
+        else for (const line of renderJoinPlainStats(snap, senders)) ui.out(line);
       }
       if (snap.countReached) {
         stopReason = 'count reached';
@@ -217,19 +278,40 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   }
   if (ui.ndjson) for (const s of sessions) emitEvent('left', { group: s.session.group, port: s.session.port });
 
-  const groups: JoinedGroup[] = sessions.map((s, i) => ({
-    group: s.session.group,
-    port: s.session.port,
-    interface: s.ifaceName,
-    ifindex: s.session.ifindex,
-    filterMode: s.session.sources.length ? s.session.filterMode : 'any-source',
-    source: s.session.sources,
-    received: snap.groups[i]?.received ?? 0,
-    joinLatencyMs: snap.groups[i]?.joinLatencyMs ?? null,
-  }));
+  const finalSenders = describe(snap);
+  announceStalls(finalSenders, snap.elapsedMs);
+  const groups: JoinedGroup[] = sessions.map((s, i) => {
+    const g = snap.groups[i];
+    const received = g?.received ?? 0;
+    const windowMs = g?.windowMs ?? 0;
+    return {
+      group: s.session.group,
+      port: s.session.port,
+      interface: s.ifaceName,
+      ifindex: s.session.ifindex,
+      filterMode: s.session.sources.length ? s.session.filterMode : 'any-source',
+      source: s.session.sources,
+      received,
+      joinLatencyMs: g?.joinLatencyMs ?? null,
+      status: streamStatus(g?.arrival ?? null, received),
+      rate: windowMs > 0 ? (received * 1000) / windowMs : 0,
+      windowMs,
+      firstPacketMs: g?.firstPacketMs ?? null,
+      lastPacketMs: g?.lastPacketMs ?? null,
+      arrival: g?.arrival ?? null,
+    };
+  });
+  for (const x of finalSenders) {
+    if (x.status.state === 'stalled') {
+      warnings.push(`${x.address} port ${x.port} -> ${x.group}: ${x.status.text} before the end (last packet at ${(x.lastSeenMs / 1000).toFixed(1)} s of ${(snap.elapsedMs / 1000).toFixed(1)} s)`);
+    }
+    if (x.probe && x.probe.delay.min !== null && x.probe.delay.min < 0 && o.syncedClocks) {
+      warnings.push(`${x.address} -> ${x.group}: negative one-way delay (${x.probe.delay.min.toFixed(3)} ms): the clocks are not synchronised, DELAY is not shown`);
+    }
+  }
   const result: JoinResult = {
     groups,
-    senders: snap.senders,
+    senders: finalSenders,
     received: snap.received,
     bytes: snap.bytes,
     probes: snap.probes,
@@ -238,6 +320,8 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     malformed: snap.malformed,
     malformedReasons: snap.malformedReasons,
     unexpected: snap.unexpected,
+    strays: snap.strays,
+    stale: snap.stale,
     durationMs: Date.now() - started,
     count: o.count ?? null,
     countReached: snap.countReached,

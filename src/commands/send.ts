@@ -26,6 +26,8 @@ export interface SendOptions {
   count?: number;
   durationMs?: number;
   sendBuffer?: number;
+  /** Send a refused probe again (default) or skip it so receivers see the loss (--no-retry). */
+  retry?: boolean;
 }
 
 export interface SendGroupResult {
@@ -40,6 +42,13 @@ export interface SendGroupResult {
   size: number;
   rate: { asked: number; achieved: number };
   errors: { code: string; count: number; meaning: string }[];
+  /** Probes the kernel's egress path refused (ENOBUFS, or one in a sendmmsg batch). */
+  refused: number;
+  /** Refused probes sent again with the same sequence number (the receivers never see that loss). */
+  retried: number;
+  /** Refused probes skipped (--no-retry): the receivers see them as lost. */
+  skipped: number;
+  retry: boolean;
   session: string;
   senderId: number;
   failed: string | null;
@@ -65,7 +74,7 @@ export interface SendResult {
 }
 
 const ERROR_MEANINGS: Record<string, string> = {
-  ENOBUFS: 'the socket or interface queue was full: the rate is above what the host can push; packets were retried',
+  ENOBUFS: "the kernel's egress path refused the packet (the device queue was full, or a tc/nftables egress rule or policer dropped it)",
   ENETUNREACH: 'no route for the group: name an interface or add a multicast route',
   ENETDOWN: 'the interface is down',
   ENODEV: 'the interface disappeared',
@@ -73,7 +82,7 @@ const ERROR_MEANINGS: Record<string, string> = {
   EMSGSIZE: 'the datagram is larger than the path allows',
   EPERM: 'a firewall rule (nftables/iptables) refused the packet',
   EADDRNOTAVAIL: 'the source address is no longer on this host',
-  EPARTIAL: 'a datagram in the middle of a batch was refused (sendmmsg does not say why); it was sent again',
+  EPARTIAL: 'a datagram in the middle of a batch was refused (sendmmsg does not say why: a full queue, an egress rule or a policer)',
 };
 
 export function explainSendError(code: string): string {
@@ -127,7 +136,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       if (ui.ndjson) emitEvent('start', { group: s.session.group, port: s.session.port, interface: s.ifaceName, ttl: o.ttl, loopback: o.loopback, rate, size: o.size });
     });
     for (const s of sessions) {
-      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer }));
+      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer, retry: o.retry !== false }));
     }
   } catch (e) {
     for (const id of engines) core.engineStop(id);
@@ -178,10 +187,15 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       size: o.size,
       rate: { asked: rate, achieved: sn.achievedRate },
       errors: sn.errors.map((e) => ({ ...e, meaning: explainSendError(e.code) })),
+      refused: sn.refused,
+      retried: sn.refused - sn.skipped,
+      skipped: sn.skipped,
+      retry: sn.retry,
       session: sn.session,
       senderId: sn.senderId,
       failed: sn.failed,
-      complete: o.count === undefined ? !sn.failed : sn.sent === o.count,
+      // Without retry, a skipped probe used up its sequence number: the count counts it.
+      complete: o.count === undefined ? !sn.failed : sn.sent + sn.skipped === o.count,
       elapsedMs: sn.elapsedMs,
       sendBuffer: sn.sendBuffer,
     };
@@ -203,6 +217,6 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   };
   if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
   const failed = groups.some((g) => g.failed) || watch.fatal;
-  const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => g.sent !== o.count);
+  const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => !g.complete);
   return { result, exitCode: failed ? ExitCode.System : incomplete ? ExitCode.Failed : ExitCode.Ok };
 }

@@ -65,3 +65,14 @@ export function judgedProbes(name: string, what: string, judged: number, sent: n
     message: `${what} ${judged} of ${sent} probes judged, ${refused} refused by its rate limit (${pass ? '>=' : '<'} ${need}: at least half must be judged)`,
   };
 }
+
+/**
+ * The longest silence of a stream: `limitMs` given by the user, or derived
+ * from the stream's own spacing (then the limit says so).
+ */
+export function maxSilence(name: string, what: string, measuredMs: number, limitMs: number, derived: boolean): Criterion {
+  const pass = measuredMs <= limitMs;
+  const s = (v: number) => `${(v / 1000).toFixed(1)}s`;
+  const limit = `<= ${s(limitMs)}${derived ? " (derived from the stream's spacing)" : ''}`;
+  return { name, limit, measured: Number(measuredMs.toFixed(1)), pass, message: `${what} ${s(measuredMs)} ${pass ? '<=' : '>'} ${s(limitMs)}${derived ? ' (default: 10 typical gaps, at least 1s; set --max-silence)' : ''}` };
+}

@@ -1,8 +1,12 @@
 import type { ChalkInstance } from 'chalk';
-import type { JoinResult } from '../commands/join.js';
+import type { JoinResult, JoinSender } from '../commands/join.js';
 import type { ReceiverSnapshot, SenderStats } from '../native.js';
+import { humanSeconds, sparkline } from '../model/stream-health.js';
 import { bytes, ms, pct, rate, seconds } from './format.js';
 import { table } from './table.js';
+
+/** Buckets of timeline shown per sender on a terminal. */
+const SPARK_WIDTH = 40;
 
 function expected(s: SenderStats): number {
   return (s.probe?.received ?? 0) + s.lost;
@@ -13,24 +17,41 @@ function ttlText(s: SenderStats): string {
   return s.ttl.min === s.ttl.max ? String(s.ttl.min) : `${s.ttl.min}-${s.ttl.max}`;
 }
 
-export function senderRow(s: SenderStats, c: ChalkInstance): string[] {
+/** DELAY only where it means something: one clock, or clocks declared synchronised. */
+function delayText(s: JoinSender): string {
+  if (!s.probe) return '-';
+  if (s.delayClocks === 'unsynchronised') return 'unsync';
+  return ms(s.probe.delay.avg);
+}
+
+function statusText(s: JoinSender, c: ChalkInstance): string {
+  if (s.status.state === 'stalled') return c.red(s.status.text);
+  return s.status.text;
+}
+
+/** One table row; `rateOf` picks the live (last interval) or the window rate. */
+export function senderRow(s: JoinSender, c: ChalkInstance, rateOf: (s: JoinSender) => number, spark: boolean): string[] {
   const probe = s.probe;
-  return [
+  const row = [
     who(s),
     s.group,
     String(s.received),
-    rate(s.rate),
+    rate(rateOf(s)),
+    statusText(s, c),
     probe ? (s.lost > 0 ? c.red(`${s.lost} (${pct(s.lost, expected(s))})`) : '0') : '-',
     probe ? String(s.duplicates) : '-',
     probe ? String(s.reordered) : '-',
     ttlText(s),
-    probe ? ms(probe.delay.avg) : '-',
+    delayText(s),
     probe ? ms(probe.delay.jitter) : '-',
     s.foreign.packets ? `foreign ${s.foreign.packets}` : probe ? 'mcast probe' : '',
   ];
+  if (spark) row.push(sparkline(s.timeline.counts, SPARK_WIDTH));
+  return row;
 }
 
-const HEADER = ['SENDER', 'GROUP', 'RECEIVED', 'RATE', 'LOST', 'DUP', 'REORD', 'TTL', 'DELAY', 'JITTER', 'TRAFFIC'];
+const HEADER = ['SENDER', 'GROUP', 'RECEIVED', 'RATE', 'STATUS', 'LOST', 'DUP', 'REORD', 'TTL', 'DELAY', 'JITTER', 'TRAFFIC'];
+const header = (spark: boolean, bucketMs: number): string[] => (spark ? [...HEADER, `PACKETS PER ${humanSeconds(bucketMs)}`] : HEADER);
 
 const who = (s: SenderStats) => (s.address.includes(':') ? `[${s.address}]:${s.port}` : `${s.address}:${s.port}`);
 
@@ -39,35 +60,64 @@ export function renderSenderAppeared(s: SenderStats): string {
 }
 
 /** One line per sender for logs and pipes. */
-export function renderJoinPlainStats(s: ReceiverSnapshot): string[] {
-  return s.senders.map((x) => {
-    const probe = x.probe ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${ms(x.probe.delay.avg)} jitter ${ms(x.probe.delay.jitter)}` : ` foreign ${x.foreign.packets}`;
-    return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packets ${rate(x.rate)} ttl ${ttlText(x)}${probe}`;
+export function renderJoinPlainStats(s: ReceiverSnapshot, senders: JoinSender[]): string[] {
+  return senders.map((x) => {
+    const probe = x.probe ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${delayText(x)} jitter ${ms(x.probe.delay.jitter)}` : ` foreign ${x.foreign.packets}`;
+    return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packets ${rate(x.currentRate)} ${x.status.text} ttl ${ttlText(x)}${probe}`;
   });
 }
 
-export function renderJoinLive(s: ReceiverSnapshot, c: ChalkInstance): string[] {
-  const head = `${seconds(s.elapsedMs)}  received ${s.received} (${bytes(s.bytes)})${s.malformed ? `  malformed ${s.malformed}` : ''}`;
-  return [head, ...table(HEADER, s.senders.map((x) => senderRow(x, c))).split('\n')];
+/** A sender went silent, or came back. */
+export function renderStallChange(s: JoinSender, atMs: number, stalled: boolean): string {
+  return stalled
+    ? `${(atMs / 1000).toFixed(1)}s  ${who(s)} -> ${s.group}: stalled, no packet for ${humanSeconds(s.status.silenceMs ?? 0)}`
+    : `${(atMs / 1000).toFixed(1)}s  ${who(s)} -> ${s.group}: receiving again`;
 }
 
-export function renderJoinSummary(r: JoinResult, c: ChalkInstance): string {
+export function renderJoinLive(s: ReceiverSnapshot, senders: JoinSender[], c: ChalkInstance, opts: { sparkline: boolean }): string[] {
+  const head = `${seconds(s.elapsedMs)}  received ${s.received} (${bytes(s.bytes)})${s.malformed ? `  malformed ${s.malformed}` : ''}`;
+  const bucketMs = senders[0]?.timeline.bucketMs ?? 1000;
+  return [head, ...table(header(opts.sparkline, bucketMs), senders.map((x) => senderRow(x, c, (y) => y.currentRate, opts.sparkline))).split('\n')];
+}
+
+function outageText(x: JoinSender): string | null {
+  const o = x.arrival.outages;
+  if (o.count === 0) return null;
+  return `${who(x)} -> ${x.group}: ${o.count} outage${o.count > 1 ? 's' : ''}, ${humanSeconds(o.totalMs)} in all (~${o.missedEstimate} packets missed, estimated from the stream's spacing), longest silence ${humanSeconds(x.arrival.longestGapMs)}`;
+}
+
+export function renderJoinSummary(r: JoinResult, c: ChalkInstance, opts: { sparkline?: boolean } = {}): string {
+  const spark = opts.sparkline ?? false;
   const lines: string[] = [];
   lines.push(c.bold(`--- mcast join summary (${seconds(r.durationMs)}, ${r.stopReason}) ---`));
   for (const g of r.groups) {
     const filter = g.filterMode === 'any-source' ? 'any source' : `${g.filterMode} ${g.source.join(', ')}`;
     const lat = g.joinLatencyMs === null ? 'no packets' : `first packet ${ms(g.joinLatencyMs, 1)} after join`;
-    lines.push(`${g.group} port ${g.port} on ${g.interface} (${filter}): ${g.received} packets, ${lat}`);
+    const status = g.status.state === 'receiving' ? '' : `, ${c.red(g.status.text)}`;
+    lines.push(`${g.group} port ${g.port} on ${g.interface} (${filter}): ${g.received} packets, ${rate(g.rate)} over ${seconds(g.windowMs)}, ${lat}${status}`);
   }
   if (r.senders.length) {
     lines.push('');
-    lines.push(table(HEADER, r.senders.map((s) => senderRow(s, c))));
+    const bucketMs = r.senders[0]?.timeline.bucketMs ?? 1000;
+    lines.push(table(header(spark, bucketMs), r.senders.map((s) => senderRow(s, c, (y) => y.rate, spark))));
+    for (const x of r.senders) {
+      const o = outageText(x);
+      if (o) lines.push(c.yellow(o));
+      if (x.probe && !x.probe.startSeen && (x.probe.firstSeq ?? 0) > 0) {
+        lines.push(`${who(x)} -> ${x.group}: session heard from seq ${x.probe.firstSeq} (joined mid-session: loss counted from there)`);
+      }
+    }
+    if (r.senders.some((x) => x.delayClocks === 'unsynchronised')) {
+      lines.push('DELAY unsync: sender and receiver clocks are not known to be synchronised (say so with --synced-clocks); JITTER needs no shared clock');
+    }
   }
   lines.push('');
   const extra = [
     r.foreign ? `${r.foreign} foreign` : '',
     r.malformed ? `${r.malformed} malformed` : '',
     r.unexpected ? `${r.unexpected} not for the joined group` : '',
+    r.strays ? `${r.strays} stray probes (sequence far outside the stream)` : '',
+    r.stale ? `${r.stale} late probes of an earlier session` : '',
   ].filter(Boolean);
   lines.push(`total: ${r.received} packets, ${bytes(r.bytes)}, ${r.probes} mcast probes${extra.length ? `, ${extra.join(', ')}` : ''}`);
   if (r.count !== null && !r.countReached) lines.push(c.yellow(`--count ${r.count} not reached (${r.received} received)`));

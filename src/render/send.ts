@@ -18,6 +18,15 @@ export function renderSendSummary(r: SendResult, c: ChalkInstance): string {
     if (g.sent > 10 && g.rate.achieved < g.rate.asked * 0.99) lines.push(c.yellow(`  the asked rate was not reached: ${rate(g.rate.achieved)} of ${rate(g.rate.asked)} (${((100 * g.rate.achieved) / g.rate.asked).toFixed(0)}%); this host or link could not keep up`));
     lines.push(`  scope: ${g.scope}`);
     for (const e of g.errors) lines.push(c.yellow(`  ${e.code} x${e.count}: ${e.meaning}`));
+    if (g.refused > 0) {
+      lines.push(
+        c.yellow(
+          g.retry
+            ? `  the kernel's egress path refused ${g.refused} packets (queue full, or a tc/nftables egress rule or policer); each was sent again, which hides that loss from receivers (--no-retry lets them see it)`
+            : `  the kernel's egress path refused ${g.refused} packets (queue full, or a tc/nftables egress rule or policer); ${g.skipped} were skipped (--no-retry): receivers count them as lost`,
+        ),
+      );
+    }
     if (g.failed) lines.push(c.red(`  failed: ${g.failed}`));
   }
   if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));

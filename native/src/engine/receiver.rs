@@ -1,7 +1,13 @@
 //! The receiver: batched `recvmmsg` over one socket per joined group, per
 //! (sender, group) statistics kept in Rust, and snapshots for JavaScript.
 //! Every datagram is counted exactly once: as a probe, a reply, foreign
-//! traffic, malformed, or unexpected (not addressed to the joined group).
+//! traffic, malformed, or unexpected (not addressed to the joined group);
+//! probes further split into accounted, stray (sequence far outside the
+//! window) and stale (a late probe of a sender's earlier session).
+//!
+//! Figures know about time: rates run to the end of the window (a stream
+//! that stopped decays), silences and outages are measured from arrival
+//! times, and each stream keeps a timeline of packets per second.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -15,14 +21,22 @@ use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::probe::wire::{self, DecodeError, MalformedReason, Packet};
+use crate::stats::arrival::{ArrivalPattern, Outage, Timeline};
 use crate::stats::jitter::DelayJitter;
-use crate::stats::sequence::{Observation, SequenceTracker};
+use crate::stats::sequence::{Observation, SequenceTracker, WINDOW};
 
 /// Per-sender state is bounded: beyond this many (sender, group) streams,
 /// new senders are counted in `overflow` only (a spoofing flood cannot grow memory).
 const MAX_STREAMS: usize = 4096;
 const BATCH: usize = 64;
 const SLOT: usize = 65536;
+/// Width of a timeline bucket before a long run merges them.
+const TIMELINE_BUCKET_NS: u64 = 1_000_000_000;
+/// Earlier sessions of a sender remembered, so their late probes are not restarts.
+const PREV_SESSIONS: usize = 4;
+/// A session whose estimated start is this long after the join was heard
+/// from its start: its first sequence numbers, if missing, are loss.
+const HEAD_GRACE_NS: f64 = 250_000_000.0;
 
 #[derive(Debug, Clone)]
 pub struct ReceiveConfig {
@@ -37,6 +51,68 @@ struct ProbeStream {
     sender_ttl: u8,
     seq: SequenceTracker,
     delay: DelayJitter,
+    /// Sequence number and arrival (monotonic) of the first probe heard.
+    first_seq: u64,
+    first_mono: u64,
+    /// (seq, sender's send time) of the first probe heard and of the highest:
+    /// the sender's own spacing, free of any clock offset.
+    lo: (u64, u64),
+    hi: (u64, u64),
+}
+
+impl ProbeStream {
+    fn new(p: &wire::Probe, mono: u64) -> Self {
+        ProbeStream {
+            session: p.session,
+            sender_id: p.sender_id,
+            sender_ttl: p.ttl,
+            seq: SequenceTracker::new(),
+            delay: DelayJitter::new(),
+            first_seq: p.seq,
+            first_mono: mono,
+            lo: (p.seq, p.send_time_ns),
+            hi: (p.seq, p.send_time_ns),
+        }
+    }
+
+    /// The sender's interval between probes (ns), from its own timestamps.
+    fn interval_ns(&self) -> Option<f64> {
+        let (dseq, dt) = (self.hi.0.checked_sub(self.lo.0)?, self.hi.1.checked_sub(self.lo.1)?);
+        (dseq > 0 && dt > 0).then(|| dt as f64 / dseq as f64)
+    }
+
+    /// Sequence numbers missing before the first one heard, when the
+    /// receiver was already listening as the session started: joined well
+    /// before it, or already receiving the group (the path was up). The start
+    /// is estimated from the first arrival and the sender's own interval. 0
+    /// when the session was joined in its middle or that cannot be known.
+    fn head_lost(&self, g: ListenedFrom) -> u64 {
+        let Some(first) = self.seq.first() else { return 0 };
+        if first == 0 || self.first_seq >= WINDOW {
+            return 0;
+        }
+        let Some(interval) = self.interval_ns() else { return 0 };
+        let started = self.first_mono as f64 - self.first_seq as f64 * interval;
+        let joined_before = started > g.joined_mono as f64 + HEAD_GRACE_NS;
+        let receiving_before = g.first_packet_mono.is_some_and(|f| (f as f64) < started);
+        if joined_before || receiving_before { first } else { 0 }
+    }
+
+    /// Was the session heard from its first probe (seq 0 seen, or listening before it started)?
+    fn start_seen(&self, g: ListenedFrom) -> bool {
+        self.seq.first() == Some(0) || self.head_lost(g) > 0
+    }
+
+    fn lost(&self, g: ListenedFrom) -> u64 {
+        self.seq.lost().saturating_add(self.head_lost(g))
+    }
+}
+
+/// Since when the receiver listened to a group: its join, and its first packet.
+#[derive(Clone, Copy)]
+struct ListenedFrom {
+    joined_mono: u64,
+    first_packet_mono: Option<u64>,
 }
 
 struct Stream {
@@ -59,6 +135,14 @@ struct Stream {
     unique_prev: u64,
     dup_prev: u64,
     reord_prev: u64,
+    strays_prev: u64,
+    /// Sessions this sender had before the current one (newest last).
+    prev_sessions: [u64; PREV_SESSIONS],
+    prev_len: usize,
+    /// Late probes of an earlier session, after the sender restarted.
+    stale: u64,
+    arrival: ArrivalPattern,
+    timeline: Timeline,
     replies: u64,
     foreign: u64,
     foreign_bytes: u64,
@@ -71,8 +155,11 @@ struct GroupState {
     ifindex: u32,
     joined_mono: u64,
     first_mono: Option<u64>,
+    last_mono: Option<u64>,
     packets: u64,
     bytes: u64,
+    /// Arrivals of every sender together: the group's silences and outages.
+    arrival: ArrivalPattern,
 }
 
 #[derive(Default)]
@@ -93,6 +180,8 @@ struct Totals {
 struct Inner {
     started_mono: u64,
     last_mono: u64,
+    /// When the receive loop ended: the end of the window for every figure.
+    ended_mono: Option<u64>,
     totals: Totals,
     groups: Vec<GroupState>,
     streams: HashMap<(SocketAddr, IpAddr), Stream>,
@@ -113,7 +202,17 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
         .iter()
         .zip(joined_mono)
         .filter_map(|(s, &j)| {
-            s.session().map(|ss| GroupState { group: ss.group, port: ss.port, ifindex: ss.ifindex, joined_mono: j, first_mono: None, packets: 0, bytes: 0 })
+            s.session().map(|ss| GroupState {
+                group: ss.group,
+                port: ss.port,
+                ifindex: ss.ifindex,
+                joined_mono: j,
+                first_mono: None,
+                last_mono: None,
+                packets: 0,
+                bytes: 0,
+                arrival: ArrivalPattern::new(),
+            })
         })
         .collect();
     let now = monotonic_ns();
@@ -122,6 +221,7 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
         inner: Mutex::new(Inner {
             started_mono: now,
             last_mono: now,
+            ended_mono: None,
             totals: Totals::default(),
             groups,
             streams: HashMap::new(),
@@ -134,7 +234,7 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
     })
 }
 
-fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64) -> Stream {
+fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64, origin_mono: u64) -> Stream {
     Stream {
         from,
         group,
@@ -154,6 +254,12 @@ fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64) -> Stream {
         unique_prev: 0,
         dup_prev: 0,
         reord_prev: 0,
+        strays_prev: 0,
+        prev_sessions: [0; PREV_SESSIONS],
+        prev_len: 0,
+        stale: 0,
+        arrival: ArrivalPattern::new(),
+        timeline: Timeline::new(origin_mono, TIMELINE_BUCKET_NS),
         replies: 0,
         foreign: 0,
         foreign_bytes: 0,
@@ -171,15 +277,18 @@ impl Inner {
                 return;
             }
         let group = g.group;
+        let listened = ListenedFrom { joined_mono: g.joined_mono, first_packet_mono: g.first_mono };
         g.packets += 1;
         g.bytes += meta.len as u64;
         if g.first_mono.is_none() {
             g.first_mono = Some(mono);
         }
+        g.last_mono = Some(mono);
+        let rt = meta.rx_ns.unwrap_or_else(realtime_ns);
+        g.arrival.observe(rt);
         let t = &mut self.totals;
         t.received += 1;
         t.bytes += meta.len as u64;
-        let rt = meta.rx_ns.unwrap_or_else(realtime_ns);
         let from = meta.from.unwrap_or_else(|| SocketAddr::new(group, 0));
         let key = (from, group);
         // One hash lookup per packet; the extra one only once the table is full.
@@ -188,14 +297,17 @@ impl Inner {
             return self.classify_only(payload, meta);
         }
         let order = &mut self.order;
+        let origin = self.started_mono;
         let s = self.streams.entry(key).or_insert_with(|| {
             order.push(key);
-            new_stream(from, group, rt, mono)
+            new_stream(from, group, rt, mono, origin)
         });
         s.packets += 1;
         s.bytes += meta.len as u64;
         s.last_rt = rt;
         s.last_mono = mono;
+        s.arrival.observe(rt);
+        s.timeline.add(mono);
         if let Some(ttl) = meta.ttl {
             s.ttl_min = Some(s.ttl_min.map_or(ttl, |m| m.min(ttl)));
             s.ttl_max = Some(s.ttl_max.map_or(ttl, |m| m.max(ttl)));
@@ -207,22 +319,42 @@ impl Inner {
             Ok(Packet::Probe(p)) => {
                 t.probes += 1;
                 s.probes += 1;
-                let restart = s.probe.as_ref().is_none_or(|ps| ps.session != p.session);
-                if restart {
+                if s.prev_sessions[..s.prev_len].contains(&p.session) {
+                    // A late probe of a session the sender already left: not a restart.
+                    s.stale += 1;
+                    return;
+                }
+                if s.probe.as_ref().is_none_or(|ps| ps.session != p.session) {
                     if let Some(old) = s.probe.take() {
                         // Totals over every session; saturating, since seq numbers come from the network.
-                        s.lost_prev = s.lost_prev.saturating_add(old.seq.lost());
+                        s.lost_prev = s.lost_prev.saturating_add(old.lost(listened));
                         s.unique_prev = s.unique_prev.saturating_add(old.seq.received_unique());
                         s.dup_prev = s.dup_prev.saturating_add(old.seq.duplicates());
                         s.reord_prev = s.reord_prev.saturating_add(old.seq.reordered());
+                        s.strays_prev = s.strays_prev.saturating_add(old.seq.strays());
+                        if s.prev_len == PREV_SESSIONS {
+                            s.prev_sessions.rotate_left(1);
+                            s.prev_len -= 1;
+                        }
+                        if let Some(slot) = s.prev_sessions.get_mut(s.prev_len) {
+                            *slot = old.session;
+                            s.prev_len += 1;
+                        }
                     }
                     s.sessions += 1;
-                    s.probe = Some(ProbeStream { session: p.session, sender_id: p.sender_id, sender_ttl: p.ttl, seq: SequenceTracker::new(), delay: DelayJitter::new() });
+                    s.probe = Some(ProbeStream::new(&p, mono));
                 }
                 if let Some(ps) = s.probe.as_mut() {
-                    let obs = ps.seq.observe(p.seq);
-                    if !matches!(obs, Observation::Duplicate) {
-                        ps.delay.observe(p.send_time_ns, rt);
+                    match ps.seq.observe(p.seq) {
+                        Observation::New => {
+                            if ps.seq.highest() == Some(p.seq) {
+                                ps.hi = (p.seq, p.send_time_ns);
+                            }
+                            ps.delay.observe(p.send_time_ns, rt);
+                        }
+                        Observation::Reordered => ps.delay.observe(p.send_time_ns, rt),
+                        // A stray's timestamp is as untrustworthy as its number.
+                        Observation::Duplicate | Observation::Stray => {}
                     }
                 }
             }
@@ -266,19 +398,75 @@ impl Inner {
 }
 
 
-fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
-    let (lost, dup, reord, unique, highest) = match &s.probe {
+/// The end of the window (`now`) and its start, for every time-aware figure.
+#[derive(Clone, Copy)]
+struct Window {
+    started_mono: u64,
+    now_mono: u64,
+    now_rt: u64,
+}
+
+impl Window {
+    fn since_start_ms(&self, mono: u64) -> f64 {
+        ns_to_ms(mono.saturating_sub(self.started_mono) as f64)
+    }
+}
+
+/// Packets per second from the first packet to the end of the window: a
+/// stream that stopped keeps losing rate. One typical gap is added so a
+/// regular stream reads its own rate, not n/(n-1) of it.
+fn window_rate(packets: u64, first_mono: u64, w: &Window, arrival: &ArrivalPattern) -> f64 {
+    let Some(gap) = arrival.typical_gap_ns() else { return 0.0 };
+    let span = w.now_mono.saturating_sub(first_mono) as f64 + gap;
+    if packets < 2 || span <= 0.0 { 0.0 } else { packets as f64 * 1e9 / span }
+}
+
+/// Silences and outages of an arrival pattern (times relative to the start of the run).
+fn arrival_js(a: &ArrivalPattern, w: &Window) -> JsVal {
+    // Outage starts are receive-clock times; shown relative to the start of the run.
+    let rt_to_run_ms = |rt: u64| ns_to_ms(w.now_mono.saturating_sub(w.started_mono) as f64) - ns_to_ms(w.now_rt as f64 - rt as f64);
+    let outages: Vec<JsVal> = a
+        .outages()
+        .iter()
+        .map(|o: &Outage| {
+            JsVal::obj()
+                .set("startMs", rt_to_run_ms(o.start_ns).max(0.0))
+                .set("durationMs", ns_to_ms(o.duration_ns as f64))
+                .set("missedEstimate", o.missed_estimate)
+                .build()
+        })
+        .collect();
+    JsVal::obj()
+        .set("interArrivalMs", JsVal::opt_ms(a.typical_gap_ns()))
+        .set("outageThresholdMs", JsVal::opt_ms(a.outage_threshold_ns().map(|v| v as f64)))
+        .set("silenceMs", a.last_ns().map(|l| JsVal::Num(ns_to_ms(w.now_rt.saturating_sub(l) as f64))).unwrap_or(JsVal::Null))
+        .set("longestGapMs", ns_to_ms(a.longest_gap_ns() as f64))
+        .set(
+            "outages",
+            JsVal::obj()
+                .set("count", a.outage_count())
+                .set("totalMs", ns_to_ms(a.outage_total_ns() as f64))
+                .set("missedEstimate", a.outage_missed_estimate())
+                .set("recent", JsVal::Arr(outages))
+                .build(),
+        )
+        .build()
+}
+
+fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
+    let (lost, dup, reord, unique, strays, highest) = match &s.probe {
         Some(p) => (
-            s.lost_prev.saturating_add(p.seq.lost()),
+            s.lost_prev.saturating_add(p.lost(listened)),
             s.dup_prev.saturating_add(p.seq.duplicates()),
             s.reord_prev.saturating_add(p.seq.reordered()),
             s.unique_prev.saturating_add(p.seq.received_unique()),
+            s.strays_prev.saturating_add(p.seq.strays()),
             p.seq.highest(),
         ),
-        None => (s.lost_prev, s.dup_prev, s.reord_prev, s.unique_prev, None),
+        None => (s.lost_prev, s.dup_prev, s.reord_prev, s.unique_prev, s.strays_prev, None),
     };
-    let span = (s.last_mono - s.first_mono) as f64 / 1e9;
-    let rate = if span > 0.0 && s.packets > 1 { (s.packets - 1) as f64 / span } else { 0.0 };
+    let rate = window_rate(s.packets, s.first_mono, w, &s.arrival);
+    let (counts, width) = s.timeline.series(w.now_mono);
     let probe = match &s.probe {
         None => JsVal::Null,
         Some(p) => JsVal::obj()
@@ -288,6 +476,12 @@ fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
             .set("hops", s.ttl_last.map(|t| JsVal::Num(p.sender_ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
             .set("received", unique)
             .set("highestSeq", JsVal::opt_num(highest.map(|h| h as f64)))
+            .set("firstSeq", JsVal::opt_num(p.seq.first().map(|f| f as f64)))
+            .set("startSeen", p.start_seen(listened))
+            .set("headLost", p.head_lost(listened))
+            .set("senderIntervalMs", JsVal::opt_ms(p.interval_ns()))
+            .set("strays", strays)
+            .set("stale", s.stale)
             .set("sessions", s.sessions)
             .set(
                 "delay",
@@ -321,8 +515,16 @@ fn stream_js(s: &Stream, started_mono: u64) -> JsVal {
         )
         .set("firstArrival", s.first_rt as f64 / 1e6)
         .set("lastArrival", s.last_rt as f64 / 1e6)
-        .set("firstSeenMs", ns_to_ms((s.first_mono.saturating_sub(started_mono)) as f64))
-        .set("lastSeenMs", ns_to_ms((s.last_mono.saturating_sub(started_mono)) as f64))
+        .set("firstSeenMs", w.since_start_ms(s.first_mono))
+        .set("lastSeenMs", w.since_start_ms(s.last_mono))
+        .set("arrival", arrival_js(&s.arrival, w))
+        .set(
+            "timeline",
+            JsVal::obj()
+                .set("bucketMs", ns_to_ms(width as f64))
+                .set("counts", JsVal::Arr(counts.into_iter().map(|c| JsVal::Num(c as f64)).collect()))
+                .build(),
+        )
         .set("probe", probe)
         .set("foreign", JsVal::obj().set("packets", s.foreign).set("bytes", s.foreign_bytes).build())
         .set("replies", s.replies)
@@ -339,7 +541,10 @@ impl EngineState for ReceiverState {
 
     fn snapshot(&self) -> JsVal {
         let i = lock(&self.inner);
-        let now = monotonic_ns();
+        let now = i.ended_mono.unwrap_or_else(monotonic_ns);
+        // The receive clock (kernel timestamps) at the same instant.
+        let now_rt = realtime_ns().saturating_sub(monotonic_ns().saturating_sub(now));
+        let w = Window { started_mono: i.started_mono, now_mono: now, now_rt };
         let groups: Vec<JsVal> = i
             .groups
             .iter()
@@ -351,15 +556,30 @@ impl EngineState for ReceiverState {
                     .set("received", g.packets)
                     .set("bytes", g.bytes)
                     .set("joinLatencyMs", g.first_mono.map(|f| JsVal::Num(ns_to_ms(f.saturating_sub(g.joined_mono) as f64))).unwrap_or(JsVal::Null))
+                    .set("joinedMs", w.since_start_ms(g.joined_mono))
+                    .set("firstPacketMs", g.first_mono.map(|f| JsVal::Num(w.since_start_ms(f))).unwrap_or(JsVal::Null))
+                    .set("lastPacketMs", g.last_mono.map(|l| JsVal::Num(w.since_start_ms(l))).unwrap_or(JsVal::Null))
+                    .set("windowMs", ns_to_ms(now.saturating_sub(g.joined_mono) as f64))
+                    .set("arrival", arrival_js(&g.arrival, &w))
                     .build()
             })
             .collect();
-        let senders: Vec<JsVal> = i.order.iter().filter_map(|k| i.streams.get(k)).map(|s| stream_js(s, i.started_mono)).collect();
+        let listened = |group: IpAddr| {
+            let g = i.groups.iter().find(|g| g.group == group);
+            ListenedFrom { joined_mono: g.map_or(i.started_mono, |g| g.joined_mono), first_packet_mono: g.and_then(|g| g.first_mono) }
+        };
+        let senders: Vec<JsVal> = i.order.iter().filter_map(|k| i.streams.get(k)).map(|s| stream_js(s, &w, listened(s.group))).collect();
         let t = &i.totals;
+        // Probes outside every stream's accounting, summed here so the
+        // per-sender and total figures can never disagree.
+        let strays: u64 = i.streams.values().filter_map(|s| s.probe.as_ref().map(|p| s.strays_prev.saturating_add(p.seq.strays()))).sum();
+        let stale: u64 = i.streams.values().map(|s| s.stale).sum();
         let reasons: Vec<(&'static str, JsVal)> =
             MalformedReason::ALL.iter().map(|r| (r.as_str(), JsVal::Num(t.malformed_reasons[r.index()] as f64))).collect();
         JsVal::obj()
             .set("elapsedMs", ns_to_ms(now.saturating_sub(i.started_mono) as f64))
+            .set("strays", strays)
+            .set("stale", stale)
             .set("received", t.received)
             .set("bytes", t.bytes)
             .set("probes", t.probes)
@@ -410,8 +630,10 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ReceiverState>, stop: Ar
         }
         Flow::Continue
     });
+    let mut inner = lock(&st.inner);
     if let Err(e) = result {
-        lock(&st.inner).error = Some(e.to_string());
+        inner.error = Some(e.to_string());
     }
-    lock(&st.inner).done = true;
+    inner.ended_mono = Some(monotonic_ns());
+    inner.done = true;
 }

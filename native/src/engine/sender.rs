@@ -2,6 +2,12 @@
 //! rate. The schedule is computed from elapsed time (probe k is due at
 //! start + k/rate), so pacing never drifts; at high rates the due probes go
 //! out in one `sendmmsg`.
+//!
+//! A datagram the kernel's egress path refuses (ENOBUFS: a full queue, or a
+//! tc/nftables egress rule or policer) is counted in `refused`. By default it
+//! is sent again with the same sequence number, which hides that loss from
+//! receivers; with `retry: false` it is skipped, so receivers see the gap as
+//! every other application's receivers would.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,11 +33,18 @@ pub struct SendConfig {
     pub sender_id: u32,
     pub ttl: u8,
     pub send_buffer: Option<i32>,
+    /// Send a refused datagram again (true) or skip its sequence number (false).
+    pub retry: bool,
 }
 
 #[derive(Default)]
 struct Counters {
+    /// Datagrams the kernel accepted.
     sent: u64,
+    /// Datagrams the kernel refused (each retried, or skipped without retry).
+    refused: u64,
+    /// Sequence numbers skipped after a refusal (retry off): receivers miss them.
+    skipped: u64,
     bytes: u64,
     started_mono: u64,
     last_mono: u64,
@@ -69,6 +82,9 @@ impl EngineState for SenderState {
             .collect();
         JsVal::obj()
             .set("sent", c.sent)
+            .set("refused", c.refused)
+            .set("skipped", c.skipped)
+            .set("retry", self.cfg.retry)
             .set("bytes", c.bytes)
             .set("elapsedMs", elapsed * 1000.0)
             .set("askedRate", self.cfg.rate)
@@ -192,12 +208,16 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         match result {
             Ok(m) => {
                 if m < k {
-                    // sendmmsg stops at the first refused datagram and loses its errno;
-                    // the datagram is sent again on the next round.
+                    // sendmmsg stops at the first refused datagram and loses its errno.
                     *c.errors.entry("EPARTIAL".to_owned()).or_insert(0) += 1;
+                    c.refused += 1;
                 }
+                c.sent += m as u64;
                 seq += m as u64;
-                c.sent = seq;
+                if m < k && !cfg.retry {
+                    seq += 1;
+                    c.skipped += 1;
+                }
                 c.bytes += (m * cfg.size) as u64;
                 c.last_mono = mono;
                 failing_since = None;
@@ -206,6 +226,13 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
                 let code = e.code().to_owned();
                 *c.errors.entry(code.clone()).or_insert(0) += 1;
                 c.last_error = Some(e.to_string());
+                c.refused += 1;
+                if code == "ENOBUFS" && !cfg.retry {
+                    // Like any application: the datagram is gone, go on with the next.
+                    seq += 1;
+                    c.skipped += 1;
+                    continue;
+                }
                 let since = *failing_since.get_or_insert(after);
                 // ENOBUFS is back-pressure: wait a little and retry. Anything
                 // failing for a whole second with nothing sent ends the run.

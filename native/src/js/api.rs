@@ -159,6 +159,7 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         sender_id: env.prop_u64(o, "senderId")?.unwrap_or(std::process::id() as u64) as u32,
         ttl: sock.scope()?,
         send_buffer: env.prop_u64(o, "sendBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
+        retry: env.prop_bool(o, "retry")?.unwrap_or(true),
     };
     let st = sender::state(cfg);
     let engine = Engine::spawn("mcast-send", st, move |st, stop| sender::run(sock, st, stop))

@@ -1,7 +1,9 @@
-//! Statistics of the packet path: sequence accounting, delay and jitter,
+//! Statistics of the packet path: sequence accounting, arrival patterns
+//! (outages, timelines), delay and jitter,
 //! latency summaries and responder rate limiting. Pure safe Rust with fixed
 //! memory per stream, so it can run per packet and be tested without sockets.
 
+pub mod arrival;
 pub mod jitter;
 pub mod ratelimit;
 pub mod rtt;

@@ -6,9 +6,22 @@
 //! sequence numbers arrived, so duplicates are told apart from late packets
 //! without any per-packet allocation. A new sender session must get a new
 //! tracker: sequence numbers restart at 0.
+//!
+//! Sequence numbers come from the network, so one forged or corrupted number
+//! must not move the window: a number `WINDOW` or more away from the highest
+//! (either way) is a *stray*, counted and otherwise ignored. Only when
+//! `CONFIRM_STRAYS` such numbers arrive close together while nothing arrives
+//! inside the window has the stream really moved there (a loss of more than
+//! `WINDOW` packets, or a first packet that was itself a stray).
 
 /// How many of the most recent sequence numbers are remembered.
 pub const WINDOW: u64 = 65_536;
+/// Strays within `CONFIRM_SPAN` of each other, with no packet inside the
+/// window meanwhile, that make the stream move to them.
+pub const CONFIRM_STRAYS: usize = 3;
+const CONFIRM_SPAN: u64 = 1024;
+/// A stretch of the stream this short, left behind by a move, was strays.
+const STRAY_SEGMENT_MAX: u64 = CONFIRM_STRAYS as u64 - 1;
 const WORDS: usize = (WINDOW / 64) as usize;
 
 /// What one arriving sequence number turned out to be.
@@ -21,9 +34,10 @@ pub enum Observation {
     /// First arrival of a sequence number lower than the highest already seen:
     /// a late packet. It counts as received, so it fills its gap in `lost()`.
     Reordered,
-    /// More than `WINDOW` below the highest: too old to tell a late packet from
-    /// a duplicate, so it is counted only in `too_old` and ignored otherwise.
-    TooOld,
+    /// `WINDOW` or more away from the highest, either way: counted only in
+    /// `strays` (a forged or corrupted number, or a packet too late to tell
+    /// from a duplicate), unless more follow and the stream moves there.
+    Stray,
 }
 
 /// Loss/duplicate/reorder counters for one stream of sequence numbers.
@@ -36,8 +50,20 @@ pub struct SequenceTracker {
     received_unique: u64,
     duplicates: u64,
     reordered: u64,
-    too_old: u64,
+    strays: u64,
     window_resets: u64,
+    /// Strays that may be the stream's new position (all within CONFIRM_SPAN).
+    pending: [u64; CONFIRM_STRAYS],
+    pending_len: usize,
+    /// Counts of stretches left behind when the stream moved back by WINDOW or more.
+    folded: Folded,
+}
+
+/// What a stretch of the stream left behind by a backward move accounted for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Folded {
+    unique: u64,
+    lost: u64,
 }
 
 impl Default for SequenceTracker {
@@ -54,7 +80,7 @@ impl std::fmt::Debug for SequenceTracker {
             .field("received_unique", &self.received_unique)
             .field("duplicates", &self.duplicates)
             .field("reordered", &self.reordered)
-            .field("too_old", &self.too_old)
+            .field("strays", &self.strays)
             .field("window_resets", &self.window_resets)
             .field("lost", &self.lost())
             .finish()
@@ -70,8 +96,11 @@ impl SequenceTracker {
             received_unique: 0,
             duplicates: 0,
             reordered: 0,
-            too_old: 0,
+            strays: 0,
             window_resets: 0,
+            pending: [0; CONFIRM_STRAYS],
+            pending_len: 0,
+            folded: Folded::default(),
         }
     }
 
@@ -79,22 +108,21 @@ impl SequenceTracker {
     /// jump, which clears at most `WINDOW / 64` words.
     pub fn observe(&mut self, seq: u64) -> Observation {
         let Some(first) = self.first else {
-            self.first = Some(seq);
-            self.highest = seq;
-            self.mark(seq);
-            self.received_unique = 1;
+            self.start_at(seq);
             return Observation::New;
         };
+        let far = if seq > self.highest { seq - self.highest >= WINDOW } else { self.highest - seq >= WINDOW };
+        if far {
+            return self.stray(seq);
+        }
         if seq > self.highest {
+            // The stream goes on inside the window: earlier strays were just strays.
+            self.pending_len = 0;
             self.forget_slots_up_to(seq);
             self.highest = seq;
             self.mark(seq);
             self.received_unique += 1;
             return Observation::New;
-        }
-        if self.highest - seq >= WINDOW {
-            self.too_old += 1;
-            return Observation::TooOld;
         }
         if self.is_marked(seq) {
             self.duplicates += 1;
@@ -109,6 +137,65 @@ impl SequenceTracker {
             self.first = Some(seq);
         }
         Observation::Reordered
+    }
+
+    fn start_at(&mut self, seq: u64) {
+        self.first = Some(seq);
+        self.highest = seq;
+        self.mark(seq);
+        self.received_unique += 1;
+    }
+
+    /// A number `WINDOW` or more away: a stray, unless it is the last of
+    /// `CONFIRM_STRAYS` close together, which move the stream there.
+    fn stray(&mut self, seq: u64) -> Observation {
+        let close = self.pending_len > 0
+            && self.pending[..self.pending_len].iter().all(|&p| p.abs_diff(seq) <= CONFIRM_SPAN && p != seq);
+        if !close {
+            self.pending_len = 0;
+        }
+        if let Some(slot) = self.pending.get_mut(self.pending_len) {
+            *slot = seq;
+            self.pending_len += 1;
+        }
+        self.strays += 1;
+        if self.pending_len < CONFIRM_STRAYS {
+            return Observation::Stray;
+        }
+        let mut moved = self.pending;
+        moved.sort_unstable();
+        self.pending_len = 0;
+        self.strays -= CONFIRM_STRAYS as u64;
+        self.move_to(moved[0]);
+        for &s in &moved[1..] {
+            self.observe(s);
+        }
+        Observation::New
+    }
+
+    /// The stream continues at `seq`, `WINDOW` or more away from `highest`.
+    fn move_to(&mut self, seq: u64) {
+        if seq > self.highest {
+            // Forward: everything skipped is lost (the window restarts).
+            self.forget_slots_up_to(seq);
+            self.highest = seq;
+            self.mark(seq);
+            self.received_unique += 1;
+            return;
+        }
+        // Backward: what was counted so far is a stretch of its own. A stretch
+        // of one or two numbers (a stray that came first) becomes strays.
+        let unique = self.received_unique.saturating_sub(self.folded.unique);
+        if unique <= STRAY_SEGMENT_MAX && self.duplicates == 0 {
+            self.strays += unique;
+        } else {
+            self.folded.lost = self.lost();
+            self.folded.unique = self.received_unique;
+        }
+        self.received_unique = self.folded.unique;
+        self.seen.fill(0);
+        self.window_resets += 1;
+        self.start_at(seq);
     }
 
     /// Distinct sequence numbers received (late ones included).
@@ -126,12 +213,13 @@ impl SequenceTracker {
         self.reordered
     }
 
-    /// Arrivals more than `WINDOW` behind the highest, left out of every other count.
-    pub fn too_old(&self) -> u64 {
-        self.too_old
+    /// Arrivals `WINDOW` or more away from the highest that did not move the
+    /// stream, left out of every other count.
+    pub fn strays(&self) -> u64 {
+        self.strays
     }
 
-    /// Forward jumps of `WINDOW` or more, which restart the window; the
+    /// Moves of `WINDOW` or more, which restart the window; forward, the
     /// skipped numbers count as lost.
     pub fn window_resets(&self) -> u64 {
         self.window_resets
@@ -147,21 +235,26 @@ impl SequenceTracker {
         self.first.map(|_| self.highest)
     }
 
-    /// Sequence numbers in `first..=highest` (saturating at u64::MAX).
+    /// Sequence numbers in `first..=highest` (saturating at u64::MAX), plus
+    /// those of stretches left behind by a backward move.
     pub fn expected(&self) -> u64 {
-        self.expected_wide().try_into().unwrap_or(u64::MAX)
+        let folded = self.folded.unique.saturating_add(self.folded.lost);
+        u64::try_from(self.expected_wide()).unwrap_or(u64::MAX).saturating_add(folded)
     }
 
     /// `expected - received_unique`: never negative, and a late arrival
     /// that fills a gap lowers it again.
     pub fn lost(&self) -> u64 {
-        self.expected_wide().saturating_sub(u128::from(self.received_unique)).try_into().unwrap_or(u64::MAX)
+        let current = u128::from(self.received_unique.saturating_sub(self.folded.unique));
+        let lost: u64 = self.expected_wide().saturating_sub(current).try_into().unwrap_or(u64::MAX);
+        lost.saturating_add(self.folded.lost)
     }
 
-    /// `lost / expected` in 0.0..=1.0; 0.0 before the first packet.
+    /// `lost / (lost + received)` in 0.0..=1.0; 0.0 before the first packet.
     pub fn loss_ratio(&self) -> f64 {
-        let expected = self.expected_wide();
-        if expected == 0 { 0.0 } else { self.lost() as f64 / expected as f64 }
+        let lost = self.lost() as f64;
+        let all = lost + self.received_unique as f64;
+        if all == 0.0 { 0.0 } else { lost / all }
     }
 
     fn expected_wide(&self) -> u128 {
@@ -269,14 +362,56 @@ mod tests {
     }
 
     #[test]
-    fn numbers_older_than_the_window_are_too_old() {
+    fn numbers_older_than_the_window_are_strays() {
         let mut t = SequenceTracker::new();
-        feed(&mut t, &[0, WINDOW]);
-        assert_eq!(t.observe(0), TooOld);
-        assert_eq!(t.observe(1), Reordered, "exactly WINDOW - 1 behind is still tracked");
-        assert_eq!(t.observe(1), Duplicate);
-        assert_eq!(t.too_old(), 1);
-        assert_eq!(t.received_unique(), 3);
+        feed(&mut t, &[0, 1, 2]);
+        for s in (3..=WINDOW).step_by(1000).chain([WINDOW]) {
+            t.observe(s);
+        }
+        assert_eq!(t.observe(0), Stray, "exactly WINDOW behind");
+        assert_eq!(t.observe(1), Duplicate, "exactly WINDOW - 1 behind is still tracked");
+        assert_eq!(t.observe(WINDOW + 10), New);
+        assert_eq!(t.observe(5), Stray, "WINDOW + 5 behind");
+        assert_eq!(t.observe(1003), Duplicate);
+        assert_eq!(t.strays(), 2);
+    }
+
+    #[test]
+    fn one_stray_never_moves_the_window() {
+        for stray in [1_000_000, u64::MAX, WINDOW + 100] {
+            let mut t = SequenceTracker::new();
+            for s in 0..50 {
+                t.observe(s);
+            }
+            assert_eq!(t.observe(stray), Stray);
+            for s in 50..101 {
+                assert_eq!(t.observe(s), New, "the genuine stream goes on after {stray}");
+            }
+            assert_eq!((t.received_unique(), t.lost(), t.strays(), t.reordered()), (101, 0, 1, 0), "stray {stray}");
+            assert_eq!(t.highest(), Some(100));
+        }
+    }
+
+    #[test]
+    fn strays_scattered_through_a_stream_stay_strays() {
+        let mut t = SequenceTracker::new();
+        for s in 0..300 {
+            t.observe(s);
+            if s % 10 == 0 {
+                // Two far numbers close together, then the stream goes on: not a move.
+                assert_eq!(t.observe(5_000_000 + s), Stray);
+                assert_eq!(t.observe(5_000_001 + s), Stray);
+            }
+        }
+        assert_eq!((t.received_unique(), t.lost(), t.strays()), (300, 0, 60));
+    }
+
+    #[test]
+    fn a_stray_that_came_first_gives_way_to_the_stream() {
+        let mut t = SequenceTracker::new();
+        assert_eq!(t.observe(1_000_000), New);
+        assert_eq!(feed(&mut t, &[0, 1, 2, 3]), [Stray, Stray, New, New]);
+        assert_eq!((t.first(), t.highest(), t.received_unique(), t.lost(), t.strays()), (Some(0), Some(3), 4, 0, 1));
     }
 
     #[test]
@@ -292,26 +427,39 @@ mod tests {
     }
 
     #[test]
-    fn huge_jump_counts_the_skipped_range_as_lost_and_resets() {
+    fn a_stream_that_really_jumps_moves_after_three_packets_and_counts_the_gap() {
         let mut t = SequenceTracker::new();
         feed(&mut t, &[0, 1, 2]);
-        assert_eq!(t.observe(1_000_000), New);
+        assert_eq!(feed(&mut t, &[1_000_000, 1_000_001]), [Stray, Stray]);
+        assert_eq!(t.observe(1_000_002), New);
         assert_eq!(t.window_resets(), 1);
-        assert_eq!(t.lost(), 1_000_000 - 3);
-        assert_eq!(t.observe(2), TooOld);
+        assert_eq!((t.highest(), t.received_unique(), t.strays()), (Some(1_000_002), 6, 0));
+        assert_eq!(t.lost(), 1_000_003 - 6);
+        assert_eq!(t.observe(2), Stray);
         assert_eq!(t.observe(999_999), Reordered);
-        assert_eq!(t.lost(), 1_000_000 - 4);
-        assert_eq!(t.observe(1_000_001), New);
+        assert_eq!(t.lost(), 1_000_003 - 7);
+        assert_eq!(t.observe(1_000_003), New);
+    }
+
+    #[test]
+    fn a_long_stretch_left_behind_by_a_backward_move_keeps_its_counts() {
+        let mut t = SequenceTracker::new();
+        feed(&mut t, &[500_000, 500_001, 500_003]);
+        feed(&mut t, &[0, 1, 2, 4]);
+        assert_eq!((t.received_unique(), t.lost(), t.strays()), (7, 2, 0));
+        assert_eq!(t.expected(), 9);
     }
 
     #[test]
     fn extreme_sequence_numbers_do_not_overflow() {
         let mut t = SequenceTracker::new();
-        feed(&mut t, &[0, u64::MAX]);
-        assert_eq!(t.expected(), u64::MAX);
-        assert_eq!(t.lost(), u64::MAX - 1, "2^64 expected, 2 received");
+        feed(&mut t, &[u64::MAX - 2, u64::MAX - 1, u64::MAX]);
+        assert_eq!((t.expected(), t.lost()), (3, 0));
         assert_eq!(t.observe(u64::MAX), Duplicate);
-        assert_eq!(t.observe(u64::MAX - 1), Reordered);
+        assert_eq!(t.observe(0), Stray);
+        let mut t = SequenceTracker::new();
+        feed(&mut t, &[0, u64::MAX, u64::MAX - 1, u64::MAX - 2]);
+        assert_eq!(t.lost(), u64::MAX - 3, "moved to the top: 2^64 expected, 4 received");
     }
 
     #[test]
