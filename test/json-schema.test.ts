@@ -114,7 +114,8 @@ async function collect(lab: Lab): Promise<Map<string, Sample[]>> {
     runMcast(['scope', '239.1.2.3', '--json'], { lab, node: 'h1' }),
     runMcast(['scope', 'ff05::1:3', '--json'], { lab, node: 'h1' }),
     runMcast(['check', PROBE_GROUP, '--receive', '--responders', '1', '--json'], { lab, node: 'h1' }),
-    runMcast(['send', STREAM, '--source-address', '192.0.2.1', '--count', '1', '--json'], { lab, node: 'h1' }),
+    // (An address no interface has is bad input since issue 14: exit 2. A --junit file that cannot be written is exit 3, before any probe.)
+    runMcast(['check', PROBE_GROUP, '--responders', '1', '--junit', '/nonexistent-dir/junit.xml', '--json'], { lab, node: 'h1' }),
     runMcast(['join', STREAM, '--interface', 'nosuch0', '--count', '1', '--json'], { lab, node: 'h1' }),
   ]);
   add('send', 'send --rate 100 --count 300', send);
@@ -127,7 +128,7 @@ async function collect(lab: Lab): Promise<Map<string, Sample[]>> {
   add('scope', 'scope 239.1.2.3', scope4);
   add('scope', 'scope ff05::1:3', scope6);
   add('error', 'usage error (exit 2)', usage, [2]);
-  add('error', 'system error: --source-address not on this host (exit 3)', system, [3]);
+  add('error', 'system error: a --junit file that cannot be written (exit 3)', system, [3]);
   add('error', 'no such interface (exit 2)', noIface, [2]);
   add('join', 'join --count 20', await joinRun.result());
 

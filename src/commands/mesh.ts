@@ -141,6 +141,8 @@ export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCe
 }
 
 export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
+  const tooFew = (got: string) => usageError('E_USAGE', `--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2; got ${got}`);
+  if (peers.length < 2) throw tooFew(`'${peers.join(',')}'`);
   const out: string[] = [];
   for (const p of peers) {
     const fam = isIP(p);
@@ -150,9 +152,7 @@ export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
     if (!out.includes(canonical)) out.push(canonical);
   }
   // Counted once duplicates are gone: `--peers A,A` is one host, not a mesh.
-  if (out.length < 2) {
-    throw usageError('E_USAGE', `--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2; got ${out.length === 1 && peers.length > 1 ? `${out[0]} only (the same host ${peers.length} times)` : `'${peers.join(',')}'`}`);
-  }
+  if (out.length < 2) throw tooFew(`${out[0]} only (the same host ${peers.length} times)`);
   return out;
 }
 
