@@ -157,6 +157,8 @@ export interface SenderStats {
     headLost: number;
     /** The sender's spacing between probes, from its own timestamps. */
     senderIntervalMs: number | null;
+    /** The schedule the sender's probes announce (pacing block, docs/wire-format.md): null from senders that do not say. */
+    announced: { intervalMs: number | null; planned: number | null } | null;
     /** Probes whose sequence number lay far outside the stream's window (forged, corrupt): counted, not accounted. */
     strays: number;
     /** Late probes of an earlier session of this sender (not a restart). */

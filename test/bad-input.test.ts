@@ -83,7 +83,7 @@ const CASES: Case[] = [
   { args: ['respond', G, '--ssmping'], says: /--ssmping answers requests for any group on UDP port 4321; drop the group argument/ },
   { args: ['ping', G, '--group', '239.1.1.1'], says: /--group applies only with --ssmping/ },
   { args: ['check', G, '--receive', '--responders', '2'], says: /--receive \(passive\) cannot be combined with --responders\/--expect \(active\); choose one mode/ },
-  { args: ['check', G, '--min-packets', '5'], says: /--min-packets and --min-rate need --receive/ },
+  { args: ['check', G, '--min-packets', '5'], says: /--min-packets, --min-rate and --max-silence need --receive/ },
   { args: ['check', G, '--receive', '--max-rtt', '10'], says: /--max-rtt, --max-p99-rtt and --max-jitter need an active check/ },
   { args: ['mesh', G], says: /required option '--peers <list>' not specified/ },
   { args: ['mesh', G, '--peers', 'nothost'], says: /--peers needs at least two host addresses.*e\.g\. --peers 10\.0\.0\.1,10\.0\.0\.2/ },

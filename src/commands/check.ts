@@ -108,7 +108,9 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
   // Silence is judged once something arrived (nothing at all fails on
   // packets), and not for a check that stopped as soon as --min-packets arrived.
   if (g && g.received > 0 && !j.countReached) {
-    const silence = Math.max(g.arrival?.longestGapMs ?? 0, g.arrival?.silenceMs ?? 0);
+    // The silence after a stream that ended as its senders announced is not a fault.
+    const tail = g.status.state === 'ended' ? 0 : (g.arrival?.silenceMs ?? 0);
+    const silence = Math.max(g.arrival?.longestGapMs ?? 0, tail);
     const limit = o.maxSilenceMs ?? stallAfterMs(g.arrival?.interArrivalMs ?? null);
     c.push(maxSilence('silence', 'longest silence', silence, limit, o.maxSilenceMs === undefined));
   }

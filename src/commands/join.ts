@@ -5,7 +5,7 @@
 import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type Arrival, type ReceiverSnapshot, type SenderStats } from '../native.js';
-import { delayClocks, IntervalRates, streamStatus, type DelayClocks, type StreamStatus } from '../model/stream-health.js';
+import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/procfs.js';
@@ -55,6 +55,8 @@ export interface JoinSender extends SenderStats {
   currentRate: number;
   /** Whose clocks DELAY compares (null for traffic without mcast probes). */
   delayClocks: DelayClocks | null;
+  /** A stalled probe stream: probes expected after the last one heard (not counted in `lost`). */
+  tail: TailEstimate | null;
 }
 
 export interface JoinedGroup {
@@ -132,16 +134,26 @@ export function localAddresses(): Set<string> {
   return new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
 }
 
+/** A silent group whose every sender sent all it announced has ended, not stalled. */
+function groupStatus(status: StreamStatus, senders: JoinSender[]): StreamStatus {
+  if (status.state !== 'stalled' || senders.length === 0 || !senders.every((x) => x.status.state === 'ended')) return status;
+  return { ...status, state: 'ended', text: 'ended (every sender sent all it announced)' };
+}
+
 const senderKey = (s: SenderStats): string => `${s.address}:${s.port}>${s.group}`;
 
 /** The engine's senders with status, current rate and delay clocks. */
 export function describeSenders(snap: ReceiverSnapshot, rates: IntervalRates, minIntervalMs: number, syncedClocks: boolean, locals: ReadonlySet<string>): JoinSender[] {
-  return snap.senders.map((s) => ({
-    ...s,
-    status: streamStatus(s.arrival, s.received),
-    currentRate: rates.update(senderKey(s), s.received, snap.elapsedMs, minIntervalMs),
-    delayClocks: s.probe ? delayClocks(s, syncedClocks, locals) : null,
-  }));
+  return snap.senders.map((s) => {
+    const status = streamStatus(s.arrival, s.received, s.probe);
+    return {
+      ...s,
+      status,
+      currentRate: rates.update(senderKey(s), s.received, snap.elapsedMs, minIntervalMs, s.rate),
+      delayClocks: s.probe ? delayClocks(s, syncedClocks, locals) : null,
+      tail: tailEstimate(s.probe, status),
+    };
+  });
 }
 
 export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
@@ -293,7 +305,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       source: s.session.sources,
       received,
       joinLatencyMs: g?.joinLatencyMs ?? null,
-      status: streamStatus(g?.arrival ?? null, received),
+      status: groupStatus(streamStatus(g?.arrival ?? null, received), finalSenders.filter((x) => x.group === s.session.group)),
       rate: windowMs > 0 ? (received * 1000) / windowMs : 0,
       windowMs,
       firstPacketMs: g?.firstPacketMs ?? null,

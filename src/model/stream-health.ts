@@ -12,7 +12,7 @@ export const UNKNOWN_PATTERN_STALL_MS = 3000;
 /** A stall is this many typical gaps of silence. */
 const STALL_FACTOR = 10;
 
-export type StreamState = 'receiving' | 'stalled' | 'never-received';
+export type StreamState = 'receiving' | 'stalled' | 'ended' | 'never-received';
 
 export interface StreamStatus {
   state: StreamState;
@@ -20,8 +20,20 @@ export interface StreamStatus {
   silenceMs: number | null;
   /** Silence beyond which this stream counts as stalled. */
   stallAfterMs: number;
-  /** For people: `receiving`, `stalled for 26 s`, `never received`. */
+  /** For people: `receiving`, `stalled for 26 s`, `ended`, `never received`. */
   text: string;
+}
+
+/** What a silent probe stream would have carried after its last probe heard. */
+export interface TailEstimate {
+  /** Probes expected after the highest sequence number received. */
+  expectedAfterLast: number;
+  /**
+   * `announced`: from the count and interval the sender's probes announce
+   * (what it planned, and no more than the silence could hold); `interval`:
+   * from the interval alone, if the sender kept sending (an estimate).
+   */
+  basis: 'announced' | 'interval';
 }
 
 /** The silence after which a stream with this typical inter-arrival gap counts as stalled. */
@@ -30,15 +42,42 @@ export function stallAfterMs(interArrivalMs: number | null): number {
   return Math.max(MIN_STALL_MS, STALL_FACTOR * interArrivalMs);
 }
 
-export function streamStatus(arrival: Arrival | null, received: number): StreamStatus {
+/**
+ * Status at the end of the window. A silence longer than the stall limit is
+ * `stalled`, unless the sender announced how many probes it would send and
+ * the last of them arrived: then the stream `ended` as planned.
+ */
+export function streamStatus(arrival: Arrival | null, received: number, probe?: SenderStats['probe']): StreamStatus {
   if (!arrival || received === 0 || arrival.silenceMs === null) {
     return { state: 'never-received', silenceMs: null, stallAfterMs: stallAfterMs(null), text: 'never received' };
   }
   const after = stallAfterMs(arrival.interArrivalMs);
   if (arrival.silenceMs > after) {
+    const planned = probe?.announced?.planned ?? null;
+    if (planned !== null && probe?.highestSeq !== null && probe?.highestSeq !== undefined && probe.highestSeq >= planned - 1) {
+      return { state: 'ended', silenceMs: arrival.silenceMs, stallAfterMs: after, text: `ended (all ${planned} announced probes sent)` };
+    }
     return { state: 'stalled', silenceMs: arrival.silenceMs, stallAfterMs: after, text: `stalled for ${humanSeconds(arrival.silenceMs)}` };
   }
   return { state: 'receiving', silenceMs: arrival.silenceMs, stallAfterMs: after, text: 'receiving' };
+}
+
+/**
+ * Probes a stalled probe stream should have carried after the last one heard
+ * (tail loss the sequence numbers cannot show): what the sender announced it
+ * would still send, capped by what its interval fits into the silence; or,
+ * with no announced count, the interval alone (if it kept sending).
+ */
+export function tailEstimate(probe: SenderStats['probe'], status: StreamStatus): TailEstimate | null {
+  if (!probe || status.state !== 'stalled' || status.silenceMs === null || probe.highestSeq === null) return null;
+  const interval = probe.announced?.intervalMs ?? probe.senderIntervalMs;
+  const byTime = interval && interval > 0 ? Math.floor(status.silenceMs / interval) : null;
+  const planned = probe.announced?.planned ?? null;
+  if (planned !== null) {
+    const remaining = Math.max(0, planned - 1 - probe.highestSeq);
+    return { expectedAfterLast: byTime === null ? remaining : Math.min(remaining, byTime), basis: 'announced' };
+  }
+  return byTime === null ? null : { expectedAfterLast: byTime, basis: 'interval' };
 }
 
 /** `26 s`, `1.4 s`, `3 min 20 s`. */
@@ -57,12 +96,16 @@ export function humanSeconds(ms: number): string {
 export class IntervalRates {
   private readonly last = new Map<string, { received: number; atMs: number; rate: number }>();
 
-  /** Rate of `key` between the previous update (at least `minMs` ago) and this one. */
-  update(key: string, received: number, atMs: number, minMs: number): number {
+  /**
+   * Rate of `key` between the previous update (at least `minMs` ago) and
+   * this one; `firstRate` (e.g. the rate since its first packet) until there
+   * is a previous update.
+   */
+  update(key: string, received: number, atMs: number, minMs: number, firstRate = 0): number {
     const prev = this.last.get(key);
     if (!prev) {
-      this.last.set(key, { received, atMs, rate: 0 });
-      return 0;
+      this.last.set(key, { received, atMs, rate: firstRate });
+      return firstRate;
     }
     if (atMs - prev.atMs < minMs) return prev.rate;
     const rate = atMs > prev.atMs ? ((received - prev.received) * 1000) / (atMs - prev.atMs) : 0;

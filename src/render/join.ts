@@ -103,6 +103,10 @@ export function renderJoinSummary(r: JoinResult, c: ChalkInstance, opts: { spark
     for (const x of r.senders) {
       const o = outageText(x);
       if (o) lines.push(c.yellow(o));
+      if (x.tail && x.tail.expectedAfterLast > 0) {
+        const why = x.tail.basis === 'announced' ? `the sender announced ${x.probe?.announced?.planned} probes` : 'at its interval, if the sender kept sending';
+        lines.push(c.yellow(`${who(x)} -> ${x.group}: ~${x.tail.expectedAfterLast} probes expected after the last one received (${why}; not counted in LOST)`));
+      }
       if (x.probe && !x.probe.startSeen && (x.probe.firstSeq ?? 0) > 0) {
         lines.push(`${who(x)} -> ${x.group}: session heard from seq ${x.probe.firstSeq} (joined mid-session: loss counted from there)`);
       }

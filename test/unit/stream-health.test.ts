@@ -33,7 +33,7 @@ test('human seconds', () => {
 
 test('interval rates follow what arrives now, not the average since the start', () => {
   const r = new IntervalRates();
-  assert.equal(r.update('a', 0, 0, 1000), 0);
+  assert.equal(r.update('a', 0, 0, 1000, 7), 7, 'the first update has no previous: the fallback');
   assert.equal(r.update('a', 1000, 1000, 1000), 1000);
   assert.equal(r.update('a', 1200, 1500, 1000), 1000, 'too soon: the last rate stands');
   assert.equal(r.update('a', 1000 + 0, 2000, 1000), 0, 'nothing new in the last second');

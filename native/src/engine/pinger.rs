@@ -273,6 +273,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
         length: cfg.size as u16,
         send_time_ns: 0,
         send_mono_ns: 0,
+        // Responders need no schedule; the refusal block has its own rules.
+        pacing: None,
     };
     if wire::encode_probe(&header, tx.slot_mut(0)).is_err() {
         let mut i = lock(&st.inner);

@@ -58,6 +58,8 @@ struct ProbeStream {
     /// the sender's own spacing, free of any clock offset.
     lo: (u64, u64),
     hi: (u64, u64),
+    /// The schedule the sender's probes announce (the latest heard).
+    announced: Option<wire::Pacing>,
 }
 
 impl ProbeStream {
@@ -72,6 +74,7 @@ impl ProbeStream {
             first_mono: mono,
             lo: (p.seq, p.send_time_ns),
             hi: (p.seq, p.send_time_ns),
+            announced: p.pacing,
         }
     }
 
@@ -350,6 +353,9 @@ impl Inner {
                             if ps.seq.highest() == Some(p.seq) {
                                 ps.hi = (p.seq, p.send_time_ns);
                             }
+                            if p.pacing.is_some() {
+                                ps.announced = p.pacing;
+                            }
                             ps.delay.observe(p.send_time_ns, rt);
                         }
                         Observation::Reordered => ps.delay.observe(p.send_time_ns, rt),
@@ -480,6 +486,17 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
             .set("startSeen", p.start_seen(listened))
             .set("headLost", p.head_lost(listened))
             .set("senderIntervalMs", JsVal::opt_ms(p.interval_ns()))
+            .set(
+                "announced",
+                p.announced
+                    .map(|a| {
+                        JsVal::obj()
+                            .set("intervalMs", if a.interval_ns > 0 { JsVal::Num(ns_to_ms(a.interval_ns as f64)) } else { JsVal::Null })
+                            .set("planned", if a.planned > 0 { JsVal::Num(a.planned as f64) } else { JsVal::Null })
+                            .build()
+                    })
+                    .unwrap_or(JsVal::Null),
+            )
             .set("strays", strays)
             .set("stale", s.stale)
             .set("sessions", s.sessions)

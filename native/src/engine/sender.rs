@@ -108,6 +108,24 @@ pub fn state(cfg: SendConfig) -> Arc<SenderState> {
     Arc::new(SenderState { cfg, c: Mutex::new(Counters::default()) })
 }
 
+fn interval_ns_u64(rate: f64) -> u64 {
+    let ns = 1e9 / rate.max(1e-9);
+    if ns.is_finite() && ns < u64::MAX as f64 { ns.round() as u64 } else { 0 }
+}
+
+/// Probes the session will send: `count`, or what `duration` allows (probe k
+/// goes out at k * interval while the duration lasts), the smaller of both;
+/// 0 when it runs until stopped.
+fn planned(cfg: &SendConfig) -> u64 {
+    let by_duration = cfg.duration_ns.map(|d| (d as f64 * cfg.rate / 1e9).ceil().max(0.0) as u64);
+    match (cfg.count, by_duration) {
+        (Some(c), Some(d)) => c.min(d),
+        (Some(c), None) => c,
+        (None, Some(d)) => d,
+        (None, None) => 0,
+    }
+}
+
 /// The sending loop; returns when the count or duration is reached, on stop,
 /// or when sends keep failing for a second with nothing getting through.
 pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBool>) {
@@ -140,6 +158,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         length: cfg.size as u16,
         send_time_ns: 0,
         send_mono_ns: 0,
+        // Receivers learn the schedule, so they can tell what a silence missed.
+        pacing: Some(wire::Pacing { interval_ns: interval_ns_u64(cfg.rate), planned: planned(&cfg) }),
     };
     for i in 0..BATCH {
         if wire::encode_probe(&header, batch.slot_mut(i)).is_err() {

@@ -218,6 +218,7 @@ pub fn probe_encode(env: &Env, args: &Args) -> JsResult<JsVal> {
         length: size.min(65535) as u16,
         send_time_ns: clock::realtime_ns(),
         send_mono_ns: clock::monotonic_ns(),
+        pacing: None,
     };
     wire::encode_probe(&p, &mut buf).map_err(|e| JsError::invalid_arg(format!("{e:?}")))?;
     Ok(JsVal::Buf(buf))

@@ -45,6 +45,12 @@ pub const MIN_REFUSALS_REPLY_LEN: usize = HEADER_LEN + REFUSALS_LEN;
 /// `limit_mpps` value for "no limit, or at least u32::MAX thousandths per second".
 pub const LIMIT_UNBOUNDED: u32 = u32::MAX;
 
+/// Probe flag: a pacing block (`PACING_LEN` bytes) follows the header.
+pub const PROBE_FLAG_PACING: u16 = 0x0001;
+/// The pacing block: the sender's interval (u64 ns) and the probes planned for the session (u64, 0 = until stopped).
+pub const PACING_LEN: usize = 16;
+/// The smallest probe that can carry the pacing block.
+pub const MIN_PACING_PROBE_LEN: usize = HEADER_LEN + PACING_LEN;
 const KIND_PROBE: u8 = 1;
 const KIND_REPLY: u8 = 2;
 /// Offset of a v1 reply's name (after the `name_len` byte at 48).
@@ -95,6 +101,19 @@ pub struct Probe {
     pub send_time_ns: u64,
     /// Monotonic send timestamp, echoed by responders so RTT needs no sender state.
     pub send_mono_ns: u64,
+    /// What the sender announced of its schedule (probes of 64 bytes and more).
+    pub pacing: Option<Pacing>,
+}
+
+/// A sender's schedule, carried by its probes so a receiver knows what it
+/// should have heard: how far apart the probes are, and how many there will
+/// be. A receiver that hears nothing more can then say how many are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Pacing {
+    /// Nominal interval between probes, ns (0: not said).
+    pub interval_ns: u64,
+    /// Probes the session will send (`--count`, or what `--duration` allows); 0: until stopped.
+    pub planned: u64,
 }
 
 /// What a sender encodes: the same fields as a decoded probe. `length` must
@@ -304,10 +323,17 @@ fn decode_ours(buf: &[u8]) -> Result<Packet<'_>, MalformedReason> {
         return Err(MalformedReason::LengthMismatch);
     }
     if h.kind == KIND_PROBE {
-        if h.flags != 0 {
+        if h.flags & !PROBE_FLAG_PACING != 0 {
             return Err(MalformedReason::ReservedBits);
         }
-        if !is_all_zero(after_header) {
+        let (pacing, padding) = if h.flags & PROBE_FLAG_PACING != 0 {
+            let (block, rest) = after_header.split_first_chunk::<PACING_LEN>().ok_or(MalformedReason::Truncated)?;
+            let mut r = Reader { rest: block };
+            (Some(Pacing { interval_ns: r.u64(), planned: r.u64() }), rest)
+        } else {
+            (None, after_header)
+        };
+        if !is_all_zero(padding) {
             return Err(MalformedReason::NonzeroPadding);
         }
         return Ok(Packet::Probe(Probe {
@@ -319,6 +345,7 @@ fn decode_ours(buf: &[u8]) -> Result<Packet<'_>, MalformedReason> {
             length: h.length,
             send_time_ns: h.time_a,
             send_mono_ns: h.time_b,
+            pacing,
         }));
     }
     let report = h.flags & REPLY_FLAG_REPORT != 0;
@@ -401,7 +428,9 @@ pub fn encode_probe(h: &ProbeHeader, buf: &mut [u8]) -> Result<usize, EncodeErro
     if usize::from(h.length) != len {
         return Err(EncodeError::LengthMismatch { header: h.length, buffer: len });
     }
-    let (header, padding) = buf.split_first_chunk_mut::<HEADER_LEN>().ok_or(EncodeError::BufferTooShort { len })?;
+    let (header, after_header) = buf.split_first_chunk_mut::<HEADER_LEN>().ok_or(EncodeError::BufferTooShort { len })?;
+    // The pacing block goes in only where it fits; a 48-byte probe goes bare.
+    let pacing = h.pacing.filter(|_| after_header.len() >= PACING_LEN);
     *header = Header {
         kind: KIND_PROBE,
         clock: h.clock.to_wire(),
@@ -409,13 +438,18 @@ pub fn encode_probe(h: &ProbeHeader, buf: &mut [u8]) -> Result<usize, EncodeErro
         session: h.session,
         sender_id: h.sender_id,
         length: h.length,
-        flags: 0,
+        flags: if pacing.is_some() { PROBE_FLAG_PACING } else { 0 },
         seq: h.seq,
         time_a: h.send_time_ns,
         time_b: h.send_mono_ns,
     }
     .to_bytes();
-    padding.fill(0);
+    after_header.fill(0);
+    if let Some(p) = pacing {
+        let mut w = Writer::new(after_header);
+        w.u64(p.interval_ns);
+        w.u64(p.planned);
+    }
     Ok(len)
 }
 
@@ -707,6 +741,7 @@ mod tests {
             length,
             send_time_ns: 1_700_000_000_123_456_789,
             send_mono_ns: 987_654_321,
+            pacing: None,
         }
     }
 
@@ -746,6 +781,44 @@ mod tests {
         ];
         assert_eq!(buf.get(..48), Some(&expected_header[..]));
         assert!(buf.get(48..).is_some_and(is_all_zero), "padding is zeroed");
+    }
+
+    #[test]
+    fn the_pacing_block_follows_the_header_and_round_trips() {
+        let pacing = Pacing { interval_ns: 20_000_000, planned: 800 };
+        let h = Probe { pacing: Some(pacing), ..probe_header(100) };
+        let mut buf = vec![0xAA; 100];
+        assert_eq!(encode_probe(&h, &mut buf), Ok(100));
+        assert_eq!(buf.get(22..24), Some(&[0u8, 1][..]), "flags bit 0");
+        assert_eq!(buf.get(48..56), Some(&20_000_000u64.to_be_bytes()[..]));
+        assert_eq!(buf.get(56..64), Some(&800u64.to_be_bytes()[..]));
+        assert!(buf.get(64..).is_some_and(is_all_zero));
+        assert_eq!(decode(&buf), Ok(Packet::Probe(h)));
+    }
+
+    #[test]
+    fn a_probe_too_short_for_the_pacing_block_goes_bare() {
+        for len in [48u16, 63] {
+            let h = Probe { pacing: Some(Pacing { interval_ns: 1, planned: 2 }), ..probe_header(len) };
+            let mut buf = vec![0u8; usize::from(len)];
+            assert_eq!(encode_probe(&h, &mut buf), Ok(usize::from(len)));
+            assert_eq!(decode(&buf), Ok(Packet::Probe(probe_header(len))));
+        }
+    }
+
+    #[test]
+    fn a_pacing_flag_without_room_for_the_block_or_other_probe_flags_are_malformed() {
+        let mut buf = encoded_probe(60);
+        buf[23] = 1; // flag set, but only 12 bytes after the header
+        assert_eq!(malformed(&buf), MalformedReason::Truncated);
+        let mut buf = encoded_probe(64);
+        buf[23] = 2;
+        assert_eq!(malformed(&buf), MalformedReason::ReservedBits);
+        let h = Probe { pacing: Some(Pacing { interval_ns: 1, planned: 2 }), ..probe_header(80) };
+        let mut buf = vec![0u8; 80];
+        assert_eq!(encode_probe(&h, &mut buf), Ok(80));
+        buf[70] = 1; // padding after the block
+        assert_eq!(malformed(&buf), MalformedReason::NonzeroPadding);
     }
 
     #[test]
@@ -894,7 +967,7 @@ mod tests {
         assert_eq!(malformed(&probe[..99]), MalformedReason::LengthMismatch);
 
         let mut b = probe.clone();
-        b[23] = 1;
+        b[23] = 2; // bit 0 is the pacing block; bit 1 means nothing
         assert_eq!(malformed(&b), MalformedReason::ReservedBits);
 
         let mut b = probe.clone();
