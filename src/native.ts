@@ -526,3 +526,68 @@ export interface NativeCore {
   ssmpingServerStart(options: SsmpingServerOptions): number;
   ssmpingClientStart(options: SsmpingClientOptions): number;
 }
+
+// ---- passive querier listener (native/src/engine/querier.rs) ----
+
+/** One IGMP/MLD query as heard (fields of the last general query for a querier). */
+export interface HeardQuery {
+  family: 'ipv4' | 'ipv6';
+  protocol: 'IGMPv1' | 'IGMPv2' | 'IGMPv3' | 'MLDv1' | 'MLDv2';
+  version: number;
+  source: string;
+  destination: string | null;
+  /** 0.0.0.0 / :: for a general query. */
+  group: string;
+  general: boolean;
+  maxRespMs: number;
+  sFlag: boolean;
+  qrv: number | null;
+  qqicS: number | null;
+  sources: number;
+  ttl: number | null;
+  routerAlert: boolean | null;
+}
+
+export interface HeardQuerier extends HeardQuery {
+  ifindex: number;
+  queries: number;
+  generalQueries: number;
+  firstHeardMs: number;
+  lastHeardMs: number;
+  lastGeneralMs: number | null;
+  sinceLastMs: number;
+  /** Gaps between consecutive general queries (the last 32). */
+  gapsMs: number[];
+}
+
+export interface QueryEvent extends HeardQuery {
+  /** 1, 2, ...: a poller shows the events with n above the last it saw. */
+  n: number;
+  atMs: number;
+  ifindex: number;
+}
+
+export interface QuerierListening {
+  asked: boolean;
+  listening: boolean;
+  /** Why not (e.g. `EPERM (socket failed: ...)` without CAP_NET_RAW). */
+  error: string | null;
+}
+
+export interface QuerierSnapshot {
+  elapsedMs: number;
+  ipv4: QuerierListening;
+  ipv6: QuerierListening;
+  queriers: HeardQuerier[];
+  events: QueryEvent[];
+  eventCount: number;
+  malformed: number;
+  otherInterface: number;
+  done: boolean;
+  error: string | null;
+}
+
+export interface NativeCore {
+  /** Passive listener: never sends a query. Engine handle for engineSnapshot/engineStop (QuerierSnapshot). */
+  querierStart(options: { ifindex?: number; ipv4?: boolean; ipv6?: boolean }): number;
+}

@@ -5,6 +5,7 @@
 
 pub mod filter;
 pub mod pinger;
+pub mod querier;
 pub mod receiver;
 pub mod recv_loop;
 pub mod responder;

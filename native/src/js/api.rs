@@ -403,3 +403,21 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ssmping client thread: {e}")))?;
     Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
 }
+
+/// `querierStart({ ifindex?, ipv4?, ipv6? })`: the passive IGMP/MLD query
+/// listener. Never fails for lack of privileges: the snapshot's `ipv4` /
+/// `ipv6` say whether each family is heard and, if not, why (EPERM).
+pub fn querier_start(env: &Env, args: &Args) -> JsResult<JsVal> {
+    use crate::engine::querier as q;
+    let o = args.get(0, "options")?;
+    let cfg = q::QuerierConfig {
+        ifindex: env.prop_u64(o, "ifindex")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+        ipv4: env.prop_bool(o, "ipv4")?.unwrap_or(true),
+        ipv6: env.prop_bool(o, "ipv6")?.unwrap_or(true),
+    };
+    let st = q::state(cfg);
+    let sockets = q::open(&st);
+    let engine = Engine::spawn("mcast-querier", st, move |st, stop| q::run(sockets, st, stop))
+        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the querier listener thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}

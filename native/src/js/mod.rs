@@ -37,6 +37,7 @@ napi_fn!(t_pinger_start => api::pinger_start);
 napi_fn!(t_random_session => api::random_session);
 napi_fn!(t_ssmping_server_start => api::ssmping_server_start);
 napi_fn!(t_ssmping_client_start => api::ssmping_client_start);
+napi_fn!(t_querier_start => api::querier_start);
 
 type Trampoline = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 
@@ -64,6 +65,7 @@ const EXPORTS: &[(&str, Trampoline)] = &[
     ("randomSession", t_random_session),
     ("ssmpingServerStart", t_ssmping_server_start),
     ("ssmpingClientStart", t_ssmping_client_start),
+    ("querierStart", t_querier_start),
 ];
 
 /// Attach every export to `exports`. Returns false if N-API refused one.

@@ -178,6 +178,18 @@ impl Socket {
         self.setsockopt(libc::IPPROTO_IP, libc::IP_TTL, &ttl, "setsockopt(IP_TTL)")
     }
 
+    // --- IPPROTO_ICMPV6 -------------------------------------------------------
+
+    /// ICMP6_FILTER (RFC 3542): a raw ICMPv6 socket receives only the `pass`
+    /// types (e.g. 130 for MLD queries), so the rest never wakes the thread.
+    pub fn set_icmp6_filter_pass(&self, pass: &[u8]) -> NetResult<()> {
+        let mut f = libc::icmp6_filter { data: [u32::MAX; 8] };
+        for &t in pass {
+            f.data[usize::from(t >> 5)] &= !(1u32 << (t & 31));
+        }
+        self.setsockopt(libc::IPPROTO_ICMPV6, libc::ICMP6_FILTER, &f, "setsockopt(ICMP6_FILTER)")
+    }
+
     // --- Protocol-independent membership (RFC 3678 MCAST_*) ------------------
 
     fn level(&self) -> i32 {

@@ -25,9 +25,11 @@ pub const SOCK_RAW: c_int = 3;
 pub const SOCK_NONBLOCK: c_int = 0o4000;
 pub const SOCK_CLOEXEC: c_int = 0o2000000;
 pub const IPPROTO_IP: c_int = 0;
+pub const IPPROTO_IGMP: c_int = 2;
 pub const IPPROTO_TCP: c_int = 6;
 pub const IPPROTO_UDP: c_int = 17;
 pub const IPPROTO_IPV6: c_int = 41;
+pub const IPPROTO_ICMPV6: c_int = 58;
 pub const IPPROTO_UDPLITE: c_int = 136;
 
 // SOL_SOCKET options.
@@ -74,6 +76,9 @@ pub const IPV6_RECVPKTINFO: c_int = 49;
 pub const IPV6_PKTINFO: c_int = 50;
 pub const IPV6_RECVHOPLIMIT: c_int = 51;
 pub const IPV6_HOPLIMIT: c_int = 52;
+
+// IPPROTO_ICMPV6 options (<netinet/icmp6.h>).
+pub const ICMP6_FILTER: c_int = 1;
 
 // poll(2).
 pub const POLLIN: i16 = 0x001;
@@ -191,6 +196,13 @@ pub struct in6_pktinfo {
     pub ipi6_ifindex: c_int,
 }
 
+/// ICMP6_FILTER: bit `type` set in `data[type >> 5]` = blocked (RFC 3542 3.2).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct icmp6_filter {
+    pub data: [u32; 8],
+}
+
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
 pub struct timespec {
@@ -265,6 +277,7 @@ const _: () = {
     assert!(offset_of!(group_source_req, gsr_group) == 8 && offset_of!(group_source_req, gsr_source) == 136);
     assert!(size_of::<in_pktinfo>() == 12 && offset_of!(in_pktinfo, ipi_addr) == 8);
     assert!(size_of::<in6_pktinfo>() == 20 && offset_of!(in6_pktinfo, ipi6_ifindex) == 16);
+    assert!(size_of::<icmp6_filter>() == 32);
     assert!(size_of::<timespec>() == 16);
     assert!(size_of::<iovec>() == 16);
     assert!(size_of::<msghdr>() == 56 && offset_of!(msghdr, msg_control) == 32 && offset_of!(msghdr, msg_flags) == 48);

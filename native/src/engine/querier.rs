@@ -1,0 +1,315 @@
+//! The passive querier listener (`mcast doctor`, `interfaces --listen`,
+//! `join --watch-querier`): hears IGMP and MLD queries and never sends one.
+//!
+//! - IPv4: a raw IGMP socket with IP_PKTINFO (the arrival interface). It gets
+//!   every IGMP packet the host accepts, general queries to 224.0.0.1 included
+//!   (every interface is a member), header and all: TTL and Router Alert are
+//!   read from the header itself.
+//! - IPv6: a raw ICMPv6 socket whose ICMP6_FILTER passes type 130 only, with
+//!   IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT; the kernel checks the checksum.
+//! - Both need CAP_NET_RAW (root in a user namespace counts). A family whose
+//!   socket cannot be opened is reported with its errno; the JS side then
+//!   falls back to what procfs proves without privileges.
+//!
+//! Per (interface, family, querier address): queries, general queries, the
+//! last one's fields, and the gaps between general queries (the measured
+//! interval; group-specific queries do not count). The last 256 queries are
+//! kept as events, numbered, so a caller polling snapshots sees each once.
+
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+
+use super::recv_loop::{Flow, drain};
+use super::{EngineState, lock, ns_to_ms};
+use crate::js::value::JsVal;
+use crate::net::clock::monotonic_ns;
+use crate::net::mmsg::RecvBatch;
+use crate::net::socket::Socket;
+use crate::net::{NetError, NetResult};
+use crate::probe::query::{self, Family, Query, Skip};
+use crate::sys::libc;
+
+const EVENTS: usize = 256;
+/// Gaps kept per querier: enough for a median, bounded for a long `join`.
+const GAPS: usize = 32;
+/// Queriers listed individually; a flood of forged sources cannot grow memory.
+const MAX_QUERIERS: usize = 64;
+
+#[derive(Debug, Clone, Default)]
+pub struct QuerierConfig {
+    /// Only queries arriving here (0 = every interface).
+    pub ifindex: u32,
+    pub ipv4: bool,
+    pub ipv6: bool,
+}
+
+struct Heard {
+    ifindex: u32,
+    family: Family,
+    source: IpAddr,
+    last: Query,
+    queries: u64,
+    general: u64,
+    first_ns: u64,
+    last_ns: u64,
+    last_general_ns: Option<u64>,
+    gaps_ns: VecDeque<u64>,
+}
+
+struct Event {
+    n: u64,
+    at_ns: u64,
+    ifindex: u32,
+    q: Query,
+}
+
+#[derive(Default)]
+struct Inner {
+    v4: Option<Result<(), String>>,
+    v6: Option<Result<(), String>>,
+    queriers: Vec<Heard>,
+    events: VecDeque<Event>,
+    event_count: u64,
+    malformed: u64,
+    other_interface: u64,
+    done: bool,
+    error: Option<String>,
+}
+
+pub struct QuerierState {
+    cfg: QuerierConfig,
+    started: u64,
+    inner: Mutex<Inner>,
+}
+
+pub fn state(cfg: QuerierConfig) -> Arc<QuerierState> {
+    Arc::new(QuerierState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()) })
+}
+
+/// One family's socket, or why there is none (EPERM without CAP_NET_RAW).
+fn open_v4() -> NetResult<Socket> {
+    let s = Socket::new(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_IGMP)?;
+    s.set_pktinfo_v4(true)?;
+    Ok(s)
+}
+
+fn open_v6() -> NetResult<Socket> {
+    let s = Socket::new(libc::AF_INET6, libc::SOCK_RAW, libc::IPPROTO_ICMPV6)?;
+    s.set_icmp6_filter_pass(&[query::MLD_QUERY])?;
+    s.set_recv_pktinfo_v6(true)?;
+    s.set_recv_hoplimit_v6(true)?;
+    Ok(s)
+}
+
+fn why(e: &NetError) -> String {
+    format!("{} ({})", e.code(), e)
+}
+
+/// Open the sockets now (so the caller learns at once what can be heard).
+pub fn open(st: &QuerierState) -> Vec<(Family, Socket)> {
+    let mut out = Vec::new();
+    let mut i = lock(&st.inner);
+    if st.cfg.ipv4 {
+        match open_v4() {
+            Ok(s) => {
+                out.push((Family::V4, s));
+                i.v4 = Some(Ok(()));
+            }
+            Err(e) => i.v4 = Some(Err(why(&e))),
+        }
+    }
+    if st.cfg.ipv6 {
+        match open_v6() {
+            Ok(s) => {
+                out.push((Family::V6, s));
+                i.v6 = Some(Ok(()));
+            }
+            Err(e) => i.v6 = Some(Err(why(&e))),
+        }
+    }
+    out
+}
+
+impl QuerierState {
+    fn record(&self, ifindex: u32, q: Query, now: u64) {
+        let mut i = lock(&self.inner);
+        if self.cfg.ifindex != 0 && ifindex != self.cfg.ifindex {
+            i.other_interface += 1;
+            return;
+        }
+        let general = q.general();
+        let pos = i.queriers.iter().position(|h| h.ifindex == ifindex && h.family == q.family && h.source == q.source);
+        let idx = match pos {
+            Some(p) => Some(p),
+            None if i.queriers.len() < MAX_QUERIERS => {
+                i.queriers.push(Heard {
+                    ifindex,
+                    family: q.family,
+                    source: q.source,
+                    last: q.clone(),
+                    queries: 0,
+                    general: 0,
+                    first_ns: now,
+                    last_ns: now,
+                    last_general_ns: None,
+                    gaps_ns: VecDeque::new(),
+                });
+                Some(i.queriers.len() - 1)
+            }
+            None => None,
+        };
+        if let Some(p) = idx {
+            let h = &mut i.queriers[p];
+            h.queries += 1;
+            h.last_ns = now;
+            if general {
+                h.general += 1;
+                if let Some(prev) = h.last_general_ns {
+                    if h.gaps_ns.len() == GAPS {
+                        h.gaps_ns.pop_front();
+                    }
+                    h.gaps_ns.push_back(now.saturating_sub(prev));
+                }
+                h.last_general_ns = Some(now);
+                // The interval fields describe general queries; a group query's
+                // own fields (a short max-resp) would mislead.
+                h.last = q.clone();
+            } else if h.general == 0 {
+                h.last = q.clone();
+            }
+        }
+        i.event_count += 1;
+        let n = i.event_count;
+        if i.events.len() == EVENTS {
+            i.events.pop_front();
+        }
+        i.events.push_back(Event { n, at_ns: now, ifindex, q });
+    }
+}
+
+fn family_name(f: Family) -> &'static str {
+    match f {
+        Family::V4 => "ipv4",
+        Family::V6 => "ipv6",
+    }
+}
+
+fn listening(v: &Option<Result<(), String>>) -> JsVal {
+    match v {
+        None => JsVal::obj().set("asked", false).set("listening", false).set("error", JsVal::Null).build(),
+        Some(Ok(())) => JsVal::obj().set("asked", true).set("listening", true).set("error", JsVal::Null).build(),
+        Some(Err(e)) => JsVal::obj().set("asked", true).set("listening", false).set("error", e.clone()).build(),
+    }
+}
+
+fn query_fields(q: &Query) -> Vec<(&'static str, JsVal)> {
+    let JsVal::Obj(v) = JsVal::obj()
+        .set("family", family_name(q.family))
+        .set("protocol", q.protocol())
+        .set("version", q.version)
+        .set("source", q.source.to_string())
+        .set("destination", q.dst.map(|d| JsVal::Str(d.to_string())).unwrap_or(JsVal::Null))
+        .set("group", q.group.to_string())
+        .set("general", q.general())
+        .set("maxRespMs", q.max_resp_ms)
+        .set("sFlag", q.s_flag)
+        .set("qrv", JsVal::opt_num(q.qrv))
+        .set("qqicS", JsVal::opt_num(q.qqic_s))
+        .set("sources", q.sources)
+        .set("ttl", JsVal::opt_num(q.ttl))
+        .set("routerAlert", q.router_alert.map(JsVal::Bool).unwrap_or(JsVal::Null))
+        .build()
+    else {
+        unreachable!("obj() builds an object")
+    };
+    v
+}
+
+impl EngineState for QuerierState {
+    fn fail(&self, why: String) {
+        let mut g = lock(&self.inner);
+        g.error = Some(why);
+        g.done = true;
+    }
+
+    fn snapshot(&self) -> JsVal {
+        let now = monotonic_ns();
+        let rel = |ns: u64| ns_to_ms(ns.saturating_sub(self.started) as f64);
+        let i = lock(&self.inner);
+        let queriers: Vec<JsVal> = i
+            .queriers
+            .iter()
+            .map(|h| {
+                let mut o = vec![
+                    ("ifindex", JsVal::from(h.ifindex)),
+                    ("queries", JsVal::from(h.queries)),
+                    ("generalQueries", JsVal::from(h.general)),
+                    ("firstHeardMs", JsVal::Num(rel(h.first_ns))),
+                    ("lastHeardMs", JsVal::Num(rel(h.last_ns))),
+                    ("lastGeneralMs", h.last_general_ns.map_or(JsVal::Null, |t| JsVal::Num(rel(t)))),
+                    ("sinceLastMs", JsVal::Num(ns_to_ms(now.saturating_sub(h.last_ns) as f64))),
+                    ("gapsMs", JsVal::Arr(h.gaps_ns.iter().map(|g| JsVal::Num(ns_to_ms(*g as f64))).collect())),
+                ];
+                o.extend(query_fields(&h.last));
+                JsVal::Obj(o)
+            })
+            .collect();
+        let events: Vec<JsVal> = i
+            .events
+            .iter()
+            .map(|e| {
+                let mut o = vec![("n", JsVal::from(e.n)), ("atMs", JsVal::Num(rel(e.at_ns))), ("ifindex", JsVal::from(e.ifindex))];
+                o.extend(query_fields(&e.q));
+                JsVal::Obj(o)
+            })
+            .collect();
+        JsVal::obj()
+            .set("elapsedMs", ns_to_ms(now.saturating_sub(self.started) as f64))
+            .set("ipv4", listening(&i.v4))
+            .set("ipv6", listening(&i.v6))
+            .set("queriers", JsVal::Arr(queriers))
+            .set("events", JsVal::Arr(events))
+            .set("eventCount", i.event_count)
+            .set("malformed", i.malformed)
+            .set("otherInterface", i.other_interface)
+            .set("done", i.done)
+            .set("error", i.error.clone().map(JsVal::Str).unwrap_or(JsVal::Null))
+            .build()
+    }
+}
+
+/// Listen until `stop`. With no socket open it only waits (the snapshot says why).
+pub fn run(sockets: Vec<(Family, Socket)>, st: Arc<QuerierState>, stop: Arc<AtomicBool>) {
+    let socks: Vec<&Socket> = sockets.iter().map(|(_, s)| s).collect();
+    let mut batch = RecvBatch::new(16, 2048);
+    let r = drain(&socks, &stop, &mut batch, |which, b, n| {
+        let now = monotonic_ns();
+        for k in 0..n {
+            let Some((data, meta)) = b.packet(k) else { continue };
+            let decoded = match sockets[which].0 {
+                Family::V4 => query::decode_igmp_packet(data),
+                Family::V6 => match meta.from {
+                    Some(from) => query::decode_mld(data, from.ip()).map(|mut q| {
+                        q.dst = meta.dst;
+                        q.ttl = meta.ttl;
+                        q
+                    }),
+                    None => Err(Skip::Malformed),
+                },
+            };
+            match decoded {
+                Ok(q) => st.record(meta.ifindex, q, now),
+                Err(Skip::Malformed) => lock(&st.inner).malformed += 1,
+                Err(Skip::NotQuery) => {}
+            }
+        }
+        Flow::Continue
+    });
+    let mut i = lock(&st.inner);
+    if let Err(e) = r {
+        i.error = Some(e.to_string());
+    }
+    i.done = true;
+}
