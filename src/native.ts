@@ -222,7 +222,7 @@ export interface ResponderSnapshot {
   replies: number;
   bytesIn: number;
   bytesOut: number;
-  refused: { notAllowed: number; badSource: number; sourceRate: number; globalRate: number; own: number };
+  refused: { notAllowed: number; badSource: number; localSource: number; lowPort: number; sourceRate: number; globalRate: number; own: number };
   /** Refusal reports sent: datagrams that answer no probe and tell a prober which of its last probes were refused. */
   reports: number;
   sendErrors: number;
@@ -437,7 +437,7 @@ export interface SsmpingServerSnapshot {
   ignored: number;
   malformed: number;
   malformedReasons: Record<string, number>;
-  refused: { notAllowed: number; badSource: number; lowPort: number; badDestination: number; otherInterface: number; sourceRate: number; globalRate: number };
+  refused: { notAllowed: number; badSource: number; localSource: number; lowPort: number; badDestination: number; otherInterface: number; sourceRate: number; globalRate: number };
   multicastRefused: { familyMismatch: number; notSsmpingGroupId: number; notMulticast: number; reservedScope: number };
   sendErrors: number;
   lastSendError: string | null;

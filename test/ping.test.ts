@@ -287,10 +287,11 @@ test('hop distance across a router: the far responder reports exactly one hop mo
   const lab = await useLab(t, 'routed');
   if (!lab) return;
   t.diagnostic(`router: ${lab.router!.reason}`);
-  // The routed lab has one host per side: the near responder runs in h1 itself
-  // (the pinger's probes loop back to it), the far one in h2 behind r.
+  // The routed lab has one host per side: the near responder runs in the
+  // router r on h1's link (a responder on the pinger's own host refuses its
+  // probes: this host's address, issue 14), the far one in h2 behind r.
   const groups = [GROUP, '[ff05::4242]:5000'];
-  const near = spawnMcast(['respond', ...groups, '--ndjson', '--name', 'near', '--max-replies-per-second', '100'], { lab, node: 'h1', timeoutMs: 60_000 });
+  const near = spawnMcast(['respond', ...groups, '-i', 'eth1', '--ndjson', '--name', 'near', '--max-replies-per-second', '100'], { lab, node: 'r', timeoutMs: 60_000 });
   const far = spawnMcast(['respond', ...groups, '--ndjson', '--name', 'far', '--max-replies-per-second', '100'], { lab, node: 'h2', timeoutMs: 60_000 });
   for (const r of [near, far]) {
     await r.waitForLine(/"joined".*239\.1\.1\.1/, 15_000, 'stdout');
@@ -310,14 +311,14 @@ test('hop distance across a router: the far responder reports exactly one hop mo
     [families[1], v6!],
   ] as const) {
     assert.equal(p.code, 0, p.stderr);
-    const n = responderOf(p.json, lab.addr('h1', family));
+    const n = responderOf(p.json, lab.addr('r', family, 'eth1'));
     const f = responderOf(p.json, lab.addr('h2', family));
     assert.ok(n && f, `IPv${family}: both responders answered: ${JSON.stringify(p.json.responders.map((r: any) => r.address))}`);
     assert.equal(n.name, 'near');
     assert.equal(f.name, 'far');
     assert.equal(n.received, 5);
     assert.equal(f.received, 5);
-    assert.equal(n.hops, 0, `IPv${family}: the pinger's own host is 0 hops away`);
+    assert.equal(n.hops, 0, `IPv${family}: the router on the pinger's link is 0 hops away`);
     assert.equal(f.hops, n.hops + 1, `IPv${family}: behind one router`);
     assert.equal(f.recvTtl, 7, `IPv${family}: the probe arrived at h2 with TTL 8 - 1`);
     t.diagnostic(`IPv${family}: near hops ${n.hops} (ttl ${n.recvTtl}), far hops ${f.hops} (ttl ${f.recvTtl})`);

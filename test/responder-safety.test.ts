@@ -265,7 +265,72 @@ test('IPv6: never answers ::, multicast, IPv4-mapped sources or port 0 (spoofed 
   assert.deepEqual(replies.map((p) => `${p.dst}:${p.dport}`).sort(), [`${h1}:42000`, `${h1}:42001`]);
 });
 
-test('no loop: respond and ping on the same hosts and group answer each probe once, replies never go to the group', { timeout: 60_000 }, async (t) => {
+test('issue 14 (4-6): never answers this host\'s own addresses, broadcast or anycast sources (its own, its routes\', by form) or ports below 1024, IPv4 and IPv6, with addresses added while it runs', { timeout: 60_000 }, async (t) => {
+  if (skipWithout(t, 'python3')) return;
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const g4 = '239.77.9.6';
+  const g6 = 'ff15::77:6';
+  const h1 = lab.addr('h1', 4);
+  const h2 = lab.addr('h2', 4);
+  const h1v6 = lab.addr('h1', 6);
+  const h2v6 = lab.addr('h2', 6);
+  // Let forged IPv4 packets "from" h2 itself reach the socket (the kernel drops them by default):
+  // the responder must refuse them on its own.
+  for (const k of ['all', 'eth0']) {
+    await lab.check('h2', 'sysctl', ['-qw', `net.ipv4.conf.${k}.accept_local=1`, `net.ipv4.conf.${k}.rp_filter=0`]);
+  }
+  // Remote subnets reached through h1: their broadcast / subnet-router anycast addresses are known from the routes.
+  await lab.check('h2', 'ip', ['route', 'add', '10.200.9.0/24', 'via', h1]);
+  await lab.check('h2', 'ip', ['-6', 'route', 'add', 'fd00:99::1:0/112', 'via', h1v6]);
+  const resp = spawnMcast(['respond', g4, `[${g6}]:5000`, '-i', 'eth0', '--max-replies-per-second', '1000', '--json'], { lab, node: 'h2', timeoutMs: 50_000 });
+  await waitJoined(lab, 'h2', [g4], [resp]);
+  for (let deadline = Date.now() + 15_000; !(await lab.readFile('h2', '/proc/net/igmp6')).includes('ff150000000000000000000000770006'); await sleep(100)) {
+    if (Date.now() > deadline || resp.proc.exited) throw new Error(`not joined:\n${resp.stderr}`);
+  }
+  // Addresses added after the responder started are local too (it re-reads them).
+  await lab.check('h2', 'ip', ['addr', 'add', '10.200.1.77/24', 'dev', 'eth0']);
+  await lab.check('h2', 'ip', ['-6', 'addr', 'add', 'fd00:6d63:1::77/64', 'dev', 'eth0', 'nodad']);
+  const ll = (await lab.check('h2', 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).stdout.match(/inet6 (fe80::[0-9a-f:]+)/)?.[1];
+  assert.ok(ll, 'h2 has a link-local address');
+  await sleep(1500);
+  const local4 = [h2, '10.200.1.77'];
+  const bad4 = ['10.200.9.255', '10.200.9.0'];
+  const local6 = [h2v6, 'fd00:6d63:1::77', ll!];
+  const bad6 = ['fd00:6d63:1::', '2001:db8:9::', '2001:db8:9:0:fdff:ffff:ffff:ff80', '2001:db8:9:0:fdff:ffff:ffff:ffff', 'fd00:99::1:0', 'fd00:99::1:ffff'];
+  const lowPorts = [7, 19, 53, 123, 161, 1023];
+  const packets: RawPacket[] = [];
+  for (const src of [...local4, ...bad4]) packets.push([src, 42000, g4, 5000, 0]);
+  for (const port of lowPorts) packets.push([h1, port, g4, 5000, 1]);
+  packets.push([h1, 1024, g4, 5000, 2], [h1, 42000, g4, 5000, 3]);
+  const s4 = await rawSend(lab, 'h1', [0, 1, 2, 3].map((i) => probe(64, i)), packets, 200);
+  assert.equal(s4.sent, packets.length, JSON.stringify(s4.errors));
+  const sources6: [string, number][] = [...[...local6, ...bad6].map((a): [string, number] => [a, 42000]), ...lowPorts.map((p): [string, number] => [h1v6, p]), [h1v6, 1024], [h1v6, 42000]];
+  const input = JSON.stringify({ iface: 'eth0', dst: g6, dport: 5000, payload: probe(64, 1).toString('hex'), sources: sources6 });
+  const s6 = await lab.exec('h1', 'python3', ['-c', RAW6_SENDER_PY], { input, timeoutMs: 20_000 });
+  assert.equal(s6.code, 0, s6.stderr);
+  await sleep(500);
+  resp.kill('SIGINT');
+  const r = await resp.result(10_000);
+  assert.equal(r.code, 0, r.stderr);
+  const d = r.json;
+  const probers = new Map((d.probers as { address: string; probes: number; replies: number; refused: number }[]).map((p) => [p.address, p]));
+  // Every forged source reached the socket (so the responder itself had to refuse it), and none was answered.
+  for (const a of [...local4, ...bad4, ...local6, ...bad6]) {
+    const p = probers.get(a);
+    assert.ok(p, `a probe from ${a} reached the responder: ${[...probers.keys()].join(' ')}`);
+    assert.deepEqual([p!.replies, p!.refused], [0, p!.probes], `${a}: never answered`);
+  }
+  assert.equal(d.refused.localSource, local4.length + local6.length, `this host's addresses: ${JSON.stringify(d.refused)}`);
+  assert.equal(d.refused.badSource, bad4.length + bad6.length, `broadcast / anycast: ${JSON.stringify(d.refused)}`);
+  assert.equal(d.refused.lowPort, 2 * lowPorts.length, `ports below 1024: ${JSON.stringify(d.refused)}`);
+  assert.equal(d.replies, 4, `only ports 1024 and 42000 of h1, both families: ${JSON.stringify(d)}`);
+  assert.equal(d.sendErrors, 0);
+  for (const a of [h1, h1v6]) assert.deepEqual([probers.get(a)!.probes, probers.get(a)!.replies], [lowPorts.length + 2, 2], a);
+  t.diagnostic(`refused ${JSON.stringify(d.refused)}, replies ${d.replies}`);
+});
+
+test('no loop: respond and ping on the same hosts and group answer each probe once (the pinger\'s own host refuses it), replies never go to the group', { timeout: 60_000 }, async (t) => {
   if (skipWithout(t, 'tcpdump')) return;
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
@@ -288,14 +353,17 @@ test('no loop: respond and ping on the same hosts and group answer each probe on
   assert.equal(ping.code, 0, ping.stderr);
   assert.equal(ping.json.sent, 20);
   const names = (ping.json.responders as { name: string; received: number }[]).map((x) => `${x.name}:${x.received}`).sort();
-  assert.deepEqual(names, ['A:20', 'B:20'], 'both responders answered every probe, once');
+  // A shares the pinger's host: a probe from this host's own address that did
+  // not come over lo cannot be told from a forged one, so A refuses it (issue 14).
+  assert.deepEqual(names, ['B:20'], 'B answered every probe, once; A (same host as the pinger) none');
   for (const [label, x] of [['A', a], ['B', b]] as const) {
     assert.equal(x.code, 0, x.stderr);
     assert.equal(x.json.probes, 20, `${label} saw exactly the 20 probes`);
-    assert.equal(x.json.replies, 20, `${label} answered each once`);
+    assert.equal(x.json.replies, label === 'A' ? 0 : 20, `${label} answered each once, or never`);
+    assert.equal(x.json.refused.localSource, label === 'A' ? 20 : 0, `${label}: refused as this host's own address`);
     assert.equal(x.json.repliesSeen, 0, `${label}: no reply ever reached the group`);
   }
-  // On h2's wire: 20 probes to the group, 20 replies from B (h1) to h2; A's replies stay on h2 (lo).
+  // On h2's wire: 20 probes to the group, 20 replies from B (h1) to h2.
   const toGroup = pkts.filter((p) => p.dst === group);
   assert.equal(toGroup.length, 20, 'only the probes went to the group');
   for (const p of toGroup) assert.equal(native().probeDecode(p.payload).kind, 'probe');

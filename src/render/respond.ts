@@ -6,7 +6,7 @@ import { table } from './table.js';
 
 function refusedTotal(s: ResponderSnapshot): number {
   const r = s.refused;
-  return r.notAllowed + r.badSource + r.sourceRate + r.globalRate + r.own;
+  return r.notAllowed + r.badSource + r.localSource + r.lowPort + r.sourceRate + r.globalRate + r.own;
 }
 
 export function renderRespondLive(s: ResponderSnapshot, c: ChalkInstance): string[] {
@@ -21,7 +21,7 @@ export function renderRespondSummary(r: RespondResult, c: ChalkInstance): string
   const reports = r.reports ? `, ${r.reports} refusal report${r.reports === 1 ? '' : 's'}` : '';
   lines.push(`probes ${r.probes} (${bytes(r.bytesIn)}), replies ${r.replies}${reports} (${bytes(r.bytesOut)}), answered as ${r.name || '(no name)'}`);
   const f = r.refused;
-  lines.push(`refused: ${f.notAllowed} not allowed, ${f.badSource} bad source, ${f.sourceRate} over the per-source limit, ${f.globalRate} over the global limit, ${f.own} our own`);
+  lines.push(`refused: ${f.notAllowed} not allowed, ${f.badSource} bad source, ${f.localSource} from this host's own addresses, ${f.lowPort} from ports below 1024, ${f.sourceRate} over the per-source limit, ${f.globalRate} over the global limit, ${f.own} our own`);
   if (r.foreign || r.malformed) lines.push(`ignored: ${r.foreign} foreign, ${r.malformed} malformed`);
   if (r.sendErrors) lines.push(c.yellow(`send errors: ${r.sendErrors} (${r.lastSendError})`));
   if (r.probers.length) {

@@ -90,7 +90,7 @@ export function renderSsmpingServeSummary(r: SsmpingRespondResult, c: ChalkInsta
   );
   const f = r.refused;
   lines.push(
-    `refused: ${f.notAllowed} not allowed, ${f.badSource} bad source, ${f.lowPort} from ports below 1024, ${f.badDestination} not sent to our unicast address, ${f.otherInterface} on another interface, ${f.sourceRate} over the per-client limit, ${f.globalRate} over the global limit`,
+    `refused: ${f.notAllowed} not allowed, ${f.badSource} bad source, ${f.localSource} from this host's own addresses, ${f.lowPort} from ports below 1024, ${f.badDestination} not sent to our unicast address, ${f.otherInterface} on another interface, ${f.sourceRate} over the per-client limit, ${f.globalRate} over the global limit`,
   );
   const g = r.multicastRefused;
   const gTotal = g.familyMismatch + g.notSsmpingGroupId + g.notMulticast + g.reservedScope;

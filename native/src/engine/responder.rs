@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use super::filter::{Cidr, SourceGuard, canonical};
+use super::filter::{Cidr, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain_ticking};
 use super::{EngineState, lock};
 use crate::js::value::JsVal;
@@ -106,6 +106,8 @@ struct Counters {
     bytes_out: u64,
     refused_not_allowed: u64,
     refused_bad_source: u64,
+    refused_local_source: u64,
+    refused_low_port: u64,
     refused_source_rate: u64,
     refused_global_rate: u64,
     refused_own: u64,
@@ -176,6 +178,8 @@ impl EngineState for ResponderState {
                 JsVal::obj()
                     .set("notAllowed", c.refused_not_allowed)
                     .set("badSource", c.refused_bad_source)
+                    .set("localSource", c.refused_local_source)
+                    .set("lowPort", c.refused_low_port)
                     .set("sourceRate", c.refused_source_rate)
                     .set("globalRate", c.refused_global_rate)
                     .set("own", c.refused_own)
@@ -225,7 +229,7 @@ struct Answerer {
     reply6: Option<Socket>,
     own_ports: Vec<SocketAddr>,
     out: Vec<u8>,
-    /// This host's subnet broadcast addresses, refreshed every second.
+    /// What this host knows of its own, broadcast and anycast addresses, refreshed every second.
     sources: SourceGuard,
     /// Refusal tallies of the sessions that asked for them.
     sessions: HashMap<SessionKey, SessionTally>,
@@ -284,7 +288,7 @@ impl Answerer {
             p.bytes_in += meta.len as u64;
             p.last_ttl = meta.ttl;
         }
-        let verdict = self.verdict(&probe, &from, src, now);
+        let verdict = self.verdict(&probe, &from, meta.ifindex, src, now);
         // Refusals are tallied for (and told to) only probers that asked, and
         // only for the rate limits: a prober refused for any other reason
         // learns nothing from us.
@@ -297,6 +301,8 @@ impl Answerer {
             None => None,
             Some(Refusal::Own) => Some(&mut c.refused_own),
             Some(Refusal::BadSource) => Some(&mut c.refused_bad_source),
+            Some(Refusal::LocalSource) => Some(&mut c.refused_local_source),
+            Some(Refusal::LowPort) => Some(&mut c.refused_low_port),
             Some(Refusal::NotAllowed) => Some(&mut c.refused_not_allowed),
             Some(Refusal::SourceRate) => Some(&mut c.refused_source_rate),
             Some(Refusal::GlobalRate) => Some(&mut c.refused_global_rate),
@@ -478,12 +484,15 @@ impl Answerer {
     }
 
     /// Why this probe must not be answered, if it must not.
-    fn verdict(&mut self, probe: &wire::Probe, from: &SocketAddr, src: IpAddr, now: u64) -> Option<Refusal> {
+    fn verdict(&mut self, probe: &wire::Probe, from: &SocketAddr, ifindex: u32, src: IpAddr, now: u64) -> Option<Refusal> {
         if self.cfg.ignore_sessions.contains(&probe.session) || self.own_ports.iter().any(|a| a.port() == from.port() && src.is_loopback()) {
             return Some(Refusal::Own);
         }
-        if self.sources.refuses(from, now) {
-            return Some(Refusal::BadSource);
+        match self.sources.refuses(from, ifindex, now) {
+            Some(SourceRefusal::Bad) => return Some(Refusal::BadSource),
+            Some(SourceRefusal::Local) => return Some(Refusal::LocalSource),
+            Some(SourceRefusal::LowPort) => return Some(Refusal::LowPort),
+            None => {}
         }
         if !self.cfg.allow.is_empty() && !self.cfg.allow.iter().any(|a| a.contains(&src)) {
             return Some(Refusal::NotAllowed);
@@ -499,6 +508,8 @@ impl Answerer {
 enum Refusal {
     Own,
     BadSource,
+    LocalSource,
+    LowPort,
     NotAllowed,
     SourceRate,
     GlobalRate,

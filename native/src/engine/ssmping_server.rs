@@ -36,7 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
-use super::filter::{Cidr, SourceGuard, canonical};
+use super::filter::{Cidr, MIN_SOURCE_PORT, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock, ns_to_ms};
 use crate::js::value::JsVal;
@@ -54,9 +54,6 @@ const BATCH: usize = 32;
 const SLOT: usize = 2048;
 /// Clients listed individually in snapshots; beyond this only totals grow.
 const MAX_CLIENTS: usize = 1024;
-/// Requests from ports below this are never answered: real clients use
-/// ephemeral ports, and it keeps reflected bytes off well-known services.
-const MIN_CLIENT_PORT: u16 = 1024;
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -152,6 +149,7 @@ struct Client {
 struct Refused {
     not_allowed: u64,
     bad_source: u64,
+    local_source: u64,
     low_port: u64,
     bad_destination: u64,
     other_interface: u64,
@@ -301,6 +299,7 @@ impl EngineState for ServerState {
                 JsVal::obj()
                     .set("notAllowed", r.not_allowed)
                     .set("badSource", r.bad_source)
+                    .set("localSource", r.local_source)
                     .set("lowPort", r.low_port)
                     .set("badDestination", r.bad_destination)
                     .set("otherInterface", r.other_interface)
@@ -330,7 +329,7 @@ impl EngineState for ServerState {
                     .set("burst", self.cfg.burst)
                     .set("globalPps", self.cfg.global_pps)
                     .set("maxSources", self.cfg.max_sources)
-                    .set("minClientPort", MIN_CLIENT_PORT)
+                    .set("minClientPort", MIN_SOURCE_PORT)
                     .set("maxRequestBytes", ssmping::RECOMMENDED_MAX_REQUEST_LEN)
                     .build(),
             )
@@ -376,6 +375,7 @@ fn count_group_refusal(c: &mut Counters, reason: GroupRefusal) {
 enum Refusal {
     NotAllowed,
     BadSource,
+    LocalSource,
     LowPort,
     BadDestination,
     OtherInterface,
@@ -388,6 +388,7 @@ fn count_refusal(c: &mut Counters, src: Option<IpAddr>, why: Refusal) {
     match why {
         Refusal::NotAllowed => r.not_allowed += 1,
         Refusal::BadSource => r.bad_source += 1,
+        Refusal::LocalSource => r.local_source += 1,
         Refusal::LowPort => r.low_port += 1,
         Refusal::BadDestination => r.bad_destination += 1,
         Refusal::OtherInterface => r.other_interface += 1,
@@ -417,7 +418,7 @@ pub fn run(listeners: Vec<Listener>, st: Arc<ServerState>, stop: Arc<AtomicBool>
         let Some(l) = listeners.get(li) else { return Flow::Continue };
         for k in 0..n {
             let Some((payload, meta)) = batch.packet(k) else { continue };
-            let refused = meta.from.is_some_and(|f| sources.refuses(&f, now));
+            let refused = meta.from.and_then(|f| sources.refuses(&f, meta.ifindex, now));
             answer(&cfg, l, payload, &meta, now, refused, &mut limiter, &mut c, &mut out);
         }
         c.tracked_sources = limiter.tracked_sources();
@@ -437,7 +438,7 @@ fn answer(
     payload: &[u8],
     meta: &RecvMeta,
     now: u64,
-    bad_source: bool,
+    refused: Option<SourceRefusal>,
     limiter: &mut RateLimiter,
     c: &mut Counters,
     out: &mut [u8],
@@ -486,13 +487,16 @@ fn answer(
         p.last_group = req.group.map(|g| g.addr);
         p.last_ttl = meta.ttl;
     }
-    // Groups, broadcasts (also this host's subnet broadcasts), unspecified, port 0.
-    if bad_source {
-        return count_refusal(c, Some(src), Refusal::BadSource);
+    // Groups, broadcasts and anycast (also this host's and its routes'),
+    // unspecified, port 0; this host's own addresses unless over loopback;
+    // ports below 1024 (`SourceGuard`).
+    match refused {
+        Some(SourceRefusal::Bad) => return count_refusal(c, Some(src), Refusal::BadSource),
+        Some(SourceRefusal::Local) => return count_refusal(c, Some(src), Refusal::LocalSource),
+        Some(SourceRefusal::LowPort) => return count_refusal(c, Some(src), Refusal::LowPort),
+        None => {}
     }
-    if from.port() < MIN_CLIENT_PORT {
-        return count_refusal(c, Some(src), Refusal::LowPort);
-    }
+    debug_assert!(from.port() >= MIN_SOURCE_PORT);
     let Some(local) = unicast_to_us(meta) else {
         return count_refusal(c, Some(src), Refusal::BadDestination);
     };
