@@ -10,6 +10,7 @@ import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/procfs.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { QuerierWatch, type QuerierWatchResult } from './querier-watch.js';
 import type { RunContext } from '../cli.js';
 import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared, renderStallChange } from '../render/join.js';
 import { readRmemMax } from '../system/procfs.js';
@@ -45,6 +46,10 @@ export interface JoinOptions {
   intervalMs: number;
   /** The senders' clocks are synchronised: one-way delay means something. */
   syncedClocks?: boolean;
+  /** Report queries as heard, and diagnose a stream stopped by snooping without a querier. */
+  watchQuerier?: boolean;
+  /** Leave and join again this often (re-sends the membership report). */
+  rejoinEveryMs?: number;
 }
 
 /** A sender as join reports it: the engine's figures plus what time says about them. */
@@ -99,6 +104,8 @@ export interface JoinResult {
   fault: InterfaceFault | null;
   recvBuffer: number;
   warnings: string[];
+  /** --watch-querier / --rejoin-every: queries heard, re-joins, and why a stream stopped; null otherwise. */
+  querier: QuerierWatchResult | null;
 }
 
 /** Check sources and SSM rules; returns warnings (never refuses a valid combination). */
@@ -195,6 +202,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     throw e;
   }
 
+  const qwatch = o.watchQuerier || o.rejoinEveryMs ? new QuerierWatch(sessions, { watch: Boolean(o.watchQuerier), rejoinEveryMs: o.rejoinEveryMs }, ui, !process.stdout.isTTY && !ui.json && !ui.ndjson && !ui.quiet) : null;
   const started = Date.now();
   const spinner = ui.spinner(`waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`);
   let spinning = true;
@@ -249,6 +257,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       const senders = describe(snap);
       checkBuffer(snap.recvBuffer);
       announceStalls(senders, snap.elapsedMs);
+      qwatch?.tick(snap, senders);
       for (const s of snap.senders) {
         const key = `${s.address}:${s.port}>${s.group}`;
         if (!seen.has(key)) {
@@ -284,6 +293,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     }
   } finally {
     spinner.stop();
+    qwatch?.stop();
     snap = core.engineStop(engine);
     ui.commit();
     for (const s of sessions) closeSession(s);
@@ -341,6 +351,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     fault: watch.fault ?? receiveError,
     recvBuffer: snap.recvBuffer,
     warnings,
+    querier: qwatch?.result(snap, finalSenders, warnings) ?? null,
   };
   let exitCode: number = ExitCode.Ok;
   if (o.count !== undefined && !snap.countReached) exitCode = ExitCode.Failed;
