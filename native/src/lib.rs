@@ -3,9 +3,10 @@
 //! through hand-declared N-API (no external crates).
 //!
 //! Layers: `sys` (raw FFI only) -> `net` (safe socket wrappers) -> `model`
-//! (the multipoint model) / `probe` + `stats` (pure, no unsafe) -> `engine`
+//! (the multipoint model) / `probe` + `stats` + `analysis` (pure, no unsafe) -> `engine`
 //! (threads) -> `js` (conversion, panic boundary, exports).
 
+pub mod analysis;
 pub mod engine;
 pub mod js;
 pub mod model;

@@ -5,8 +5,8 @@
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { canonicalAddress, type GroupSpec } from '../model/address.js';
-import { atLeast, judgedProbes, maxMs, maxPercent, maxSilence, minRate, present, type Criterion } from '../model/criteria.js';
-import { stallAfterMs } from '../model/stream-health.js';
+import { atLeast, atMost, judgedProbes, maxMs, maxPercent, maxSilence, minRate, present, type Criterion } from '../model/criteria.js';
+import { flowLoss, stallAfterMs } from '../model/stream-health.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
@@ -34,6 +34,12 @@ export interface CheckOptions {
   minRate?: number;
   /** Passive: the longest silence allowed (default: derived from the stream's spacing). */
   maxSilenceMs?: number;
+  /** Passive, MPEG-TS: continuity-count errors allowed. */
+  maxCcErrors?: number;
+  /** Passive: worst MDI delay factor allowed (ms). */
+  maxMdiDfMs?: number;
+  /** Passive, MPEG-TS: longest PCR interval allowed (ms); also the PCR repetition limit of the analysis. */
+  maxPcrIntervalMs?: number;
   junit?: string;
 }
 
@@ -94,16 +100,30 @@ export function judgePassive(o: CheckOptions, j: join.JoinResult): Criterion[] {
     c.push(minRate('rate', `receive rate over the ${((g?.windowMs ?? 0) / 1000).toFixed(1)}s window from the join`, g?.rate ?? 0, o.minRate));
   }
   if (o.maxLoss !== undefined) {
-    const probes = j.senders.filter((s) => s.probe);
+    // Loss from each flow's own sequence numbers: mcast probes, RTP, iperf2, feeds.
+    const counted = j.senders.map(flowLoss).filter((x): x is { lost: number; received: number } => x !== null);
     let loss: number | null = null;
-    if (probes.length) {
-      const lost = probes.reduce((a, s) => a + s.lost, 0);
-      const got = probes.reduce((a, s) => a + (s.probe?.received ?? 0), 0);
+    if (counted.length) {
+      const lost = counted.reduce((a, x) => a + x.lost, 0);
+      const got = counted.reduce((a, x) => a + x.received, 0);
       loss = lost + got > 0 ? (100 * lost) / (lost + got) : 0;
     } else if (j.received === 0) {
       loss = 100;
     }
     c.push(maxPercent('loss', 'stream loss', loss, o.maxLoss));
+  }
+  const ts = j.senders.filter((s) => s.ts);
+  const tsMeasured = (f: (s: join.JoinSender) => number): number | null => (ts.length ? Math.max(...ts.map(f)) : null);
+  if (o.maxCcErrors !== undefined) {
+    const cc = ts.length ? ts.reduce((a, s) => a + (s.ts?.ccErrors ?? 0), 0) : null;
+    c.push(atMost('cc-errors', 'MPEG-TS continuity errors', cc, o.maxCcErrors, 'no MPEG-TS in this traffic'));
+  }
+  if (o.maxPcrIntervalMs !== undefined) {
+    c.push(maxMs('pcr-interval', 'longest PCR interval', tsMeasured((s) => s.ts?.pcrMaxIntervalMs ?? 0), o.maxPcrIntervalMs));
+  }
+  if (o.maxMdiDfMs !== undefined) {
+    const df = j.senders.map((s) => s.mdi?.df).filter((v): v is number => typeof v === 'number');
+    c.push(maxMs('mdi-df', 'MDI delay factor', df.length ? Math.max(...df) : null, o.maxMdiDfMs));
   }
   // Silence is judged once something arrived (nothing at all fails on
   // packets), and not for a check that stopped as soon as --min-packets arrived.
@@ -221,9 +241,9 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
     measurements = p;
     criteria = judgeActive(o, p);
   } else {
-    const onlyCount = o.minRate === undefined && o.maxLoss === undefined && o.maxSilenceMs === undefined;
+    const onlyCount = [o.minRate, o.maxLoss, o.maxSilenceMs, o.maxCcErrors, o.maxMdiDfMs, o.maxPcrIntervalMs].every((x) => x === undefined);
     const { result } = await join.run(
-      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000 },
+      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000, pcrMaxMs: o.maxPcrIntervalMs },
       ctx,
     );
     if (result.fault) throw systemError('E_IF_GONE', `${result.fault.message}; the check could not complete`);

@@ -3,7 +3,7 @@
 
 import { Command, Option } from 'commander';
 import { parseGroupSpec, quoteInput, scopeReport } from '../model/address.js';
-import { asListParser, asParser, parseBitrate, parseCount, parseDatagramSize, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
+import { asListParser, asParser, parseBitrate, parseClockRate, parseCount, parseLimit, parseDatagramSize, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
 import { ExitCode, usageError } from '../errors.js';
 import { printJson, emitEvent } from '../ui/json.js';
 import type { RunContext } from '../cli.js';
@@ -174,7 +174,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--recv-buffer <bytes>', 'socket receive buffer to ask for (SO_RCVBUF; default 8 MiB, capped at net.core.rmem_max without CAP_NET_ADMIN)', asParser(parseCount, '--recv-buffer'))
       .option('--watch-querier', 'report IGMP/MLD queries as they are heard (needs CAP_NET_RAW), and say why a stream stopped when no querier reaches this host')
       .option('--rejoin-every <time>', 'leave and join again this often, re-sending the membership report: a workaround for a snooping switch without a querier (each re-join costs a leave, new reports and group queries)', asParser((raw, n) => parseDuration(raw, n, { minMs: 1000 }), '--rejoin-every'))
-      .option('--synced-clocks', "the senders' clocks are synchronised with this host's (PTP/NTP): show one-way DELAY (always shown for senders on this host)"),
+      .option('--synced-clocks', "the senders' clocks are synchronised with this host's (PTP/NTP): show one-way DELAY (always shown for senders on this host)")
+      .option('--clock <hz>', 'RTP media clock for jitter when the payload type is dynamic (default: the static payload-type table, else inferred and labelled)', asParser(parseClockRate, '--clock'))
+      .option('--pcr-max <ms>', 'MPEG-TS: the longest PCR interval before a TR 101 290 2.3 error (default 40ms)', asParser(parseMilliseconds, '--pcr-max')),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
     const join = await import('./join.js');
@@ -194,6 +196,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         syncedClocks: Boolean(o.syncedClocks),
         watchQuerier: Boolean(o.watchQuerier),
         rejoinEveryMs: o.rejoinEvery,
+        rtpClock: o.clock,
+        pcrMaxMs: o.pcrMax,
       },
       ctx,
     );
@@ -336,6 +340,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'), [])
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
       .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast, over the whole check from the join', asParser(parseRate, '--min-rate'))
+      .option('--max-cc-errors <n>', 'passive, MPEG-TS: at most this many continuity-count errors (TR 101 290 1.4)', asParser(parseLimit, '--max-cc-errors'))
+      .option('--max-mdi-df <ms>', 'passive, MPEG-TS/RTP: the worst MDI delay factor (RFC 4445) allowed', asParser(parseMilliseconds, '--max-mdi-df'))
+      .option('--max-pcr-interval <ms>', 'passive, MPEG-TS: the longest gap between PCRs allowed (TR 101 290 2.3 uses 40ms)', asParser(parseMilliseconds, '--max-pcr-interval'))
       .addOption(durationOption('--max-silence <time>', "passive: the longest silence allowed between packets or after the last one (default: 10 of the stream's typical gaps, at least 1s)", '--max-silence'))
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
@@ -349,6 +356,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const active = o.responders !== undefined || (o.expect ?? []).length > 0;
     if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
     if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined || o.maxSilence !== undefined)) throw usageError('E_USAGE', '--min-packets, --min-rate and --max-silence need --receive (passive mode)');
+    if (!o.receive && (o.maxCcErrors !== undefined || o.maxMdiDf !== undefined || o.maxPcrInterval !== undefined)) throw usageError('E_USAGE', '--max-cc-errors, --max-mdi-df and --max-pcr-interval need --receive (passive mode)');
     if (o.receive && (o.maxRtt !== undefined || o.maxP99Rtt !== undefined || o.maxJitter !== undefined)) throw usageError('E_USAGE', '--max-rtt, --max-p99-rtt and --max-jitter need an active check (--responders or --expect)');
     const { result, exitCode } = await check.run(
       {
@@ -370,6 +378,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         minPackets: o.minPackets,
         minRate: o.minRate,
         maxSilenceMs: o.maxSilence,
+        maxCcErrors: o.maxCcErrors,
+        maxMdiDfMs: o.maxMdiDf,
+        maxPcrIntervalMs: o.maxPcrInterval,
         junit: o.junit,
       },
       ctx,

@@ -76,3 +76,12 @@ export function maxSilence(name: string, what: string, measuredMs: number, limit
   const limit = `<= ${s(limitMs)}${derived ? " (derived from the stream's spacing)" : ''}`;
   return { name, limit, measured: Number(measuredMs.toFixed(1)), pass, message: `${what} ${s(measuredMs)} ${pass ? '<=' : '>'} ${s(limitMs)}${derived ? ' (default: 10 typical gaps, at least 1s; set --max-silence)' : ''}` };
 }
+
+/** A count that must stay at or under a limit (error counters); null when it cannot be measured. */
+export function atMost(name: string, what: string, measured: number | null, limit: number, whyUnmeasured: string): Criterion {
+  if (measured === null) {
+    return { name, limit: `<= ${limit}`, measured: null, pass: false, message: `${what} cannot be measured (${whyUnmeasured}) — limit ${limit}` };
+  }
+  const pass = measured <= limit;
+  return { name, limit: `<= ${limit}`, measured, pass, message: `${what} ${measured} ${pass ? '<=' : '>'} ${limit}` };
+}

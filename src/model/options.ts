@@ -126,6 +126,16 @@ export function parseCount(raw: string, optionName: string): number {
   return parseInteger(raw, optionName, { min: 1, expectation: 'a positive integer' });
 }
 
+/** A count that may be 0 (error limits: `--max-cc-errors 0`). */
+export function parseLimit(raw: string, optionName: string): number {
+  return parseInteger(raw, optionName, { min: 0, expectation: 'a non-negative integer' });
+}
+
+/** An RTP media clock in Hz (`--clock 90000`). */
+export function parseClockRate(raw: string, optionName: string): number {
+  return parseInteger(raw, optionName, { min: 1, max: 1_000_000_000, expectation: 'a clock rate in Hz, an integer such as 8000, 48000 or 90000' });
+}
+
 /** A parser for an integer byte size in [min, max]; the message names the range. */
 export function parseSize(min: number, max: number): OptionParser<number> {
   return (raw: string, optionName: string): number => parseInteger(raw, optionName, { min, max, expectation: `an integer ${min}-${max} (bytes)` });

@@ -74,7 +74,7 @@ export function tailEstimate(probe: SenderStats['probe'], status: StreamStatus):
   const byTime = interval && interval > 0 ? Math.floor(status.silenceMs / interval) : null;
   const planned = probe.announced?.planned ?? null;
   if (planned !== null) {
-    const remaining = Math.max(0, planned - 1 - probe.highestSeq);
+    const remaining = Math.max(0, planned - 1 - Number(probe.highestSeq));
     return { expectedAfterLast: byTime === null ? remaining : Math.min(remaining, byTime), basis: 'announced' };
   }
   return byTime === null ? null : { expectedAfterLast: byTime, basis: 'interval' };
@@ -138,4 +138,12 @@ export function delayClocks(s: SenderStats, syncedClocks: boolean, localAddresse
   if (min !== null && min < 0) return 'unsynchronised';
   if (localAddresses.has(s.address)) return 'same-host';
   return syncedClocks ? 'synced' : 'unsynchronised';
+}
+
+/** Loss of a flow from its own sequence numbers: mcast probes, RTP, iperf2 or a feed (null: it has none). */
+export function flowLoss(s: SenderStats): { lost: number; received: number } | null {
+  if (s.probe) return { lost: s.lost, received: s.probe.received };
+  if (s.rtp) return { lost: s.rtp.lost, received: s.rtp.received };
+  if (s.sequence) return { lost: s.sequence.lost, received: s.sequence.received };
+  return null;
 }

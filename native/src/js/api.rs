@@ -131,6 +131,10 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let cfg = receiver::ReceiveConfig {
         max_packets: env.prop_u64(o, "maxPackets")?,
         recv_buffer: env.prop_u64(o, "recvBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
+        analysis: crate::analysis::AnalysisOptions {
+            rtp_clock: env.prop_u64(o, "rtpClock")?.map(|v| v.min(u64::from(u32::MAX)) as u32),
+            pcr_max_ns: env.prop_f64(o, "pcrMaxMs")?.filter(|v| v.is_finite() && *v > 0.0).map(|ms| (ms * 1e6) as u64),
+        },
     };
     let st = receiver::state(cfg, &sockets, &joined);
     let engine = Engine::spawn("mcast-recv", st, move |st, stop| receiver::run(sockets, st, stop))

@@ -1,0 +1,60 @@
+// What a received flow is, in a few words for people: the kind and its main
+// verdict (`mpeg-ts 1 program, CC errors 12, PCR ok`, `rtp PT 0, jitter
+// 0.45ms`). Shared by join's live view, plain lines and summary.
+
+import type { SenderStats } from '../native.js';
+export { flowLoss } from '../model/stream-health.js';
+
+const n = (v: number, word: string): string => `${v} ${word}${v === 1 ? '' : 's'}`;
+
+function tsVerdict(s: SenderStats): string[] {
+  const t = s.ts;
+  if (!t) return [];
+  const faults = [
+    t.ccErrors ? `CC errors ${t.ccErrors}` : '',
+    t.syncByteErrors ? `sync errors ${t.syncByteErrors}` : '',
+    t.transportErrors ? `TEI ${t.transportErrors}` : '',
+    t.patErrors ? `PAT errors ${t.patErrors}` : '',
+    t.pmtErrors ? `PMT errors ${t.pmtErrors}` : '',
+    t.crcErrors ? `CRC errors ${t.crcErrors}` : '',
+  ].filter(Boolean);
+  const pcr = t.pcrRepetitionErrors || t.pcrDiscontinuities ? `PCR late ${t.pcrRepetitionErrors} (max ${t.pcrMaxIntervalMs.toFixed(0)}ms)` : 'PCR ok';
+  return [n(t.programs.length, 'program'), ...(faults.length ? faults : ['CC ok']), pcr];
+}
+
+/** `kind verdict` for the TRAFFIC column. */
+export function flowText(s: SenderStats): string {
+  switch (s.kind) {
+    case 'mcast-probe':
+      return 'mcast probe';
+    case 'mpeg-ts': {
+      const [programs, ...rest] = tsVerdict(s);
+      return [`mpeg-ts ${programs ?? ''}`.trim(), ...rest].join(', ');
+    }
+    case 'rtp-mpeg-ts':
+    case 'rtp': {
+      const r = s.rtp;
+      const head = `${s.kind} PT ${r?.payloadType ?? '?'}`;
+      const jitter = r?.jitterMs == null ? 'jitter ? (clock unknown)' : `jitter ${r.jitterMs.toFixed(2)}ms${r.clockInferred ? ' (clock inferred)' : ''}`;
+      return [head, ...(s.kind === 'rtp-mpeg-ts' ? tsVerdict(s) : []), jitter].join(', ');
+    }
+    case 'iperf2':
+    case 'moldudp64':
+    case 'counter':
+      return s.sequence ? `${s.kind === 'counter' ? `counter ${s.sequence.format}` : s.kind}` : s.kind;
+    default:
+      return s.foreign.packets ? `${s.kind} ${s.foreign.packets}` : s.kind;
+  }
+}
+
+/** Things about a flow a person should know: generator quirks, inferred clocks. */
+export function flowNotes(s: SenderStats): string[] {
+  const notes: string[] = [];
+  const r = s.rtp;
+  if (r && r.timestampsBackwards > 0) {
+    notes.push(`RTP timestamps went backwards ${n(r.timestampsBackwards, 'time')} (ffmpeg's MP2T-over-RTP stamps packets out of order): RTP jitter means nothing for this stream; MDI DF is arrival-based`);
+  }
+  if (r && r.clockInferred) notes.push(`RTP clock ${r.clock} Hz inferred from the timestamps (payload type ${r.payloadType} is dynamic; give --clock HZ to be sure)`);
+  if (r && r.ssrcChanges) notes.push(`the RTP source restarted ${n(r.ssrcChanges, 'time')} (new SSRC)`);
+  return notes;
+}
