@@ -1,0 +1,92 @@
+// Issue 16: `mcast join --watch-querier` and `--rejoin-every`. The failure is
+// the real one: a snooping bridge whose queries never reach h2 (nftables in
+// the switch drops IGMP towards h2's port) forgets h2's membership one
+// membership interval (4 s here) after h2's join, and the stream stops.
+
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep, useLab, toolExists, type Lab } from './helpers/netlab.js';
+import { runMcast, spawnMcast } from './helpers/mcast.js';
+
+const BRIDGE_V4 = '10.200.1.100';
+
+/** br0 queries every second from BRIDGE_V4; memberships live 4 s; no query reaches h2. */
+async function staleSnooping(lab: Lab): Promise<void> {
+  await lab.check('sw', 'ip', ['addr', 'add', `${BRIDGE_V4}/24`, 'dev', 'br0']);
+  for (const [k, v] of [
+    ['mcast_querier', '0'],
+    ['mcast_query_use_ifaddr', '1'],
+    ['mcast_query_interval', '100'],
+    ['mcast_startup_query_interval', '100'],
+    ['mcast_membership_interval', '400'],
+    ['mcast_querier', '1'],
+  ]) {
+    await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', k!, v!]);
+  }
+  await lab.nft('sw', `table bridge noquery {\n chain c {\n  type filter hook forward priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n chain o {\n  type filter hook output priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n}\n`);
+}
+
+/** Wait until the node's kernel lists `group` in /proc/net/igmp (the join's report has gone out). */
+async function joined(lab: Lab, node: string, group: string): Promise<void> {
+  const hex = Buffer.from(group.split('.').map(Number).reverse()).toString('hex').toUpperCase();
+  const deadline = Date.now() + 10_000;
+  while (!(await lab.readFile(node, '/proc/net/igmp')).includes(hex)) {
+    assert.ok(Date.now() < deadline, `${group} never joined in ${node}`);
+    await sleep(20);
+  }
+}
+
+test('join --watch-querier: queries reported as heard, and a stream stopped by snooping without a querier diagnosed', { timeout: 90_000 }, async (t) => {
+  if (!toolExists('nft')) return t.skip('nft is needed');
+  const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
+  if (!lab) return;
+  await staleSnooping(lab);
+  const group = '239.16.0.1';
+  const h2 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h2', timeoutMs: 60_000 });
+  const h3 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--ndjson', '-d', '12s'], { lab, node: 'h3', timeoutMs: 60_000 });
+  await joined(lab, 'h2', group);
+  await joined(lab, 'h3', group);
+  const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  assert.equal(send.code, 0, send.stderr);
+  const [r2, r3] = await Promise.all([h2.result(30_000), h3.result(30_000)]);
+  // h3 hears the bridge's queries and keeps its stream.
+  const events = r3.stdout.trim().split('\n').map((l) => JSON.parse(l));
+  const queries = events.filter((e) => e.event === 'query');
+  assert.ok(queries.length >= 5, `h3 heard ${queries.length} queries`);
+  assert.equal(queries[0].source, BRIDGE_V4);
+  assert.equal(queries[0].protocol, 'IGMPv3');
+  assert.equal(queries[0].interface, 'eth0');
+  const s3 = events.find((e) => e.event === 'summary');
+  assert.equal(s3.querier.diagnoses.length, 0);
+  assert.ok(s3.received >= send.json.sent * 0.9, `h3 got ${s3.received} of ${send.json.sent}`);
+  // h2 hears none, its stream stops about one membership interval after the join, and says why.
+  const q = r2.json.querier;
+  t.diagnostic(`h2 received ${r2.json.received} of ${send.json.sent}; ${q.diagnoses[0]?.message}`);
+  assert.equal(q.queriesHeard, 0);
+  assert.ok(r2.json.received < send.json.sent * 0.8, `the membership aged out: ${r2.json.received} of ${send.json.sent}`);
+  assert.equal(q.diagnoses.length, 1, r2.stderr);
+  const d = q.diagnoses[0];
+  assert.equal(d.id, 'snooping-aged-out');
+  assert.ok(d.stoppedAfterReportS >= 3 && d.stoppedAfterReportS <= 8, String(d.stoppedAfterReportS));
+  assert.match(d.message, /snooping aged out the membership/);
+  assert.match(d.fix, /querier/);
+  assert.match(d.workaround, /--rejoin-every/);
+  assert.match(r2.stderr, /no IGMP general query was heard/);
+  assert.ok(r2.json.warnings.some((w: string) => /snooping aged out/.test(w)));
+});
+
+test('join --rejoin-every keeps a membership alive behind a snooping switch without a querier', { timeout: 90_000 }, async (t) => {
+  if (!toolExists('nft')) return t.skip('nft is needed');
+  const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
+  if (!lab) return;
+  await staleSnooping(lab);
+  const group = '239.16.0.2';
+  const h2 = spawnMcast(['join', group, '-i', 'eth0', '--rejoin-every', '2s', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h2', timeoutMs: 60_000 });
+  await joined(lab, 'h2', group);
+  const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  const r = await h2.result(30_000);
+  t.diagnostic(`received ${r.json.received} of ${send.json.sent}, ${r.json.querier.rejoins} re-joins`);
+  assert.ok(r.json.querier.rejoins >= 4, String(r.json.querier.rejoins));
+  assert.equal(r.json.querier.diagnoses.length, 0);
+  assert.ok(r.json.received >= send.json.sent * 0.9, `${r.json.received} of ${send.json.sent}`);
+});
