@@ -68,6 +68,17 @@ test('doctor hears the bridge querier: IGMPv3 and MLDv2 with address, version an
   assert.equal(finding(d, 'querier.ipv4').severity, 'ok');
   assert.equal(finding(d, 'querier.ipv6').severity, 'ok');
   assert.equal(d.code, 0, JSON.stringify(d.findings.filter((f: any) => f.severity === 'problem')));
+  // interfaces names the querier after a short listen, and says what procfs proves without one.
+  const ifs = await runMcast(['interfaces', '--listen', '3s', '--json'], { lab, node: 'h1' });
+  const eth0 = ifs.json.interfaces.find((i: any) => i.name === 'eth0');
+  assert.equal(eth0.querier.ipv4.address, BRIDGE_V4);
+  assert.equal(eth0.querier.ipv6.version, 'MLDv2');
+  assert.equal(ifs.json.querierListenMs >= 2900, true);
+  const text = await runMcast(['interfaces', '--listen', '3s'], { lab, node: 'h1' });
+  assert.match(text.stdout, new RegExp(`IGMP querier ${BRIDGE_V4.replace(/\./g, '\\.')} \\(IGMPv3, every 2 s, last heard [\\d.]+ s ago\\); MLD querier fe80::[0-9a-f:]+ \\(MLDv2`));
+  const plain = await runMcast(['interfaces', '--json'], { lab, node: 'h1' });
+  assert.equal(plain.json.querierListenMs, 0);
+  assert.equal(plain.json.interfaces.find((i: any) => i.name === 'eth0').querier.ipv4.verdict, 'unknown');
 });
 
 test('doctor tells IGMPv2 and MLDv1 queriers apart (and says what an old querier costs)', { timeout: 60_000 }, async (t) => {

@@ -121,13 +121,16 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
   });
 
   outputOptions(
-    program.command('interfaces').description('interfaces with flags, addresses, IGMP/MLD version, querier evidence and joined groups'),
-  ).action(async (o: OutputOpts) => {
+    program
+      .command('interfaces')
+      .description('interfaces with flags, addresses, IGMP/MLD version, querier evidence and joined groups')
+      .addOption(listenOption('listen this long for IGMP/MLD queries to name the queriers (needs CAP_NET_RAW; default: only what procfs proves)', 0)),
+  ).action(async (o: OutputOpts & { listen?: number }) => {
     const interfaces = await import('./interfaces.js');
     const { renderInterfaces } = await import('../render/interfaces.js');
     checkOutput(o);
     const ctx = ctxFor(o);
-    const r = interfaces.run();
+    const r = await interfaces.run({ listenMs: o.listen }, ctx);
     finish('interfaces', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderInterfaces);
   });
 

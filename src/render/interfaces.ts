@@ -1,6 +1,7 @@
 import type { ChalkInstance } from 'chalk';
 import type { InterfacesResult, InterfaceReport } from '../commands/interfaces.js';
 import { printable } from './format.js';
+import type { QuerierReport } from '../model/querier.js';
 
 function flagWords(i: InterfaceReport): string {
   const w = [i.up ? 'UP' : 'DOWN'];
@@ -10,14 +11,27 @@ function flagWords(i: InterfaceReport): string {
   return w.join(',');
 }
 
+/** A querier as learned (src/model/querier.ts); null leaves the procfs wording. */
+function querierText(proto: 'IGMP' | 'MLD', q: QuerierReport): string | null {
+  if (q.verdict === 'heard' && q.address) {
+    const every = q.intervalS !== null ? `, every ${q.intervalS} s` : '';
+    return `${proto} querier ${q.address} (${q.version}${every}, last heard ${q.lastHeardS} s ago${q.queriers.length > 1 ? `, ${q.queriers.length} queriers heard` : ''})`;
+  }
+  if (q.verdict === 'heard' && q.source === 'dev-snmp6') return `MLD queries heard: ${q.queries} during the listen`;
+  if (q.verdict === 'heard') return `${q.version ?? proto} querier heard (address unknown)`;
+  if (q.verdict === 'missing') return `${proto} querier: none (no query during the listen)`;
+  if (q.verdict === 'inconclusive') return `${proto} querier: none heard yet (inconclusive)`;
+  return null;
+}
+
 function versionLine(i: InterfaceReport): string {
   const s = i.multicastState;
   const igmp = s.igmpVersion
     ? `IGMP${s.igmpVersion}${s.igmpVersionReason === 'forced' ? ' (forced)' : s.igmpVersionReason === 'querier-heard' ? ' (older querier heard)' : ''}`
     : 'IGMP: no IPv4 groups';
   const mld = s.mldVersion ? `MLD${s.mldVersion} (forced)` : s.mldVersionReason === 'ipv6-disabled' ? 'MLD: IPv6 disabled' : 'MLDv2 unless an MLDv1 querier is heard';
-  const qi = s.querierHeard.igmp === 'v1-or-v2-querier-heard' ? 'IGMPv1/v2 querier heard' : 'IGMP querier: unknown';
-  const qm = s.querierHeard.mld === 'unknown' ? 'MLD queries: unknown' : `MLD queries heard: ${s.querierHeard.mld.queriesHeard}`;
+  const qi = (i.querier && querierText('IGMP', i.querier.ipv4)) ?? (s.querierHeard.igmp === 'v1-or-v2-querier-heard' ? 'IGMPv1/v2 querier heard' : 'IGMP querier: unknown');
+  const qm = (i.querier && querierText('MLD', i.querier.ipv6)) ?? (s.querierHeard.mld === 'unknown' ? 'MLD queries: unknown' : `MLD queries heard: ${s.querierHeard.mld.queriesHeard}`);
   return `${igmp}; ${mld}; ${qi}; ${qm}`;
 }
 
