@@ -45,7 +45,10 @@ export async function run(o: DoctorOptions, ctx: RunContext): Promise<{ result: 
   if (!ctx.ui.json && o.listenMs > 0) ctx.ui.info(`listening for IGMP/MLD queries on ${targets.map((t) => printable(t.name)).join(', ') || 'no interface'} for ${(o.listenMs / 1000).toFixed(0)} s (never sending one)`);
   let heard;
   try {
-    heard = await listenForQueriers(targets, o.listenMs, ctx.signal);
+    heard = await listenForQueriers(targets, o.listenMs, ctx.signal, (q) => {
+      const n = q.queriers.filter((x) => targets.some((t) => t.index === x.ifindex)).reduce((a, x) => a + x.queries, 0);
+      spinner.update(`listening for IGMP/MLD queries: ${Math.round(q.elapsedMs / 1000)} s of ${Math.round(o.listenMs / 1000)} s, ${n} heard`);
+    });
   } finally {
     spinner.stop();
   }
