@@ -16,7 +16,7 @@ import { REPO_ROOT, runMcast, spawnMcast, type McastResult } from './helpers/mca
 import { extractSchemas, validate, type Schema } from './helpers/schema.js';
 
 const DOC = join(REPO_ROOT, 'docs', 'json.md');
-const COMMANDS = ['list-protocols', 'interfaces', 'scope', 'join', 'send', 'respond', 'ping', 'check', 'mesh', 'error'] as const;
+const COMMANDS = ['list-protocols', 'interfaces', 'doctor', 'scope', 'join', 'send', 'respond', 'ping', 'check', 'mesh', 'error'] as const;
 const PROBE_GROUP = '239.1.1.1';
 const STREAM = '239.1.2.3';
 const MESH_GROUP = '239.1.1.9';
@@ -147,6 +147,9 @@ async function collect(lab: Lab): Promise<Map<string, Sample[]>> {
   add('respond', 'respond --duration 6s', await respond.result());
   bg.kill('SIGINT');
   await bg.result(15_000);
+  add('doctor', 'doctor --listen 1s', await runMcast(['doctor', '--listen', '1s', '--json'], { lab, node: 'h1' }), [0, 1]);
+  add('doctor', 'doctor -i eth0 --listen 0', await runMcast(['doctor', '-i', 'eth0', '--listen', '0', '--json'], { lab, node: 'h2' }), [0, 1]);
+  add('interfaces', 'interfaces --listen 1s', await runMcast(['interfaces', '--listen', '1s', '--json'], { lab, node: 'h3' }));
   add('ping', 'ping nobody answers', await runMcast(['ping', PROBE_GROUP, '--count', '2', '--interval', '100ms', '--wait', '300ms', '--json'], { lab, node: 'h1' }), [1]);
   return out;
 }

@@ -6,7 +6,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, useLab, toolExists, type Lab } from './helpers/netlab.js';
-import { runMcast, spawnMcast } from './helpers/mcast.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, runMcast, spawnMcast } from './helpers/mcast.js';
+import { extractSchemas, validate } from './helpers/schema.js';
 
 const BRIDGE_V4 = '10.200.1.100';
 
@@ -73,6 +76,10 @@ test('join --watch-querier: queries reported as heard, and a stream stopped by s
   assert.match(d.workaround, /--rejoin-every/);
   assert.match(r2.stderr, /no IGMP general query was heard/);
   assert.ok(r2.json.warnings.some((w: string) => /snooping aged out/.test(w)));
+  // The documented schema covers the querier watch (docs/json.md#querier-watch).
+  const schema = extractSchemas(readFileSync(join(REPO_ROOT, 'docs', 'json.md'), 'utf8')).schemas.get('join')!;
+  assert.deepEqual(validate(schema, r2.json), []);
+  assert.deepEqual(validate(schema, { ...s3, mcast: r2.json.mcast, schema: 1, command: 'join', event: undefined, time: undefined }).filter((e) => !/event|time/.test(e)), []);
 });
 
 test('join --rejoin-every keeps a membership alive behind a snooping switch without a querier', { timeout: 90_000 }, async (t) => {

@@ -233,7 +233,9 @@ function hostFindings(facts: DoctorFacts): Finding[] {
     );
   }
   if (l.igmpMaxMsf !== null || l.mldMaxMsf !== null) {
-    out.push(f('limits.msf', 'info', null, `source filters: at most ${l.igmpMaxMsf ?? '?'} IPv4 and ${l.mldMaxMsf ?? '?'} IPv6 sources per membership`, [`net.ipv4.igmp_max_msf = ${l.igmpMaxMsf ?? '?'}`, `net.ipv6.mld_max_msf = ${l.mldMaxMsf ?? '?'}`], null));
+    const parts = [l.igmpMaxMsf !== null ? `${l.igmpMaxMsf} IPv4` : '', l.mldMaxMsf !== null ? `${l.mldMaxMsf} IPv6` : ''].filter(Boolean);
+    const ev = [l.igmpMaxMsf !== null ? `net.ipv4.igmp_max_msf = ${l.igmpMaxMsf}` : '', l.mldMaxMsf !== null ? `net.ipv6.mld_max_msf = ${l.mldMaxMsf}` : ''].filter(Boolean);
+    out.push(f('limits.msf', 'info', null, `source filters: at most ${parts.join(' and ')} sources per membership`, ev, null));
   }
   if (l.rmemMax !== null) {
     const small = l.rmemMax < JOIN_RECV_BUFFER;
