@@ -148,9 +148,10 @@ export interface SenderStats {
     senderTtl: number;
     hops: number | null;
     received: number;
-    highestSeq: number | null;
+    /** Exact: a bigint above 2^53 - 1 (a number taken from the network; printed as an exact integer). */
+    highestSeq: number | bigint | null;
     /** Lowest sequence number accounted for in the current session. */
-    firstSeq: number | null;
+    firstSeq: number | bigint | null;
     /** Heard from the session's start: seq 0 arrived, or the receiver listened before it started. */
     startSeen: boolean;
     /** Sequence numbers missing before the first one heard (part of `lost`). */
@@ -183,6 +184,8 @@ export interface ReceiverSnapshot {
   truncated: number;
   unexpected: number;
   overflow: number;
+  /** Packets and senders beyond the 4096-sender table: in the totals, in no sender's row. */
+  untracked: Untracked;
   recvCalls: number;
   recvBuffer: number;
   countReached: boolean;
@@ -197,6 +200,8 @@ export interface ReceiverSnapshot {
     ifindex: number;
     received: number;
     bytes: number;
+    /** Senders of this group beyond the sender table (see `untracked`). */
+    untrackedSenders: number;
     joinLatencyMs: number | null;
     /** When the group was joined, its first and last packet, relative to the start of the run. */
     joinedMs: number;
@@ -244,6 +249,7 @@ export interface ResponderSnapshot {
     firstSeenMs: number;
   }[];
   proberOverflow: number;
+  untracked: Untracked;
   trackedSources: number;
   evictions: number;
   limits: { perSourcePps: number; burst: number; globalPps: number; maxSources: number };
@@ -261,8 +267,18 @@ export interface RttSummary {
   p99: number | null;
 }
 
+/** What did not fit in a bounded table: packets, bytes and distinct senders (a lower bound when sendersCapped). */
+export interface Untracked {
+  packets: number;
+  bytes: number;
+  senders: number;
+  sendersCapped: boolean;
+}
+
 export interface ResponderStats {
   address: string;
+  /** The port its replies come from: two responders on one host are two rows. */
+  port: number;
   name: string;
   received: number;
   /** Probes the responder said it refused (its rate limits), never counted as loss: sent = received + refused + lost. */
@@ -302,6 +318,8 @@ export interface PingerSnapshot {
   foreign: number;
   malformed: number;
   overflow: number;
+  /** Replies of responders beyond the 1024 listed: packets and responders (senders). */
+  untracked: Untracked;
   sendErrors: { code: string; count: number }[];
   lastSendError: string | null;
   sendingDone: boolean;
@@ -443,6 +461,7 @@ export interface SsmpingServerSnapshot {
   lastSendError: string | null;
   clients: SsmpingClientRecord[];
   clientOverflow: number;
+  untracked: Untracked;
   trackedSources: number;
   evictions: number;
   limits: { perSourcePps: number; burst: number; globalPps: number; maxSources: number; minClientPort: number; maxRequestBytes: number };

@@ -4,7 +4,7 @@
 
 import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { native, type Arrival, type ReceiverSnapshot, type SenderStats } from '../native.js';
+import { native, type Arrival, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
@@ -72,6 +72,8 @@ export interface JoinedGroup {
   filterMode: 'include' | 'exclude' | 'any-source';
   source: string[];
   received: number;
+  /** Senders of this group that did not fit in the sender table (in `untracked`, no row of their own). */
+  untrackedSenders: number;
   joinLatencyMs: number | null;
   /** Every sender together, from the join to the end of the window. */
   status: StreamStatus;
@@ -97,6 +99,8 @@ export interface JoinResult {
   /** Probes outside every stream's accounting: far-out sequence numbers, late probes of an earlier session. */
   strays: number;
   stale: number;
+  /** Packets and senders beyond the 4096-sender table: counted in the totals, in no sender's row. */
+  untracked: Untracked;
   durationMs: number;
   count: number | null;
   countReached: boolean;
@@ -314,6 +318,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       filterMode: s.session.sources.length ? s.session.filterMode : 'any-source',
       source: s.session.sources,
       received,
+      untrackedSenders: g?.untrackedSenders ?? 0,
       joinLatencyMs: g?.joinLatencyMs ?? null,
       status: groupStatus(streamStatus(g?.arrival ?? null, received), finalSenders.filter((x) => x.group === s.session.group)),
       rate: windowMs > 0 ? (received * 1000) / windowMs : 0,
@@ -331,6 +336,8 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       warnings.push(`${x.address} -> ${x.group}: negative one-way delay (${x.probe.delay.min.toFixed(3)} ms): the clocks are not synchronised, DELAY is not shown`);
     }
   }
+  const u = untrackedWarning(snap.untracked, 'sender', 4096);
+  if (u) (warnings.push(u), ui.warn(u));
   const result: JoinResult = {
     groups,
     senders: finalSenders,
@@ -344,6 +351,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     unexpected: snap.unexpected,
     strays: snap.strays,
     stale: snap.stale,
+    untracked: snap.untracked,
     durationMs: Date.now() - started,
     count: o.count ?? null,
     countReached: snap.countReached,
@@ -357,6 +365,13 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   if (o.count !== undefined && !snap.countReached) exitCode = ExitCode.Failed;
   if (watch.fatal || receiveError) exitCode = ExitCode.System;
   return { result, exitCode };
+}
+
+/** The warning for what did not fit in an engine's table (null when everything did). */
+export function untrackedWarning(u: Untracked, what: string, limit: number): string | null {
+  if (u.packets === 0) return null;
+  const n = `${u.sendersCapped ? 'at least ' : ''}${u.senders} ${what}${u.senders === 1 ? '' : 's'}`;
+  return `${u.packets} packet${u.packets === 1 ? '' : 's'} from ${n} beyond the first ${limit} ${what}s: counted in the totals only, without a row of their own (untracked)`;
 }
 
 export function assertGroups(groups: unknown[]): void {

@@ -4,7 +4,8 @@
 
 import type { GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { native, type PingerSnapshot, type ResponderStats } from '../native.js';
+import { native, type PingerSnapshot, type ResponderStats, type Untracked } from '../native.js';
+import { untrackedWarning } from './join.js';
 import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
@@ -49,6 +50,8 @@ export interface PingResult {
   stray: number;
   foreign: number;
   malformed: number;
+  /** Replies from responders beyond the 1024 listed: packets, bytes and responders (`senders`); not in `totals`. */
+  untracked: Untracked;
   sendErrors: { code: string; count: number }[];
   clocks: 'synced' | 'not-synced';
   durationMs: number;
@@ -89,6 +92,7 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
     stray: snap.stray,
     foreign: snap.foreign,
     malformed: snap.malformed,
+    untracked: snap.untracked,
     sendErrors: snap.sendErrors,
     clocks: o.syncedClocks ? 'synced' : 'not-synced',
     ...extra,
@@ -158,6 +162,8 @@ export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResu
   }
   const result = toResult(o, s, snap, { durationMs: Date.now() - started, stopReason, fault });
   for (const w of refusalWarnings(result)) ui.warn(w);
+  const u = untrackedWarning(result.untracked, 'responder', 1024);
+  if (u) ui.warn(u);
   return result;
 }
 

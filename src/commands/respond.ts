@@ -10,6 +10,7 @@ import { emitEvent } from '../ui/json.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderRespondLive } from '../render/respond.js';
+import { untrackedWarning } from './join.js';
 
 export interface RespondOptions {
   groups: (GroupSpec & { port: number })[];
@@ -106,5 +107,7 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
     stopReason,
     fault: watch.fault,
   };
+  const u = untrackedWarning(snap.untracked, 'prober', 1024);
+  if (u) ui.warn(u);
   return { result, exitCode: watch.fatal || snap.error ? ExitCode.System : ExitCode.Ok };
 }

@@ -14,6 +14,7 @@ import { emitEvent, printJson } from '../ui/json.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import type { RunContext } from '../cli.js';
 import { renderSsmpingServeLive, renderSsmpingServeSummary } from '../render/ssmping.js';
+import { untrackedWarning } from './join.js';
 
 export const SSMPING_PORT = 4321;
 /** Defaults from docs/ssmping.md: Debian clients send one request a second. */
@@ -113,6 +114,8 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
     stopReason,
     fault: watch.fault,
   };
+  const u = untrackedWarning(snap.untracked, 'client', 1024);
+  if (u) ui.warn(u);
   const failed = snap.error !== null || watch.fatal;
   return { result, exitCode: failed ? ExitCode.System : ExitCode.Ok };
 }

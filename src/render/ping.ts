@@ -46,5 +46,8 @@ export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
   }
   const refused = r.totals.refused ? `, ${r.totals.refused} refused` : '';
   lines.push(`total: ${r.totals.responders} responder${r.totals.responders === 1 ? '' : 's'}, ${r.sent} probes sent, ${r.totals.received} replies${refused}, ${r.totals.lossPercent.toFixed(1)}% loss`);
+  if (r.untracked.packets) {
+    lines.push(c.yellow(`untracked: ${r.untracked.packets} replies from ${r.untracked.sendersCapped ? 'at least ' : ''}${r.untracked.senders} more responders beyond the 1024 listed (not in the table or the totals above)`));
+  }
   return lines.join('\n');
 }

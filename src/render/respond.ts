@@ -27,6 +27,7 @@ export function renderRespondSummary(r: RespondResult, c: ChalkInstance): string
   if (r.probers.length) {
     lines.push(table(['PROBER', 'PROBES', 'REPLIES', 'REFUSED', 'TTL'], r.probers.map((p) => [p.address, String(p.probes), String(p.replies), String(p.refused), p.ttl === null ? '-' : String(p.ttl)])));
   }
+  if (r.untracked.packets) lines.push(c.yellow(`untracked: ${r.untracked.packets} probes from ${r.untracked.sendersCapped ? 'at least ' : ''}${r.untracked.senders} probers beyond the 1024 listed (in the totals above, not in the table)`));
   if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));
   return lines.join('\n');
 }

@@ -103,6 +103,7 @@ export function renderSsmpingServeSummary(r: SsmpingRespondResult, c: ChalkInsta
   }
   if (r.sendErrors) lines.push(c.yellow(`send errors: ${r.sendErrors} (${r.lastSendError})`));
   if (r.clients.length) lines.push(table(CLIENT_HEADER, clientRows(r)));
+  if (r.untracked.packets) lines.push(c.yellow(`untracked: ${r.untracked.packets} requests from ${r.untracked.sendersCapped ? 'at least ' : ''}${r.untracked.senders} clients beyond the 1024 listed (in the totals above, not in the table)`));
   if (r.error) lines.push(c.red(`error: ${r.error}`));
   if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));
   return lines.join('\n');

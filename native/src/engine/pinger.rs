@@ -4,7 +4,7 @@
 //! on), duplicates, reordering, RTT summary and percentiles, jitter, hops.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,6 +36,9 @@ pub struct PingConfig {
 
 struct Responder {
     addr: IpAddr,
+    /// The port its replies come from: two responders on one host (two
+    /// processes, each with its own reply socket) are two responders.
+    port: u16,
     name: String,
     first_mono: u64,
     first_seq: u64,
@@ -61,9 +64,10 @@ struct Responder {
 }
 
 impl Responder {
-    fn new(addr: IpAddr, name: &str, mono: u64, seq: u64) -> Self {
+    fn new(from: SocketAddr, name: &str, mono: u64, seq: u64) -> Self {
         Responder {
-            addr,
+            addr: from.ip(),
+            port: from.port(),
             name: name.to_owned(),
             first_mono: mono,
             first_seq: seq,
@@ -141,9 +145,11 @@ struct Inner {
     icmp_errors: u64,
     foreign: u64,
     malformed: u64,
-    responders: HashMap<IpAddr, Responder>,
-    order: Vec<IpAddr>,
+    responders: HashMap<SocketAddr, Responder>,
+    order: Vec<SocketAddr>,
     overflow: u64,
+    /// Replies of responders beyond MAX_RESPONDERS: packets and responders.
+    untracked: crate::stats::Untracked<SocketAddr>,
     sending_done: bool,
     done: bool,
     error: Option<String>,
@@ -176,6 +182,7 @@ impl PingerState {
         };
         JsVal::obj()
             .set("address", r.addr.to_string())
+            .set("port", r.port)
             .set("name", r.name.as_str())
             .set("received", a.received)
             .set("refused", a.refused)
@@ -244,6 +251,7 @@ impl EngineState for PingerState {
             .set("foreign", i.foreign)
             .set("malformed", i.malformed)
             .set("overflow", i.overflow)
+            .set("untracked", i.untracked.js())
             .set("sendErrors", JsVal::Arr(errors))
             .set_opt("lastSendError", i.last_send_error.clone())
             .set("sendingDone", i.sending_done)
@@ -370,7 +378,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
                 continue;
             }
             let Some(from) = meta.from else { continue };
-            let addr = canonical(from.ip());
+            // A responder is an address and the port its replies come from.
+            let addr = SocketAddr::new(canonical(from.ip()), from.port());
             // Kernel receive time moved onto the monotonic clock.
             let rx_mono = match meta.rx_ns {
                 Some(rx_rt) => (mono_now as i128 - (rt_now as i128 - rx_rt as i128)).max(0) as u64,
@@ -379,6 +388,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
             if !i.responders.contains_key(&addr) {
                 if i.responders.len() >= MAX_RESPONDERS {
                     i.overflow += 1;
+                    i.untracked.note(addr, meta.len);
                     continue;
                 }
                 i.order.push(addr);

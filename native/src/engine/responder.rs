@@ -120,6 +120,8 @@ struct Counters {
     replies_seen: u64,
     probers: HashMap<IpAddr, Prober>,
     prober_overflow: u64,
+    /// Probes and probers beyond MAX_PROBERS.
+    untracked: crate::stats::Untracked<IpAddr>,
     tracked_sources: usize,
     evictions: u64,
     done: bool,
@@ -193,6 +195,7 @@ impl EngineState for ResponderState {
             .set("repliesSeen", c.replies_seen)
             .set("probers", JsVal::Arr(probers))
             .set("proberOverflow", c.prober_overflow)
+            .set("untracked", c.untracked.js())
             .set("trackedSources", c.tracked_sources)
             .set("evictions", c.evictions)
             .set(
@@ -282,6 +285,7 @@ impl Answerer {
         let src = canonical(from.ip());
         if !c.probers.contains_key(&src) && c.probers.len() >= MAX_PROBERS {
             c.prober_overflow += 1;
+            c.untracked.note(src, meta.len);
         } else {
             let p = c.probers.entry(src).or_insert_with(|| Prober { first_mono: now, ..Default::default() });
             p.probes += 1;

@@ -186,6 +186,8 @@ struct Counters {
     last_send_error: Option<String>,
     clients: HashMap<IpAddr, Client>,
     client_overflow: u64,
+    /// Requests and clients beyond MAX_CLIENTS.
+    untracked: crate::stats::Untracked<IpAddr>,
     tracked_sources: usize,
     evictions: u64,
     done: bool,
@@ -320,6 +322,7 @@ impl EngineState for ServerState {
             .set_opt("lastSendError", c.last_send_error.clone())
             .set("clients", JsVal::Arr(clients))
             .set("clientOverflow", c.client_overflow)
+            .set("untracked", c.untracked.js())
             .set("trackedSources", c.tracked_sources)
             .set("evictions", c.evictions)
             .set(
@@ -478,6 +481,7 @@ fn answer(
     let src = canonical(from.ip());
     if !c.clients.contains_key(&src) && c.clients.len() >= MAX_CLIENTS {
         c.client_overflow += 1;
+        c.untracked.note(src, meta.len);
     } else {
         let p = c.clients.entry(src).or_insert_with(|| Client { first_mono: now, ..Default::default() });
         p.requests += 1;

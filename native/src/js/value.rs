@@ -28,6 +28,19 @@ impl JsVal {
         v.map_or(JsVal::Null, |n| JsVal::Num(n.into()))
     }
 
+    /// A 64-bit number taken from the network (a sequence number): a plain
+    /// number when exact (at most 2^53 - 1), a BigInt above, so it is never
+    /// rounded (JSON output prints a BigInt as an exact integer,
+    /// `src/ui/json.ts`); null when absent.
+    pub fn exact_u64(v: Option<u64>) -> JsVal {
+        const MAX_SAFE: u64 = (1 << 53) - 1;
+        match v {
+            None => JsVal::Null,
+            Some(n) if n <= MAX_SAFE => JsVal::Num(n as f64),
+            Some(n) => JsVal::BigU64(n),
+        }
+    }
+
     /// Nanoseconds shown as milliseconds, or null when absent.
     pub fn opt_ms(ns: Option<f64>) -> JsVal {
         JsVal::opt_num(ns.map(|v| v / 1_000_000.0))

@@ -8,8 +8,10 @@ pub mod jitter;
 pub mod ratelimit;
 pub mod rtt;
 pub mod sequence;
+pub mod untracked;
 
 pub use jitter::DelayJitter;
 pub use ratelimit::{RateLimiter, Verdict};
 pub use rtt::LatencySummary;
 pub use sequence::{Observation, SequenceTracker};
+pub use untracked::Untracked;
