@@ -139,3 +139,11 @@ export function delayClocks(s: SenderStats, syncedClocks: boolean, localAddresse
   if (localAddresses.has(s.address)) return 'same-host';
   return syncedClocks ? 'synced' : 'unsynchronised';
 }
+
+/** Loss of a flow from its own sequence numbers: mcast probes, RTP, iperf2 or a feed (null: it has none). */
+export function flowLoss(s: SenderStats): { lost: number; received: number } | null {
+  if (s.probe) return { lost: s.lost, received: s.probe.received };
+  if (s.rtp) return { lost: s.rtp.lost, received: s.rtp.received };
+  if (s.sequence) return { lost: s.sequence.lost, received: s.sequence.received };
+  return null;
+}

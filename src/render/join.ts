@@ -2,15 +2,12 @@ import type { ChalkInstance } from 'chalk';
 import type { JoinResult, JoinSender } from '../commands/join.js';
 import type { ReceiverSnapshot, SenderStats } from '../native.js';
 import { humanSeconds, sparkline } from '../model/stream-health.js';
+import { flowLoss, flowNotes, flowText } from './flows.js';
 import { bytes, ms, pct, rate, seconds } from './format.js';
 import { table } from './table.js';
 
 /** Buckets of timeline shown per sender on a terminal. */
 const SPARK_WIDTH = 40;
-
-function expected(s: SenderStats): number {
-  return (s.probe?.received ?? 0) + s.lost;
-}
 
 function ttlText(s: SenderStats): string {
   if (s.ttl.min === null) return '-';
@@ -29,6 +26,13 @@ function statusText(s: JoinSender, c: ChalkInstance): string {
   return s.status.text;
 }
 
+/** LOST from the flow's own sequence numbers (mcast probes, RTP, a feed), '-' when it has none. */
+function lostText(s: JoinSender, c: ChalkInstance): string {
+  const l = flowLoss(s);
+  if (!l) return '-';
+  return l.lost > 0 ? c.red(`${l.lost} (${pct(l.lost, l.lost + l.received)})`) : '0';
+}
+
 /** One table row; `rateOf` picks the live (last interval) or the window rate. */
 export function senderRow(s: JoinSender, c: ChalkInstance, rateOf: (s: JoinSender) => number, spark: boolean): string[] {
   const probe = s.probe;
@@ -38,13 +42,13 @@ export function senderRow(s: JoinSender, c: ChalkInstance, rateOf: (s: JoinSende
     String(s.received),
     rate(rateOf(s)),
     statusText(s, c),
-    probe ? (s.lost > 0 ? c.red(`${s.lost} (${pct(s.lost, expected(s))})`) : '0') : '-',
-    probe ? String(s.duplicates) : '-',
-    probe ? String(s.reordered) : '-',
+    lostText(s, c),
+    probe ? String(s.duplicates) : s.rtp ? String(s.rtp.duplicates) : s.sequence ? String(s.sequence.duplicates) : '-',
+    probe ? String(s.reordered) : s.rtp ? String(s.rtp.reordered) : s.sequence ? String(s.sequence.reordered) : '-',
     ttlText(s),
     delayText(s),
-    probe ? ms(probe.delay.jitter) : '-',
-    s.foreign.packets ? `foreign ${s.foreign.packets}` : probe ? 'mcast probe' : '',
+    probe ? ms(probe.delay.jitter) : s.rtp?.jitterMs != null ? ms(s.rtp.jitterMs) : '-',
+    flowText(s),
   ];
   if (spark) row.push(sparkline(s.timeline.counts, SPARK_WIDTH));
   return row;
@@ -62,7 +66,10 @@ export function renderSenderAppeared(s: SenderStats): string {
 /** One line per sender for logs and pipes. */
 export function renderJoinPlainStats(s: ReceiverSnapshot, senders: JoinSender[]): string[] {
   return senders.map((x) => {
-    const probe = x.probe ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${delayText(x)} jitter ${ms(x.probe.delay.jitter)}` : ` foreign ${x.foreign.packets}`;
+    const loss = flowLoss(x);
+    const probe = x.probe
+      ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${delayText(x)} jitter ${ms(x.probe.delay.jitter)}`
+      : ` ${flowText(x)}${loss ? ` lost ${loss.lost}` : ''}`;
     return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packets ${rate(x.currentRate)} ${x.status.text} ttl ${ttlText(x)}${probe}`;
   });
 }
@@ -107,6 +114,7 @@ export function renderJoinSummary(r: JoinResult, c: ChalkInstance, opts: { spark
         const why = x.tail.basis === 'announced' ? `the sender announced ${x.probe?.announced?.planned} probes` : 'at its interval, if the sender kept sending';
         lines.push(c.yellow(`${who(x)} -> ${x.group}: ~${x.tail.expectedAfterLast} probes expected after the last one received (${why}; not counted in LOST)`));
       }
+      for (const note of flowNotes(x)) lines.push(`${who(x)} -> ${x.group}: ${note}`);
       if (x.probe && !x.probe.startSeen && (x.probe.firstSeq ?? 0) > 0) {
         lines.push(`${who(x)} -> ${x.group}: session heard from seq ${x.probe.firstSeq} (joined mid-session: loss counted from there)`);
       }
