@@ -6,6 +6,7 @@ import { interfaceMulticastState, readMulticastLimits, type InterfaceMulticastSt
 import type { QuerierReport } from '../model/querier.js';
 import { listenForQueriers } from './querier-listen.js';
 import type { RunContext } from '../cli.js';
+import { readFullMembershipTables } from '../system/membership.js';
 
 export interface InterfaceReport extends NativeInterface {
   multicastState: InterfaceMulticastState;
@@ -27,8 +28,9 @@ export async function run(o: { listenMs?: number } = {}, ctx?: RunContext): Prom
   const listenMs = o.listenMs ?? 0;
   if (listenMs > 0 && ctx && !ctx.ui.json) ctx.ui.info(`listening for IGMP/MLD queries for ${listenMs / 1000} s (never sending one)`);
   const heard = await listenForQueriers(targets, listenMs, ctx?.signal ?? new AbortController().signal);
+  const membership = await readFullMembershipTables();
   return {
-    interfaces: ifs.map((i) => ({ ...i, multicastState: interfaceMulticastState(i.index, i.name), querier: heard.reports.get(i.index) ?? null })),
+    interfaces: ifs.map((i) => ({ ...i, multicastState: interfaceMulticastState(i.index, i.name, undefined, membership.tables), querier: heard.reports.get(i.index) ?? null })),
     limits: readMulticastLimits(),
     querierListenMs: heard.listenMs,
   };

@@ -8,7 +8,7 @@ import { native, type Arrival, type ReceiverSnapshot, type SenderStats, type Unt
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { interfaceMulticastState } from '../system/procfs.js';
+import { interfaceMulticastState, mldReportVersion, readMldCounters, type MldCounters } from '../system/procfs.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import { QuerierWatch, type QuerierWatchResult } from './querier-watch.js';
 import type { RunContext } from '../cli.js';
@@ -132,12 +132,34 @@ export function validateFilters(groups: GroupSpec[], source: string[], exclude: 
   return warnings;
 }
 
-/** W_IGMP_TOO_OLD: the version in force cannot carry source lists to routers. */
-export function oldGroupManagement(ifindex: number, name: string, family: 4 | 6): string | null {
+/**
+ * W_IGMP_TOO_OLD: the version in force cannot carry source lists to routers. `measured` is the
+ * MLD version this join's own report went out in (from the interface's counters around the
+ * join), which wins over the interface's history.
+ */
+export function oldGroupManagement(ifindex: number, name: string, family: 4 | 6, measured: 'v1' | 'v2' | null = null): string | null {
+  if (family === 6 && measured === 'v1') return 'MLDv1 (an MLDv1 querier is on the link: this join went out as an MLDv1 report, without sources)';
+  if (family === 6 && measured === 'v2') return null;
   const st = interfaceMulticastState(ifindex, name);
   if (family === 4 && (st.igmpVersion === 'v1' || st.igmpVersion === 'v2')) return `IGMP${st.igmpVersion}`;
-  if (family === 6 && st.mldVersion === 'v1') return 'MLDv1';
+  if (family === 6 && st.mldVersion === 'v1') return st.mldVersionReason === 'forced' ? 'MLDv1' : 'MLDv1 (an MLDv1 querier was heard: the interface sends MLDv1 reports)';
   return null;
+}
+
+/** MLD counters of every interface by name, read before joining (the join's report is the difference). */
+function mldCountersByName(): Map<string, MldCounters | null> {
+  return new Map(native().interfaces().map((i) => [i.name, readMldCounters(i.name)]));
+}
+
+/** Wait (up to `ms`) for the interface's MLD report counters to move past `before`; the version sent, or null. */
+async function measureMldReport(name: string, before: MldCounters | null, ms = 600): Promise<'v1' | 'v2' | null> {
+  if (!before) return null;
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = mldReportVersion(before, readMldCounters(name));
+    if (v || Date.now() >= deadline) return v;
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** The addresses of this host (its namespace): a probe from one of them shares our clock. */
@@ -174,9 +196,14 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   const sessions: OpenSession[] = [];
   const core = native();
   let engine = 0;
+  // MLDv1 fallback shows in the counters: this join's report raises Icmp6OutGroupMembResponses
+  // (MLDv1) instead of Icmp6OutMLDv2Reports. Watched for source-specific IPv6 joins, here and
+  // during the run (a querier that appears later).
+  const mldWatch: { name: string; group: string; last: MldCounters | null; warned: boolean }[] = [];
   try {
     for (const g of o.groups) {
       const sources = o.source.length ? o.source : o.exclude;
+      const mldBefore = g.family === 6 && sources.length ? mldCountersByName() : null;
       const s = await openSession({
         group: g,
         role: 'receiver',
@@ -187,12 +214,14 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       sessions.push(s);
       for (const n of s.notices) ui.info(n);
       for (const w of s.warnings) if (!warnings.includes(w)) (warnings.push(w), ui.warn(w));
-      const old = s.iface && sources.length ? oldGroupManagement(s.iface.iface.index, s.iface.iface.name, g.family) : null;
+      const measured = s.iface && mldBefore ? await measureMldReport(s.iface.iface.name, mldBefore.get(s.iface.iface.name) ?? null) : null;
+      const old = s.iface && sources.length ? oldGroupManagement(s.iface.iface.index, s.iface.iface.name, g.family, measured) : null;
       if (old) {
         const w = `${s.ifaceName} uses ${old}; routers will see an any-source join for ${g.address} (the source filter is applied only on this host)`;
         warnings.push(w);
         ui.warn(w);
       }
+      if (s.iface && mldBefore) mldWatch.push({ name: s.iface.iface.name, group: g.address, last: readMldCounters(s.iface.iface.name), warned: Boolean(old) });
       if (ui.ndjson) emitEvent('joined', { group: g.address, port: g.port, interface: s.ifaceName, source: o.source, exclude: o.exclude });
       else ui.info(`joined ${g.address} port ${g.port} on ${s.ifaceName}${o.source.length ? ` from ${o.source.join(', ')}` : ''}${o.exclude.length ? ` excluding ${o.exclude.join(', ')}` : ''}`);
     }
@@ -258,6 +287,17 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     for (;;) {
       await tick(Math.min(o.intervalMs, 250), signal);
       snap = core.engineSnapshot(engine);
+      for (const m of mldWatch) {
+        const now = readMldCounters(m.name);
+        const v = mldReportVersion(m.last, now);
+        m.last = now;
+        if (v === 'v1' && !m.warned) {
+          m.warned = true;
+          const w = `${m.name} now sends MLDv1 reports (an MLDv1 querier appeared on the link); routers will see an any-source join for ${m.group} (the source filter is applied only on this host)`;
+          warnings.push(w);
+          ui.warn(w);
+        }
+      }
       const senders = describe(snap);
       checkBuffer(snap.recvBuffer);
       announceStalls(senders, snap.elapsedMs);

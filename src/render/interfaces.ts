@@ -2,6 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import type { InterfacesResult, InterfaceReport } from '../commands/interfaces.js';
 import { printable } from './format.js';
 import type { QuerierReport } from '../model/querier.js';
+import type { InterfaceGroup, SourceFilter } from '../system/procfs.js';
 
 function flagWords(i: InterfaceReport): string {
   const w = [i.up ? 'UP' : 'DOWN'];
@@ -29,10 +30,27 @@ function versionLine(i: InterfaceReport): string {
   const igmp = s.igmpVersion
     ? `IGMP${s.igmpVersion}${s.igmpVersionReason === 'forced' ? ' (forced)' : s.igmpVersionReason === 'querier-heard' ? ' (older querier heard)' : ''}`
     : 'IGMP: no IPv4 groups';
-  const mld = s.mldVersion ? `MLD${s.mldVersion} (forced)` : s.mldVersionReason === 'ipv6-disabled' ? 'MLD: IPv6 disabled' : 'MLDv2 unless an MLDv1 querier is heard';
+  const mld = s.mldVersion
+    ? s.mldVersionReason === 'querier-heard'
+      ? `MLDv1 (MLDv1 querier heard: ${s.mldCounters?.outResponses ?? 0} MLDv1 reports sent; source-specific joins reach routers as any-source)`
+      : `MLD${s.mldVersion} (forced)`
+    : s.mldVersionReason === 'ipv6-disabled'
+      ? 'MLD: IPv6 disabled'
+      : 'MLDv2 unless an MLDv1 querier is heard';
   const qi = (i.querier && querierText('IGMP', i.querier.ipv4)) ?? (s.querierHeard.igmp === 'v1-or-v2-querier-heard' ? 'IGMPv1/v2 querier heard' : 'IGMP querier: unknown');
   const qm = (i.querier && querierText('MLD', i.querier.ipv6)) ?? (s.querierHeard.mld === 'unknown' ? 'MLD queries: unknown' : `MLD queries heard: ${s.querierHeard.mld.queriesHeard}`);
   return `${igmp}; ${mld}; ${qi}; ${qm}`;
+}
+
+const filterText = (f: SourceFilter): string => `${f.mode.toUpperCase()} {${f.sources.join(', ')}}`;
+
+/** The interface-level filter of a group (as routers see it), or why it is not known. */
+function groupFilterText(g: InterfaceGroup): string {
+  if (g.sourceFilterState === 'not-exported') return '  source filters not exported by the kernel right now';
+  if (g.sourceFilterState === 'ambiguous') return `  ${(g.candidates ?? []).map(filterText).join(' or ')} (the kernel's counts fit each)`;
+  if (!g.sourceFilter) return '';
+  const sockets = g.sockets && g.sockets.include > 0 && g.sockets.exclude > 0 ? ` (sockets: ${g.sockets.include} INCLUDE, ${g.sockets.exclude} EXCLUDE)` : '';
+  return `  ${filterText(g.sourceFilter)}${sockets}`;
 }
 
 export function renderInterfaces(r: InterfacesResult, c: ChalkInstance): string {
@@ -44,7 +62,7 @@ export function renderInterfaces(r: InterfacesResult, c: ChalkInstance): string 
     const groups = i.multicastState.groups;
     if (groups.length === 0) out.push('    groups: none');
     for (const g of groups) {
-      const filter = g.sourceFilter ? `  ${g.sourceFilter.mode.toUpperCase()} {${g.sourceFilter.sources.join(', ')}}` : '';
+      const filter = groupFilterText(g);
       out.push(`    group ${g.group}${g.users > 1 ? ` (users ${g.users})` : ''}${filter}`);
     }
   }

@@ -366,6 +366,18 @@ export function readDevSnmp6(ifname: string, opts?: ProcOptions): Record<string,
   return text === null ? null : parseDevSnmp6(text);
 }
 
+/**
+ * Which MLD version the interface's reports went out in between two readings of its counters
+ * (`before` and `after` from readMldCounters): `v1` when `Icmp6OutGroupMembResponses` rose and
+ * `Icmp6OutMLDv2Reports` did not, `v2` when MLDv2 reports rose, null when neither did.
+ */
+export function mldReportVersion(before: MldCounters | null, after: MldCounters | null): 'v1' | 'v2' | null {
+  if (!before || !after) return null;
+  if (after.outMldv2Reports > before.outMldv2Reports) return 'v2';
+  if (after.outResponses > before.outResponses) return 'v1';
+  return null;
+}
+
 /** MLD counters of one interface; null when absent. */
 export function readMldCounters(ifname: string, opts?: ProcOptions): MldCounters | null {
   const stats = readDevSnmp6(ifname, opts);
@@ -380,12 +392,39 @@ export interface SourceFilter {
   sources: string[];
 }
 
+/** One source of a group as `/proc/net/mcfilter(6)` counts it: sockets including it, sockets (in EXCLUDE mode) excluding it. */
+export interface SourceCount {
+  source: string;
+  include: number;
+  exclude: number;
+}
+
+/**
+ * Whether the interface-level filter of a group is known:
+ * `known` (computed from the kernel's counts), `ambiguous` (the counts fit more than one state,
+ * listed in `candidates`), `not-exported` (`/proc/net/mcfilter(6)` does not walk this device's
+ * groups right now: the kernel lists sources only from the first device whose newest group has
+ * sources on).
+ */
+export type SourceFilterState = 'known' | 'ambiguous' | 'not-exported';
+
 export interface InterfaceGroup {
   group: string;
   family: 4 | 6;
   users: number;
-  /** From mcfilter(6) when it lists sources for this group; absent means none listed (which mcfilter can get wrong). */
+  sourceFilterState: SourceFilterState;
+  /**
+   * The interface's filter as routers see it (RFC 3376 §3.2 / RFC 3810 §4.2 merge of every
+   * socket): present when known and some socket has a source list; absent when known and no
+   * socket has one (any source, EXCLUDE {}), and when not known.
+   */
   sourceFilter?: SourceFilter;
+  /** `ambiguous`: every state the kernel's counts allow. */
+  candidates?: SourceFilter[];
+  /** The kernel's per-source counts behind the merge (exported groups with sources only). */
+  sourceCounts?: SourceCount[];
+  /** Sockets by mode, when the counts determine them. */
+  sockets?: { include: number; exclude: number };
 }
 
 export type IgmpQuerierEvidence = 'v1-or-v2-querier-heard' | 'unknown';
@@ -403,11 +442,12 @@ export interface InterfaceMulticastState {
   noMulticastKernel: boolean;
   forceIgmpVersion: { all: number | null; interface: number | null };
   /**
-   * The host's MLD version when forced; null otherwise, because the kernel does not export the live
-   * MLD mode (it is v2 unless an MLDv1 querier was heard).
+   * The host's MLD version: when forced; `v1` when the interface has sent MLDv1 reports without
+   * being forced (it answers an MLDv1 querier: `Icmp6OutGroupMembResponses` > 0); null otherwise,
+   * because the kernel does not export the live MLD mode (v2 unless an MLDv1 querier is heard).
    */
   mldVersion: 'v1' | 'v2' | null;
-  mldVersionReason: 'forced' | 'not-exported' | 'ipv6-disabled';
+  mldVersionReason: 'forced' | 'querier-heard' | 'not-exported' | 'ipv6-disabled';
   forceMldVersion: { all: number | null; interface: number | null };
   /** disable_ipv6 for the interface; null when absent. */
   ipv6Disabled: boolean | null;
@@ -433,14 +473,105 @@ export interface KernelTables {
   devSnmp6: Record<string, number> | null;
 }
 
-function sourceFilterFor(entries: McFilterEntry[]): SourceFilter | undefined {
-  if (entries.length === 0) return undefined;
-  // EXC > 0 on any source means some socket is in exclude mode, which makes the group's mode exclude.
-  const excluded = entries.filter((e) => e.exclude > 0);
-  if (excluded.length > 0) return { mode: 'exclude', sources: excluded.map((e) => e.source) };
-  const included = entries.filter((e) => e.include > 0);
-  if (included.length > 0) return { mode: 'include', sources: included.map((e) => e.source) };
-  return undefined;
+/** The result of merging a group's sockets from the kernel's counts. */
+export interface MergedFilter {
+  state: 'known' | 'ambiguous';
+  filter?: SourceFilter;
+  candidates?: SourceFilter[];
+  sockets?: { include: number; exclude: number };
+}
+
+const sameFilter = (a: SourceFilter, b: SourceFilter): boolean =>
+  a.mode === b.mode && a.sources.length === b.sources.length && a.sources.every((x, i) => x === b.sources[i]);
+
+/**
+ * The interface-level filter of a group, merged the way the kernel merges its sockets
+ * (RFC 3376 §3.2, RFC 3810 §4.2; Linux `sf_setstate`): INCLUDE of the union of the sources when
+ * every socket is in INCLUDE mode; otherwise EXCLUDE of the sources every EXCLUDE-mode socket
+ * excludes and no INCLUDE-mode socket includes.
+ *
+ * The kernel does not export how many sockets are in each mode, only `users` (all of them, an
+ * any-source join being EXCLUDE {}) and per source the INCLUDE and EXCLUDE counts. The number of
+ * EXCLUDE-mode sockets X is what the counts allow: every INCLUDE-mode socket lists at least one
+ * source, so the INCLUDE-mode sockets number between the largest INCLUDE count and their sum, and
+ * X is at least the largest EXCLUDE count. When every X allowed gives the same state it is
+ * `known`; otherwise `ambiguous` with each candidate state.
+ */
+export function mergeSourceFilter(users: number, counts: readonly SourceCount[]): MergedFilter {
+  const live = counts.filter((c) => c.include > 0 || c.exclude > 0);
+  if (live.length === 0) return { state: 'known', sockets: { include: 0, exclude: users } };
+  const maxInc = Math.max(0, ...live.map((c) => c.include));
+  const sumInc = live.reduce((a, c) => a + c.include, 0);
+  const maxExc = Math.max(0, ...live.map((c) => c.exclude));
+  const lo = Math.max(maxExc, users - sumInc);
+  const hi = users - maxInc;
+  const stateFor = (x: number): SourceFilter =>
+    x === 0
+      ? { mode: 'include', sources: live.filter((c) => c.include > 0).map((c) => c.source) }
+      : { mode: 'exclude', sources: live.filter((c) => c.exclude === x && c.include === 0).map((c) => c.source) };
+  if (lo > hi) {
+    // Counts read while they changed: fall back to the per-source view, flagged as ambiguous.
+    const x = Math.max(maxExc, 0);
+    return { state: 'ambiguous', candidates: [stateFor(x)] };
+  }
+  const candidates: SourceFilter[] = [];
+  for (let x = lo; x <= hi; x++) {
+    const f = stateFor(x);
+    if (!candidates.some((c) => sameFilter(c, f))) candidates.push(f);
+  }
+  if (candidates.length === 1) {
+    const sockets = lo === hi ? { sockets: { include: users - lo, exclude: lo } } : {};
+    return { state: 'known', filter: candidates[0], ...sockets };
+  }
+  return { state: 'ambiguous', candidates };
+}
+
+/** Groups only the kernel holds (no socket can have put a source filter on them when users is 1). */
+function kernelOnlyGroup(group: string, users: number): boolean {
+  if (/^ff02::1:ff[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(group)) return true; // solicited-node
+  return users === 1 && ['224.0.0.1', 'ff02::1', 'ff01::1', 'ff02::2', 'ff01::2', 'ff05::2'].includes(group);
+}
+
+/**
+ * The devices whose groups `/proc/net/mcfilter(6)` walks. The kernel's iterator starts at the
+ * first device (in device order) whose newest group (the head of its list, listed first in
+ * `/proc/net/igmp` and `igmp6`) has sources, and walks every group from there on: the devices
+ * before it are not walked at all. `order` is the device order of igmp/igmp6.
+ */
+export function mcfilterWalked(order: readonly number[], entries: readonly McFilterEntry[]): Set<number> {
+  const walked = new Set<number>();
+  if (entries.length === 0) return walked;
+  const listed = new Set(entries.map((e) => e.ifindex));
+  const start = order.findIndex((i) => listed.has(i));
+  if (start < 0) return listed;
+  for (const i of order.slice(start)) walked.add(i);
+  for (const i of listed) walked.add(i);
+  return walked;
+}
+
+function groupFilter(
+  g: { group: string; family: 4 | 6; users: number },
+  isHead: boolean,
+  walked: boolean,
+  entries: McFilterEntry[],
+): InterfaceGroup {
+  if (!walked) {
+    // Not walked: the head has no sources (else the walk would have started here), and the
+    // kernel's own groups carry none; for the rest the kernel says nothing right now.
+    if (isHead || kernelOnlyGroup(g.group, g.users)) return { ...g, sourceFilterState: 'known' };
+    return { ...g, sourceFilterState: 'not-exported' };
+  }
+  const counts: SourceCount[] = entries.map((e) => ({ source: e.source, include: e.include, exclude: e.exclude }));
+  const m = mergeSourceFilter(g.users, counts);
+  const live = counts.filter((c) => c.include > 0 || c.exclude > 0);
+  return {
+    ...g,
+    sourceFilterState: m.state,
+    ...(m.filter && live.length > 0 ? { sourceFilter: m.filter } : {}),
+    ...(m.candidates ? { candidates: m.candidates } : {}),
+    ...(live.length > 0 ? { sourceCounts: live } : {}),
+    ...(m.sockets && live.length > 0 ? { sockets: m.sockets } : {}),
+  };
 }
 
 /** Pure combination of already-read tables (testable without a procfs tree). */
@@ -474,15 +605,26 @@ export function combineInterfaceState(ifindex: number, name: string, t: KernelTa
   }
 
   const mldCounters = t.devSnmp6 ? mldCountersFrom(t.devSnmp6) : null;
+  // MLDv1 reports sent without forcing: the kernel fell back to MLDv1 for an MLDv1 querier
+  // (it stays there until ~260 s after that querier's last query).
+  if (mldVersionReason === 'not-exported' && mldCounters && mldCounters.outResponses > 0) {
+    mldVersion = 'v1';
+    mldVersionReason = 'querier-heard';
+  }
   const groups: InterfaceGroup[] = [];
-  for (const g of igmpLine?.groups ?? []) {
-    const sf = sourceFilterFor(t.mcfilter.filter((e) => e.ifindex === ifindex && e.group === g.group));
-    groups.push({ group: g.group, family: 4, users: g.users, ...(sf ? { sourceFilter: sf } : {}) });
-  }
-  for (const g of t.igmp6.filter((e) => e.ifindex === ifindex)) {
-    const sf = sourceFilterFor(t.mcfilter6.filter((e) => e.ifindex === ifindex && e.group === g.group));
-    groups.push({ group: g.group, family: 6, users: g.users, ...(sf ? { sourceFilter: sf } : {}) });
-  }
+  const walked4 = mcfilterWalked(t.igmp.map((i) => i.ifindex), t.mcfilter).has(ifindex);
+  (igmpLine?.groups ?? []).forEach((g, n) => {
+    const entries = t.mcfilter.filter((e) => e.ifindex === ifindex && e.group === g.group);
+    groups.push(groupFilter({ group: g.group, family: 4, users: g.users }, n === 0, walked4, entries));
+  });
+  const order6 = [...new Set(t.igmp6.map((e) => e.ifindex))];
+  const walked6 = mcfilterWalked(order6, t.mcfilter6).has(ifindex);
+  t.igmp6
+    .filter((e) => e.ifindex === ifindex)
+    .forEach((g, n) => {
+      const entries = t.mcfilter6.filter((e) => e.ifindex === ifindex && e.group === g.group);
+      groups.push(groupFilter({ group: g.group, family: 6, users: g.users }, n === 0, walked6, entries));
+    });
 
   return {
     ifindex,
@@ -505,13 +647,20 @@ export function combineInterfaceState(ifindex: number, name: string, t: KernelTa
   };
 }
 
-/** Read every table for one interface (by index, which mcfilter's truncated names require) and combine them. */
-export function interfaceMulticastState(ifindex: number, name: string, opts?: ProcOptions): InterfaceMulticastState {
+/** The membership tables shared by every interface: igmp, igmp6, mcfilter, mcfilter6. */
+export type MembershipTables = Pick<KernelTables, 'igmp' | 'igmp6' | 'mcfilter' | 'mcfilter6'>;
+
+export function readMembershipTables(opts?: ProcOptions): MembershipTables {
+  return { igmp: readIgmp(opts), igmp6: readIgmp6(opts), mcfilter: readMcfilter(opts), mcfilter6: readMcfilter6(opts) };
+}
+
+/**
+ * Read every table for one interface (by index, which mcfilter's truncated names require) and
+ * combine them; `tables` when the membership tables were read already.
+ */
+export function interfaceMulticastState(ifindex: number, name: string, opts?: ProcOptions, tables?: MembershipTables): InterfaceMulticastState {
   return combineInterfaceState(ifindex, name, {
-    igmp: readIgmp(opts),
-    igmp6: readIgmp6(opts),
-    mcfilter: readMcfilter(opts),
-    mcfilter6: readMcfilter6(opts),
+    ...(tables ?? readMembershipTables(opts)),
     forceIgmpVersion: { all: readForceIgmpVersion('all', opts), interface: readForceIgmpVersion(name, opts) },
     forceMldVersion: { all: readForceMldVersion('all', opts), interface: readForceMldVersion(name, opts) },
     disableIpv6: readDisableIpv6(name, opts),

@@ -10,7 +10,10 @@ import {
   decodeIgmpGroupHex,
   decodeIpv6Hex,
   interfaceMulticastState,
+  mcfilterWalked,
+  mergeSourceFilter,
   mldCountersFrom,
+  mldReportVersion,
   parseDevSnmp6,
   parseIgmp,
   parseIgmp6,
@@ -215,7 +218,62 @@ test('combineInterfaceState: V3 proves nothing about a querier', () => {
   );
   assert.equal(s.groups[0].sourceFilter, undefined);
   assert.deepEqual(s.groups[1].sourceFilter, { mode: 'include', sources: ['10.200.1.1', '10.200.1.2'] });
-  assert.deepEqual(s.groups[4].sourceFilter, { mode: 'include', sources: ['fd00:6d63:1::1'] });
+  // ff05::5678: 2 users, one source included by one socket: the other socket is an any-source
+  // join (EXCLUDE {}), so the interface is in EXCLUDE mode and excludes nothing (RFC 3810 §4.2).
+  assert.deepEqual(s.groups[4].sourceFilter, { mode: 'exclude', sources: [] });
+  assert.deepEqual(s.groups[4].sockets, { include: 1, exclude: 1 });
+  assert.deepEqual(s.groups.map((g) => g.sourceFilterState), ['known', 'known', 'known', 'known', 'known', 'known']);
+});
+
+const sc = (source: string, include: number, exclude: number) => ({ source, include, exclude });
+
+test('mergeSourceFilter: the interface state as the kernel merges its sockets (RFC 3376 §3.2)', () => {
+  // One INCLUDE socket.
+  assert.deepEqual(mergeSourceFilter(1, [sc('S', 1, 0)]), { state: 'known', filter: { mode: 'include', sources: ['S'] }, sockets: { include: 1, exclude: 0 } });
+  // join -s S and join -x S: EXCLUDE {} (S is included by one socket), not EXCLUDE {S}.
+  assert.deepEqual(mergeSourceFilter(2, [sc('S', 1, 1)]), { state: 'known', filter: { mode: 'exclude', sources: [] }, sockets: { include: 1, exclude: 1 } });
+  // -x S5 -x S6 and an any-source join: EXCLUDE {} (not every EXCLUDE socket excludes them).
+  assert.deepEqual(mergeSourceFilter(2, [sc('S5', 0, 1), sc('S6', 0, 1)]).filter, { mode: 'exclude', sources: [] });
+  // Two sockets both excluding S5, one of them also S6: EXCLUDE {S5}.
+  assert.deepEqual(mergeSourceFilter(2, [sc('S5', 0, 2), sc('S6', 0, 1)]).filter, { mode: 'exclude', sources: ['S5'] });
+  // -s S and an any-source join: EXCLUDE {}.
+  assert.deepEqual(mergeSourceFilter(2, [sc('S', 1, 0)]).filter, { mode: 'exclude', sources: [] });
+  // Two INCLUDE sockets: the union.
+  assert.deepEqual(mergeSourceFilter(2, [sc('A', 1, 0), sc('B', 2, 0)]).filter, { mode: 'include', sources: ['A', 'B'] });
+  // No sources at all: any source, no filter shown.
+  assert.deepEqual(mergeSourceFilter(3, []), { state: 'known', sockets: { include: 0, exclude: 3 } });
+  // Counts that fit two states: 2 users, A and B included once each: two INCLUDE sockets, or one
+  // INCLUDE {A, B} socket and an any-source join.
+  const amb = mergeSourceFilter(2, [sc('A', 1, 0), sc('B', 1, 0)]);
+  assert.equal(amb.state, 'ambiguous');
+  assert.deepEqual(amb.candidates, [{ mode: 'include', sources: ['A', 'B'] }, { mode: 'exclude', sources: [] }]);
+});
+
+test('mcfilterWalked: the kernel walks from the first device whose newest group has sources', () => {
+  const e = (ifindex: number) => ({ ifindex, device: 'x', group: '232.1.1.1', source: '10.0.0.1', include: 1, exclude: 0 });
+  assert.deepEqual([...mcfilterWalked([1, 2, 3], [])], []);
+  assert.deepEqual([...mcfilterWalked([1, 2, 3], [e(2)])].sort(), [2, 3]);
+  assert.deepEqual([...mcfilterWalked([1, 2, 3], [e(1), e(3)])].sort(), [1, 2, 3]);
+  // Not walked: the head of the device is known to have no sources; a group behind it is not known.
+  const igmp = parseIgmp(['3\teth0      :     3      V3', '\t\t\t\t090909EF     1 0:00000000\t\t0', '\t\t\t\t010101E8     2 0:00000000\t\t0', '\t\t\t\t010000E0     1 0:00000000\t\t0', ''].join('\n'), 'LE');
+  const st = combineInterfaceState(3, 'eth0', tables({ igmp, mcfilter: [], mcfilter6: [] }));
+  assert.deepEqual(
+    st.groups.filter((g) => g.family === 4).map((g) => [g.group, g.sourceFilterState, g.sourceFilter]),
+    [['239.9.9.9', 'known', undefined], ['232.1.1.1', 'not-exported', undefined], ['224.0.0.1', 'known', undefined]],
+  );
+});
+
+test('MLDv1 fallback from the counters: reports sent as MLDv1 without forcing', () => {
+  const v1 = combineInterfaceState(11, 'eth0', tables({ devSnmp6: { ...parseDevSnmp6(SNMP6), Icmp6OutGroupMembResponses: 7 } }));
+  assert.equal(v1.mldVersion, 'v1');
+  assert.equal(v1.mldVersionReason, 'querier-heard');
+  const forced = combineInterfaceState(11, 'eth0', tables({ forceMldVersion: { all: 0, interface: 2 }, devSnmp6: { ...parseDevSnmp6(SNMP6), Icmp6OutGroupMembResponses: 7 } }));
+  assert.equal(forced.mldVersion, 'v2', 'forcing wins');
+  const c = (r1: number, r2: number) => mldCountersFrom({ Icmp6OutGroupMembResponses: r1, Icmp6OutMLDv2Reports: r2 });
+  assert.equal(mldReportVersion(c(3, 4), c(4, 4)), 'v1');
+  assert.equal(mldReportVersion(c(3, 4), c(3, 5)), 'v2');
+  assert.equal(mldReportVersion(c(3, 4), c(3, 4)), null);
+  assert.equal(mldReportVersion(null, c(3, 4)), null);
 });
 
 test('combineInterfaceState: V2 without forcing means an IGMPv1/v2 querier was heard', () => {
