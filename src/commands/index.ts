@@ -22,6 +22,11 @@ interface OutputOpts {
   color?: boolean;
 }
 
+/** Repeatable option values, in order. */
+function collectList(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
 function outputOptions(cmd: Command, { ndjson = false } = {}): Command {
   cmd.option('--json', 'print one JSON document at the end (docs/json.md)');
   if (ndjson) cmd.option('--ndjson', 'print one JSON event per line as things happen');
@@ -251,6 +256,33 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       ctx,
     );
     finish('send', o, ctx, { result: result, exitCode }, renderSendSummary);
+  });
+
+  outputOptions(
+    program
+      .command('monitor')
+      .description('keep groups joined, answer probes and ping groups periodically, for hours and days, exporting Prometheus metrics (docs/monitoring.md)')
+      .option('--join <group>', 'keep this group joined and measure what arrives (repeatable)', collectList, [])
+      .option('--respond <group>', 'answer probes on this group (repeatable)', collectList, [])
+      .option('--ping <group>', 'ping this group every --every (repeatable)', collectList, [])
+      .option('--every <time>', 'period of each ping round (default 10s)')
+      .option('--count <n>', 'probes per ping round (default 10)')
+      .option('--interval <time>', 'between the probes of a round (default 200ms)')
+      .option('--max-replies-per-second <n>', 'per-prober reply limit of --respond (default 10)')
+      .option('-i, --interface <name|address>', "interface for every target (default: the kernel's route for each group)", IFACE)
+      .option('--metrics <host:port>', 'serve /metrics and /healthz here (default 127.0.0.1:9464: loopback only)')
+      .option('--config <file>', 'targets from a JSON or YAML file (re-read on SIGHUP); flags and a file do not mix')
+      .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until SIGINT/SIGTERM)', '--duration')),
+  ).action(async (o: OutputOpts & Record<string, any>) => {
+    const monitor = await import('./monitor.js');
+    const { loadConfigFile } = await import('../model/monitor-config.js');
+    checkOutput(o);
+    const flagged = o.join.length + o.respond.length + o.ping.length > 0 || [o.every, o.count, o.interval, o.metrics, o.maxRepliesPerSecond].some((x) => x !== undefined);
+    if (o.config !== undefined && flagged) throw usageError('E_USAGE', '--config and target flags (--join, --respond, --ping, --every, --metrics, ...) do not mix: put everything in the file');
+    const config = o.config !== undefined ? loadConfigFile(o.config) : monitor.configFromFlags({ ...o, interface: o.interface } as never);
+    const ctx = ctxFor(o);
+    const { result, exitCode } = await monitor.run({ config, configFile: o.config, durationMs: o.duration }, ctx);
+    finish('monitor', o, ctx, { result, exitCode }, (r) => `--- mcast monitor (${(r.durationMs / 1000).toFixed(1)}s, ${r.stopReason}) ---\ntargets: ${r.targets.join} joined, ${r.targets.respond} answered, ${r.targets.ping} pinged; metrics were on ${r.metrics}; ${r.reloads} reloads`);
   });
 
   outputOptions(
