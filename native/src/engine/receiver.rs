@@ -177,6 +177,8 @@ struct Totals {
     unexpected: u64,
     truncated: u64,
     overflow: u64,
+    /// Packets and senders beyond MAX_STREAMS: counted in the totals only.
+    untracked: crate::stats::Untracked<(SocketAddr, IpAddr)>,
     recv_calls: u64,
 }
 
@@ -297,6 +299,7 @@ impl Inner {
         // One hash lookup per packet; the extra one only once the table is full.
         if self.streams.len() >= MAX_STREAMS && !self.streams.contains_key(&key) {
             t.overflow += 1;
+            t.untracked.note(key, meta.len);
             return self.classify_only(payload, meta);
         }
         let order = &mut self.order;
@@ -481,8 +484,8 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
             .set("senderTtl", p.sender_ttl)
             .set("hops", s.ttl_last.map(|t| JsVal::Num(p.sender_ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
             .set("received", unique)
-            .set("highestSeq", JsVal::opt_num(highest.map(|h| h as f64)))
-            .set("firstSeq", JsVal::opt_num(p.seq.first().map(|f| f as f64)))
+            .set("highestSeq", JsVal::exact_u64(highest))
+            .set("firstSeq", JsVal::exact_u64(p.seq.first()))
             .set("startSeen", p.start_seen(listened))
             .set("headLost", p.head_lost(listened))
             .set("senderIntervalMs", JsVal::opt_ms(p.interval_ns()))
@@ -572,6 +575,7 @@ impl EngineState for ReceiverState {
                     .set("ifindex", g.ifindex)
                     .set("received", g.packets)
                     .set("bytes", g.bytes)
+                    .set("untrackedSenders", i.totals.untracked.senders_where(|k| k.1 == g.group))
                     .set("joinLatencyMs", g.first_mono.map(|f| JsVal::Num(ns_to_ms(f.saturating_sub(g.joined_mono) as f64))).unwrap_or(JsVal::Null))
                     .set("joinedMs", w.since_start_ms(g.joined_mono))
                     .set("firstPacketMs", g.first_mono.map(|f| JsVal::Num(w.since_start_ms(f))).unwrap_or(JsVal::Null))
@@ -607,6 +611,7 @@ impl EngineState for ReceiverState {
             .set("truncated", t.truncated)
             .set("unexpected", t.unexpected)
             .set("overflow", t.overflow)
+            .set("untracked", t.untracked.js())
             .set("recvCalls", t.recv_calls)
             .set("recvBuffer", i.recv_buffer)
             .set("countReached", i.count_reached)
