@@ -196,3 +196,81 @@ test('forged mesh rows with impossible values (loss -50% or 1e308%, RTT -1, nega
   assert.equal(j.pass, false);
   assert.match(r.stderr, /warning: \d+ result datagram\(s\) on port 5001 were not taken: .*\d+ loss/);
 });
+
+/** Waits until UDP port `port` is bound in the node, then binds it again with SO_REUSEADDR (the way a thief would), on the address and on the wildcard. */
+const THIEF_PY = String.raw`
+import json, socket, sys, time
+addr, port = sys.argv[1], int(sys.argv[2])
+fam = socket.AF_INET6 if ':' in addr else socket.AF_INET
+table = '/proc/net/udp6' if fam == socket.AF_INET6 else '/proc/net/udp'
+deadline = time.monotonic() + 20
+while time.monotonic() < deadline:
+    if any(l.split()[1].endswith(':%04X' % port) for l in open(table).read().splitlines()[1:]):
+        break
+    time.sleep(0.05)
+else:
+    print(json.dumps({'error': 'never bound'})); sys.exit(0)
+out = {}
+for target in (addr, '::' if fam == socket.AF_INET6 else '0.0.0.0'):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        s.bind((target, port))
+        out[target] = 'bound'
+    except OSError as e:
+        out[target] = e.strerror
+    s.close()
+print(json.dumps(out))
+`;
+
+test('the mesh result port (port+1) is bound exclusively: another socket cannot share it with SO_REUSEADDR (issue 14, item 7)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const [a1, a2] = [lab.addr('h1', 4), lab.addr('h2', 4)];
+  const mesh = ['h1', 'h2'].map((n) =>
+    runMcast(['mesh', '239.1.1.19:7000', '--peers', `${a1},${a2}`, '--count', '30', '--interval', '100ms', '--max-loss', '5%', '--json'], { lab, node: n, timeoutMs: 40_000 }),
+  );
+  const thief = await lab.exec('h1', 'python3', ['-c', THIEF_PY, a1, '7001'], { timeoutMs: 30_000 });
+  const results = await Promise.all(mesh);
+  assert.equal(thief.code, 0, thief.stderr);
+  assert.deepEqual(JSON.parse(thief.stdout), { [a1]: 'Address already in use', '0.0.0.0': 'Address already in use' }, 'nobody else can bind the result port');
+  for (const r of results) {
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(r.json.unreported, [], 'every row arrived');
+  }
+});
+
+test('IPv6 link-local mesh (ff02:: group, fe80:: peers) works with the interface of this host\'s address; mixed or conflicting scopes are exit 2 (issue 14, item 8)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const ll = async (n: string): Promise<string> => {
+    const out = (await lab.check(n, 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).stdout;
+    return /inet6 (fe80::[0-9a-f:]+)/.exec(out)![1]!;
+  };
+  const [l1, l2] = [await ll('h1'), await ll('h2')];
+  const group = '[ff02::4d:9]:6100';
+  // h1 names the interface; h2 lets mcast take it from its address, and writes h1's peer with a zone.
+  const results = await Promise.all([
+    runMcast(['mesh', group, '--peers', `${l1},${l2}`, '-i', 'eth0', '--count', '10', '--interval', '100ms', '--max-loss', '5%', '--json'], { lab, node: 'h1', timeoutMs: 40_000 }),
+    runMcast(['mesh', group, '--peers', `${l1}%eth0,${l2}`, '--count', '10', '--interval', '100ms', '--max-loss', '5%', '--json'], { lab, node: 'h2', timeoutMs: 40_000 }),
+  ]);
+  results.forEach((r, i) => {
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.equal(r.json.self, [l1, l2][i]);
+    assert.deepEqual(r.json.matrix.map((c: any) => [c.sender, c.receiver, c.lossPercent]), [
+      [l1, l2, 0],
+      [l2, l1, 0],
+    ]);
+    assert.deepEqual(r.json.unreported, []);
+  });
+  const bad = await Promise.all([
+    runMcast(['mesh', group, '--peers', `${l1},${lab.addr('h2', 6)}`], { lab, node: 'h1' }),
+    runMcast(['mesh', group, '--peers', `${l1},${l2}`, '-i', 'lo'], { lab, node: 'h1' }),
+    runMcast(['mesh', group, '--peers', `${l1},${l2}%lo`], { lab, node: 'h1' }),
+  ]);
+  assert.deepEqual(bad.map((r) => r.code), [2, 2, 2], bad.map((r) => r.stderr).join('\n'));
+  assert.match(bad[0]!.stderr, /mixes link-local .* and other addresses/);
+  assert.match(bad[1]!.stderr, /is on eth0, but --interface is lo/);
+  assert.match(bad[2]!.stderr, /zone %lo is not eth0/);
+  for (const r of bad) assert.doesNotMatch(r.stderr, /EINVAL|E_PORT_IN_USE/);
+});

@@ -144,7 +144,9 @@ export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
   const tooFew = (got: string) => usageError('E_USAGE', `--peers needs at least two host addresses (this host included), e.g. --peers 10.0.0.1,10.0.0.2; got ${got}`);
   if (peers.length < 2) throw tooFew(`'${peers.join(',')}'`);
   const out: string[] = [];
-  for (const p of peers) {
+  for (const entry of peers) {
+    // A zone (`fe80::2%eth0`) is allowed and checked in run(): link-local peers use this host's interface.
+    const p = family === 6 ? entry.replace(/%[^%]*$/, '') : entry;
     const fam = isIP(p);
     if (!fam) throw usageError('E_USAGE', `--peers entries must be IP addresses; got '${p}'`);
     if (fam !== family) throw usageError('E_FAMILY_MISMATCH', `peer ${p} is IPv${fam} but the group is IPv${family}; use peers of the group's family`);
@@ -156,6 +158,35 @@ export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
   return out;
 }
 
+const isLinkLocal6 = (a: string): boolean => /^fe[89ab][0-9a-f]:/i.test(a);
+
+/**
+ * IPv6 link-local peers (fe80::/10) are only meaningful on one link: the
+ * result port is bound and rows are sent with the scope of the interface that
+ * holds this host's address, and probes go out of it. Mixed link-local and
+ * global peers, a zone naming another interface, or --interface naming
+ * another one are usage errors (exit 2). Returns the interface name, or
+ * undefined when the peers are not link-local.
+ */
+function linkLocalZone(o: MeshOptions, peers: string[], self: string): string | undefined {
+  if (o.group.family !== 6) return undefined;
+  const ll = peers.filter(isLinkLocal6);
+  if (ll.length === 0) return undefined;
+  if (ll.length !== peers.length) {
+    throw usageError('E_USAGE', `--peers mixes link-local (${ll.join(', ')}) and other addresses; a mesh is on one link (all fe80::) or routed (none)`);
+  }
+  const owner = native().interfaces().find((i) => i.addresses.some((a) => a.address === self));
+  if (!owner) throw usageError('E_USAGE', `this host's address ${self} is on no interface`);
+  const name = owner.name;
+  if (o.iface !== undefined && o.iface !== name) {
+    throw usageError('E_USAGE', `this host's link-local address ${self} is on ${name}, but --interface is ${o.iface}: link-local peers are reached on the link of this host's address`);
+  }
+  const zones = [...new Set(o.peers.map((p) => /%([^%]*)$/.exec(p)?.[1]).filter((z): z is string => z !== undefined))];
+  const other = zones.find((z) => z !== name && z !== String(owner.index));
+  if (other !== undefined) throw usageError('E_USAGE', `--peers zone %${other} is not ${name}, the interface of this host's address ${self}: link-local peers are all on one link`);
+  return name;
+}
+
 export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: MeshResult; exitCode: number }> {
   const { ui, signal } = ctx;
   const started = Date.now();
@@ -163,6 +194,9 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   const locals = new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
   const self = peers.find((p) => locals.has(p));
   if (!self) throw usageError('E_USAGE', `none of --peers (${peers.join(', ')}) is an address of this host; include this host's address`);
+  const zone = linkLocalZone(o, peers, self);
+  const iface = o.iface ?? zone;
+  const withZone = (a: string) => (zone !== undefined && isLinkLocal6(a) ? `${a}%${zone}` : a);
   const core = native();
   const session = core.randomSession();
   const controlPort = o.group.port === 65535 ? 65534 : o.group.port + 1;
@@ -173,7 +207,9 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     rejectedRows.total += 1;
     rejectedRows.reasons[reason] = (rejectedRows.reasons[reason] ?? 0) + 1;
   };
-  const control: Socket = createSocket({ type: o.group.family === 6 ? 'udp6' : 'udp4', reuseAddr: true });
+  // The result port is bound exclusively (no SO_REUSEADDR, no SO_REUSEPORT): with address reuse,
+  // any local user could bind the same address and port and take every peer's row (issue 14).
+  const control: Socket = createSocket({ type: o.group.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
   control.on('message', (msg, rinfo) => {
     let m: { type?: string; group?: string; row?: MeshRow };
     try {
@@ -187,12 +223,14 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     if (problem) return reject(problem);
     const row = m.row as MeshRow;
     if (!peers.includes(row.sender) || row.sender === self) return reject('not-a-peer');
-    if (row.sender !== rinfo.address) return reject('wrong-source');
+    if (row.sender !== (canonicalAddress(rinfo.address.replace(/%.*$/, '')) ?? rinfo.address)) return reject('wrong-source');
     rows.set(row.sender, row);
   });
   await new Promise<void>((resolve, reject) => {
-    control.once('error', (e) => reject(systemError('E_PORT_IN_USE', `cannot open the mesh result port ${self}:${controlPort}: ${e.message}`)));
-    control.bind(controlPort, self, () => resolve());
+    control.once('error', (e) =>
+      reject(systemError('E_PORT_IN_USE', `cannot open the mesh result port ${self}:${controlPort}: ${e.message} (another program, or another user, has it; mcast binds it exclusively)`)),
+    );
+    control.bind(controlPort, withZone(self), () => resolve());
   });
 
   // Everything opened from here on is released in the one `finally` below,
@@ -205,10 +243,10 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   const spinner = ui.spinner('probing the mesh');
   try {
     ({ engine: responder, sessions: joined } = await startResponder(
-      { groups: [o.group], iface: o.iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
+      { groups: [o.group], iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
       ctx,
     ));
-    sender = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true });
+    sender = await openSession({ group: o.group, role: 'sender', iface, ttl: o.ttl, loopback: true });
     // Probing gets the time left after a share reserved for exchanging results.
     const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
     pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
@@ -229,7 +267,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     let completeAt: number | null = null;
     const payload = Buffer.from(JSON.stringify({ type: MESSAGE_TYPE, group: o.group.address, session, row: rows.get(self) }));
     while (!signal.aborted && Date.now() < deadline) {
-      for (const p of peers) if (p !== self) control.send(payload, controlPort, p);
+      for (const p of peers) if (p !== self) control.send(payload, controlPort, withZone(p));
       if (completeAt === null && peers.every((p) => rows.has(p))) completeAt = Date.now();
       if (completeAt !== null && Date.now() - completeAt >= 1000) break;
       await tick(Math.max(0, Math.min(300, deadline - Date.now())), signal);
