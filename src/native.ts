@@ -601,6 +601,8 @@ export interface QuerierSnapshot {
   events: QueryEvent[];
   eventCount: number;
   malformed: number;
+  /** MLD queries the kernel would discard too (source not link-local, hop limit not 1). */
+  ignored: number;
   otherInterface: number;
   done: boolean;
   error: string | null;

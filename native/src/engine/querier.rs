@@ -11,6 +11,10 @@
 //!   socket cannot be opened is reported with its errno; the JS side then
 //!   falls back to what procfs proves without privileges.
 //!
+//! An MLD query from a source that is not link-local, or with a hop limit
+//! other than 1, is counted as ignored and never makes a querier: the kernel
+//! discards it too (RFC 3810 5.1.14), so it refreshes no membership.
+//!
 //! Per (interface, family, querier address): queries, general queries, the
 //! last one's fields, and the gaps between general queries (the measured
 //! interval; group-specific queries do not count). The last 256 queries are
@@ -73,6 +77,7 @@ struct Inner {
     events: VecDeque<Event>,
     event_count: u64,
     malformed: u64,
+    ignored: u64,
     other_interface: u64,
     done: bool,
     error: Option<String>,
@@ -273,10 +278,20 @@ impl EngineState for QuerierState {
             .set("events", JsVal::Arr(events))
             .set("eventCount", i.event_count)
             .set("malformed", i.malformed)
+            .set("ignored", i.ignored)
             .set("otherInterface", i.other_interface)
             .set("done", i.done)
             .set("error", i.error.clone().map(JsVal::Str).unwrap_or(JsVal::Null))
             .build()
+    }
+}
+
+/// What a host's kernel would act on: MLD needs a link-local source and hop
+/// limit 1 (IGMP is taken as the kernel takes it, whatever the TTL).
+fn acceptable(q: &Query) -> bool {
+    match (q.family, q.source) {
+        (Family::V6, IpAddr::V6(a)) => a.segments()[0] & 0xffc0 == 0xfe80 && q.ttl.is_none_or(|t| t == 1),
+        _ => true,
     }
 }
 
@@ -300,6 +315,7 @@ pub fn run(sockets: Vec<(Family, Socket)>, st: Arc<QuerierState>, stop: Arc<Atom
                 },
             };
             match decoded {
+                Ok(q) if !acceptable(&q) => lock(&st.inner).ignored += 1,
                 Ok(q) => st.record(meta.ifindex, q, now),
                 Err(Skip::Malformed) => lock(&st.inner).malformed += 1,
                 Err(Skip::NotQuery) => {}
@@ -312,4 +328,55 @@ pub fn run(sockets: Vec<(Family, Socket)>, st: Arc<QuerierState>, stop: Arc<Atom
         i.error = Some(e.to_string());
     }
     i.done = true;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(source: &str, ttl: Option<u8>, family: Family) -> Query {
+        Query {
+            family,
+            version: 2,
+            source: source.parse().unwrap(),
+            dst: None,
+            group: if family == Family::V6 { "::".parse().unwrap() } else { "0.0.0.0".parse().unwrap() },
+            max_resp_ms: 1000,
+            s_flag: false,
+            qrv: Some(2),
+            qqic_s: Some(5),
+            sources: 0,
+            ttl,
+            router_alert: None,
+        }
+    }
+
+    #[test]
+    fn mld_needs_link_local_and_hop_limit_1() {
+        assert!(acceptable(&q("fe80::1", Some(1), Family::V6)));
+        assert!(!acceptable(&q("2001:db8::1", Some(1), Family::V6)));
+        assert!(!acceptable(&q("fe80::1", Some(2), Family::V6)));
+        assert!(acceptable(&q("10.0.0.1", Some(4), Family::V4)));
+    }
+
+    #[test]
+    fn gaps_only_between_general_queries_and_bounded_queriers() {
+        let st = state(QuerierConfig { ifindex: 0, ipv4: true, ipv6: true });
+        st.record(2, q("10.0.0.1", Some(1), Family::V4), 1_000_000_000);
+        let mut specific = q("10.0.0.1", Some(1), Family::V4);
+        specific.group = "239.1.1.1".parse().unwrap();
+        st.record(2, specific, 2_000_000_000);
+        st.record(2, q("10.0.0.1", Some(1), Family::V4), 6_000_000_000);
+        {
+            let i = lock(&st.inner);
+            let h = &i.queriers[0];
+            assert_eq!((h.queries, h.general), (3, 2));
+            assert_eq!(h.gaps_ns.iter().copied().collect::<Vec<_>>(), vec![5_000_000_000]);
+            assert_eq!(i.event_count, 3);
+        }
+        for k in 0..(MAX_QUERIERS as u32 + 10) {
+            st.record(3, q(&format!("10.1.{}.{}", k / 250, k % 250 + 1), Some(1), Family::V4), 7_000_000_000);
+        }
+        assert_eq!(lock(&st.inner).queriers.len(), MAX_QUERIERS);
+    }
 }
