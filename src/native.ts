@@ -170,6 +170,51 @@ export interface SenderStats {
   foreign: { packets: number; bytes: number };
   replies: number;
   malformed: number;
+  /** What the flow is (classified over its first 16 datagrams), and how sure. */
+  kind: FlowKind;
+  confidence: number;
+  rtp: RtpStats | null;
+  ts: TsStats | null;
+  /** RFC 4445 Media Delivery Index: delay factor (ms, worst 1 s interval) and media loss rate (TS packets/s). */
+  mdi: { df: number | null; dfLast: number | null; mlr: number } | null;
+  /** Sequenced feeds: iperf2, MoldUDP64, a generic counter. */
+  sequence: { format: string; received: number; lost: number; duplicates: number; reordered: number; strays: number; heartbeats: number } | null;
+}
+
+export type FlowKind = 'mcast-probe' | 'rtp' | 'rtp-mpeg-ts' | 'mpeg-ts' | 'rtcp' | 'iperf2' | 'ssmping' | 'moldudp64' | 'counter' | 'unknown';
+
+export interface RtpStats {
+  received: number;
+  lost: number;
+  duplicates: number;
+  reordered: number;
+  resets: number;
+  ssrc: string;
+  ssrcChanges: number;
+  payloadType: number;
+  markers: number;
+  markerRate: number;
+  timestampsBackwards: number;
+  jitterMs: number | null;
+  clock: number | null;
+  clockInferred: boolean;
+}
+
+export interface TsStats {
+  packets: number;
+  syncLoss: number;
+  syncByteErrors: number;
+  patErrors: number;
+  ccErrors: number;
+  pmtErrors: number;
+  transportErrors: number;
+  crcErrors: number;
+  pcrRepetitionErrors: number;
+  pcrDiscontinuities: number;
+  pcrMaxIntervalMs: number;
+  pidOverflow: number;
+  programs: { program: number; pmtPid: number }[];
+  pids: { pid: number; packets: number; bitrate: number }[];
 }
 
 export interface ReceiverSnapshot {
@@ -340,7 +385,7 @@ export interface NativeCore {
   socketInfo(handle: number): SocketInfo;
   socketLeave(handle: number): void;
   socketClose(handle: number): boolean;
-  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number }): number;
+  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number; rtpClock?: number; pcrMaxMs?: number }): number;
   senderStart(
     socket: number,
     options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number; retry?: boolean },

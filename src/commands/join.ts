@@ -50,6 +50,10 @@ export interface JoinOptions {
   watchQuerier?: boolean;
   /** Leave and join again this often (re-sends the membership report). */
   rejoinEveryMs?: number;
+  /** RTP media clock (Hz) for dynamic payload types (`--clock`). */
+  rtpClock?: number;
+  /** MPEG-TS PCR repetition limit (`--pcr-max`, ms). */
+  pcrMaxMs?: number;
 }
 
 /** A sender as join reports it: the engine's figures plus what time says about them. */
@@ -227,7 +231,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     }
     engine = core.receiverStart(
       sessions.map((s) => s.handle),
-      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER },
+      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER, rtpClock: o.rtpClock, pcrMaxMs: o.pcrMaxMs },
     );
   } catch (e) {
     if (engine) core.engineStop(engine);

@@ -21,6 +21,7 @@ use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::probe::wire::{self, DecodeError, MalformedReason, Packet};
+use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
 use crate::stats::arrival::{ArrivalPattern, Outage, Timeline};
 use crate::stats::jitter::DelayJitter;
 use crate::stats::sequence::{Observation, SequenceTracker, WINDOW};
@@ -43,6 +44,8 @@ pub struct ReceiveConfig {
     /// Stop after this many datagrams accepted for the joined groups.
     pub max_packets: Option<u64>,
     pub recv_buffer: Option<i32>,
+    /// How foreign flows (RTP, MPEG-TS, feeds) are judged.
+    pub analysis: AnalysisOptions,
 }
 
 struct ProbeStream {
@@ -146,6 +149,8 @@ struct Stream {
     stale: u64,
     arrival: ArrivalPattern,
     timeline: Timeline,
+    /// What the foreign traffic of this flow is, and its health (boxed: most flows are probes).
+    analysis: Option<Box<FlowAnalysis>>,
     replies: u64,
     foreign: u64,
     foreign_bytes: u64,
@@ -183,6 +188,7 @@ struct Totals {
 }
 
 struct Inner {
+    analysis_opts: AnalysisOptions,
     started_mono: u64,
     last_mono: u64,
     /// When the receive loop ended: the end of the window for every figure.
@@ -221,9 +227,11 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
         })
         .collect();
     let now = monotonic_ns();
+    let analysis_opts = cfg.analysis;
     Arc::new(ReceiverState {
         cfg,
         inner: Mutex::new(Inner {
+            analysis_opts,
             started_mono: now,
             last_mono: now,
             ended_mono: None,
@@ -265,6 +273,7 @@ fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64, origin_mono: 
         stale: 0,
         arrival: ArrivalPattern::new(),
         timeline: Timeline::new(origin_mono, TIMELINE_BUCKET_NS),
+        analysis: None,
         replies: 0,
         foreign: 0,
         foreign_bytes: 0,
@@ -275,6 +284,7 @@ fn new_stream(from: SocketAddr, group: IpAddr, rt: u64, mono: u64, origin_mono: 
 impl Inner {
     /// Account one datagram received on the socket of group `gi`.
     fn account(&mut self, gi: usize, payload: &[u8], meta: &RecvMeta, mono: u64) {
+        let analysis_opts = self.analysis_opts;
         let Some(g) = self.groups.get_mut(gi) else { return };
         if let Some(dst) = meta.dst
             && dst != g.group {
@@ -375,6 +385,7 @@ impl Inner {
                 t.foreign += 1;
                 s.foreign += 1;
                 s.foreign_bytes += meta.len as u64;
+                s.analysis.get_or_insert_with(|| Box::new(FlowAnalysis::new(analysis_opts))).observe(payload, rt, rt / 1_000_000_000);
             }
             Err(DecodeError::Malformed(r)) => {
                 t.malformed += 1;
@@ -462,6 +473,112 @@ fn arrival_js(a: &ArrivalPattern, w: &Window) -> JsVal {
         .build()
 }
 
+/// Packets per second over `span_ns` (0 for an empty span).
+fn per_second(count: f64, span_ns: u64) -> f64 {
+    if span_ns == 0 { 0.0 } else { count * 1e9 / span_ns as f64 }
+}
+
+/// What a flow is and how healthy, by its kind: `kind`, `confidence`, and
+/// `rtp`, `ts`, `mdi`, `sequence` (null where they do not apply).
+fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
+    let span = w.now_mono.saturating_sub(s.first_mono);
+    if s.probes > 0 && s.probes >= s.foreign {
+        return vec![("kind", JsVal::from("mcast-probe")), ("confidence", JsVal::Num(1.0)), ("rtp", JsVal::Null), ("ts", JsVal::Null), ("mdi", JsVal::Null), ("sequence", JsVal::Null)];
+    }
+    let Some(a) = s.analysis.as_deref() else {
+        return vec![("kind", JsVal::from("unknown")), ("confidence", JsVal::Num(0.0)), ("rtp", JsVal::Null), ("ts", JsVal::Null), ("mdi", JsVal::Null), ("sequence", JsVal::Null)];
+    };
+    let rtp = a.rtp.as_ref().map_or(JsVal::Null, |r| {
+        let (clock, inferred) = match r.clock() {
+            Some((c, src)) => (JsVal::Num(f64::from(c)), matches!(src, crate::analysis::rtp::ClockSource::Inferred)),
+            None => (JsVal::Null, false),
+        };
+        JsVal::obj()
+            .set("received", r.received_unique())
+            .set("lost", r.lost())
+            .set("duplicates", r.duplicates())
+            .set("reordered", r.reordered())
+            .set("resets", r.resets)
+            .set("ssrc", format!("0x{:08x}", r.ssrc()))
+            .set("ssrcChanges", r.ssrc_changes)
+            .set("payloadType", u32::from(r.payload_type()))
+            .set("markers", r.markers)
+            .set("markerRate", per_second(r.markers as f64, span))
+            .set("timestampsBackwards", r.timestamps_backwards)
+            .set("jitterMs", JsVal::opt_num(r.jitter_ms()))
+            .set("clock", clock)
+            .set("clockInferred", inferred)
+            .build()
+    });
+    let ts = a.ts.as_ref().map_or(JsVal::Null, |t| {
+        let programs: Vec<JsVal> = t.programs().iter().map(|&(p, pid)| JsVal::obj().set("program", u32::from(p)).set("pmtPid", u32::from(pid)).build()).collect();
+        let pids: Vec<JsVal> = t
+            .pids()
+            .into_iter()
+            .map(|(pid, n)| JsVal::obj().set("pid", u32::from(pid)).set("packets", n).set("bitrate", per_second(n as f64 * 188.0 * 8.0, span)).build())
+            .collect();
+        JsVal::obj()
+            .set("packets", t.packets)
+            .set("syncLoss", t.sync_loss)
+            .set("syncByteErrors", t.sync_byte_errors)
+            .set("patErrors", t.pat_errors)
+            .set("ccErrors", t.cc_errors)
+            .set("pmtErrors", t.pmt_errors)
+            .set("transportErrors", t.transport_errors)
+            .set("crcErrors", t.crc_errors)
+            .set("pcrRepetitionErrors", t.pcr_repetition_errors)
+            .set("pcrDiscontinuities", t.pcr_discontinuities)
+            .set("pcrMaxIntervalMs", ns_to_ms(t.pcr_max_interval_ns as f64))
+            .set("pidOverflow", t.pid_overflow)
+            .set("programs", JsVal::Arr(programs))
+            .set("pids", JsVal::Arr(pids))
+            .build()
+    });
+    // Media loss rate: TS packets lost per second; over RTP from its sequence
+    // numbers (times the TS packets a datagram carries), else from the
+    // continuity errors (a lower bound: a gap of 16 aliases).
+    let mdi = if a.ts.is_some() || a.rtp.is_some() {
+        let lost_media = match (&a.rtp, &a.ts) {
+            (Some(r), Some(t)) if r.received_unique() > 0 => r.lost() as f64 * t.packets as f64 / r.received_unique() as f64,
+            (Some(r), None) => r.lost() as f64,
+            (_, Some(t)) => t.cc_errors as f64,
+            _ => 0.0,
+        };
+        JsVal::obj()
+            .set("df", JsVal::opt_num((a.mdi.intervals > 0).then_some(a.mdi.df_max_ms)))
+            .set("dfLast", JsVal::opt_num(a.mdi.df_last_ms))
+            .set("mlr", per_second(lost_media, span))
+            .build()
+    } else {
+        JsVal::Null
+    };
+    let sequence = a.feed.as_ref().map_or(JsVal::Null, |f| {
+        let format = match a.kind() {
+            Kind::Iperf2 => "iperf2",
+            Kind::MoldUdp64 => "moldudp64",
+            Kind::Counter(c) => c.as_str(),
+            _ => "unknown",
+        };
+        JsVal::obj()
+            .set("format", format)
+            .set("received", f.seq.received_unique())
+            .set("lost", f.seq.lost())
+            .set("duplicates", f.seq.duplicates())
+            .set("reordered", f.seq.reordered())
+            .set("strays", f.seq.strays())
+            .set("heartbeats", f.heartbeats)
+            .build()
+    });
+    vec![
+        ("kind", JsVal::from(a.kind().as_str())),
+        ("confidence", JsVal::Num(a.confidence())),
+        ("rtp", rtp),
+        ("ts", ts),
+        ("mdi", mdi),
+        ("sequence", sequence),
+    ]
+}
+
 fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
     let (lost, dup, reord, unique, strays, highest) = match &s.probe {
         Some(p) => (
@@ -514,7 +631,7 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
             )
             .build(),
     };
-    JsVal::obj()
+    let mut out = JsVal::obj()
         .set("address", s.from.ip().to_string())
         .set("port", s.from.port())
         .set("group", s.group.to_string())
@@ -548,8 +665,11 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
         .set("probe", probe)
         .set("foreign", JsVal::obj().set("packets", s.foreign).set("bytes", s.foreign_bytes).build())
         .set("replies", s.replies)
-        .set("malformed", s.malformed)
-        .build()
+        .set("malformed", s.malformed);
+    for (k, v) in analysis_js(s, w) {
+        out = out.set(k, v);
+    }
+    out.build()
 }
 
 impl EngineState for ReceiverState {
@@ -560,7 +680,15 @@ impl EngineState for ReceiverState {
     }
 
     fn snapshot(&self) -> JsVal {
-        let i = lock(&self.inner);
+        let mut i = lock(&self.inner);
+        if i.done {
+            // The run is over: flows that never filled their window are classified on what they sent.
+            for s in i.streams.values_mut() {
+                if let Some(a) = s.analysis.as_deref_mut() {
+                    a.settle();
+                }
+            }
+        }
         let now = i.ended_mono.unwrap_or_else(monotonic_ns);
         // The receive clock (kernel timestamps) at the same instant.
         let now_rt = realtime_ns().saturating_sub(monotonic_ns().saturating_sub(now));
