@@ -258,6 +258,23 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     finish('send', o, ctx, { result: result, exitCode }, renderSendSummary);
   });
 
+  program
+    .command('completion')
+    .description('print a shell completion script: mcast completion bash|zsh|fish')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string) => {
+      const { completionScript, SHELLS } = await import('../render/completion.js');
+      if (!(SHELLS as string[]).includes(shell)) throw usageError('E_USAGE', `unknown shell '${shell}': expected one of ${SHELLS.join(', ')}`);
+      const cmds = program.commands
+        .filter((c) => c.name() !== 'help')
+        .map((c) => ({
+          name: c.name(),
+          description: c.description(),
+          options: [...c.options.map((o) => ({ long: o.long, short: o.short, takesValue: o.required || o.optional, description: o.description })), { long: '--help', short: '-h', takesValue: false, description: 'show help' }],
+        }));
+      process.stdout.write(completionScript(shell as 'bash' | 'zsh' | 'fish', cmds));
+    });
+
   outputOptions(
     program
       .command('monitor')
