@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { sleep, useLab, toolExists, type Lab } from './helpers/netlab.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, runMcast, spawnMcast } from './helpers/mcast.js';
+import { MCAST_BIN, REPO_ROOT, runMcast, spawnMcast } from './helpers/mcast.js';
 import { extractSchemas, validate } from './helpers/schema.js';
 
 const BRIDGE_V4 = '10.200.1.100';
@@ -96,4 +96,11 @@ test('join --rejoin-every keeps a membership alive behind a snooping switch with
   assert.ok(r.json.querier.rejoins >= 4, String(r.json.querier.rejoins));
   assert.equal(r.json.querier.diagnoses.length, 0);
   assert.ok(r.json.received >= send.json.sent * 0.9, `${r.json.received} of ${send.json.sent}`);
+  // Without CAP_NET_RAW nothing is heard, and join says that it cannot diagnose.
+  if (toolExists('setpriv')) {
+    const u = await lab.exec('h2', 'setpriv', ['--bounding-set=-net_raw', '--inh-caps=-net_raw', process.execPath, MCAST_BIN, 'join', group, '-i', 'eth0', '--watch-querier', '-d', '1s', '--json'], { timeoutMs: 20_000 });
+    assert.equal(u.code, 0, u.stderr);
+    assert.match(u.stderr, /--watch-querier cannot hear queries here \(EPERM: listening needs CAP_NET_RAW\)/);
+    assert.equal(JSON.parse(u.stdout).querier.listening.ipv4, false);
+  }
 });
