@@ -253,3 +253,55 @@ test('ENOBUFS at a high rate (device queue full): counted in errors, not fatal, 
   assert.equal(j.json.senders[0].lost, 0);
   t.diagnostic(`sent ${r.json.sent} of ~5000 asked, errors ${JSON.stringify(errors.map((e) => [e.code, e.count]))}, qdisc dropped ${dropped}`);
 });
+
+// ---------------------------------------------------------------------------
+// The interface loses its address (issue 14, item 14)
+// ---------------------------------------------------------------------------
+
+test('send: the interface loses its IPv4 address mid-run -> says so (source would be 0.0.0.0), stops, counts what went out without it, exit 3', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const send = spawnMcast(['send', '239.77.10.14', '-i', 'eth0', '-r', '50', '-c', '1000', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  await sleep(1500);
+  assert.ok(isAlive(send.pid));
+  await lab.check('h1', 'ip', ['-4', 'addr', 'flush', 'dev', 'eth0']);
+  const r = await send.result(15_000);
+  assert.equal(r.code, 3, `exit 3: ${r.stderr}`);
+  assert.match(r.stderr, /interface eth0 has no IPv4 address left: probes would leave with source 0\.0\.0\.0; stopping/);
+  assert.ok(r.json, r.jsonError);
+  assert.deepEqual(r.json.fault, { kind: 'no-address', name: 'eth0', message: 'interface eth0 has no IPv4 address left: probes would leave with source 0.0.0.0' });
+  assert.equal(r.json.stopReason, r.json.fault.message);
+  const g = r.json.groups[0];
+  assert.ok(g.sent < 1000 && g.sent > 30, `stopped early: ${g.sent}`);
+  assert.ok(g.sentWithoutAddress >= 0 && g.sentWithoutAddress <= 30, `counted within a tick or two: ${g.sentWithoutAddress}`);
+});
+
+test('send --duration: the IPv4 address goes away and comes back -> warned once, the probes sent meanwhile counted, never a success (exit 3); IPv6 without an address fails at once', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const v4 = lab.addr('h1', 4);
+  const send = spawnMcast(['send', '239.77.10.15', '-i', 'eth0', '-r', '100', '--duration', '5s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  await sleep(1200);
+  await lab.check('h1', 'ip', ['-4', 'addr', 'flush', 'dev', 'eth0']);
+  await sleep(1500);
+  await lab.check('h1', 'ip', ['-4', 'addr', 'add', `${v4}/24`, 'dev', 'eth0']);
+  await lab.check('h1', 'ip', ['route', 'replace', '224.0.0.0/4', 'dev', 'eth0']);
+  const r = await send.result(20_000);
+  assert.equal(r.code, 3, `never a success: ${r.stderr}`);
+  assert.equal((r.stderr.match(/has no IPv4 address left: probes would leave with source 0\.0\.0\.0/g) ?? []).length, 1, `warned once: ${r.stderr}`);
+  assert.match(r.stderr, /counting them and going on until --duration ends/);
+  assert.match(r.stderr, /at least \d+ probes sent while the interface had no address/);
+  const g = r.json.groups[0];
+  assert.equal(r.json.fault.kind, 'no-address');
+  assert.equal(r.json.stopReason, 'duration over');
+  // 1.5 s without an address at 100/s: 150, of which a lower bound is counted (between two 250 ms looks).
+  assert.ok(g.sentWithoutAddress >= 60 && g.sentWithoutAddress <= 160, `sent without an address: ${g.sentWithoutAddress}`);
+  assert.ok(g.sent > g.sentWithoutAddress + 200, 'the run went on');
+  // IPv6 with no address at all: the kernel refuses to send; the run says why and fails.
+  const v6send = spawnMcast(['send', '[ff15::77:14]:5000', '-i', 'eth0', '-r', '100', '--duration', '4s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  await sleep(1000);
+  await lab.check('h1', 'ip', ['-6', 'addr', 'flush', 'dev', 'eth0']);
+  const r6 = await v6send.result(20_000);
+  assert.equal(r6.code, 3, r6.stderr);
+  assert.match(JSON.stringify(r6.json.groups[0].errors), /EADDRNOTAVAIL/);
+});

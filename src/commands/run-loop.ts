@@ -18,7 +18,7 @@ export function tick(ms: number, signal: AbortSignal): Promise<void> {
   });
 }
 
-export type InterfaceFault = { kind: 'deleted' | 'down'; name: string; message: string };
+export type InterfaceFault = { kind: 'deleted' | 'down' | 'no-address'; name: string; message: string };
 
 /** Report when the interface disappears or goes down (checked at each tick). */
 export function interfaceFault(ifindex: number, rawName: string): InterfaceFault | null {
@@ -28,6 +28,23 @@ export function interfaceFault(ifindex: number, rawName: string): InterfaceFault
   if (!now) return { kind: 'deleted', name, message: `interface ${name} was deleted` };
   if (!now.up) return { kind: 'down', name, message: `interface ${name} went down` };
   return null;
+}
+
+/**
+ * A sender's interface that is up but has no address of the group's family
+ * left (removed, DHCP lease lost): the kernel keeps sending multicast out of
+ * it with source 0.0.0.0 (or ::), which receivers and routers cannot use.
+ * Null while it has one (or when nothing is watched).
+ */
+export function addressFault(ifindex: number, rawName: string, family: 4 | 6): InterfaceFault | null {
+  if (!ifindex) return null;
+  const now = native().interfaces().find((i) => i.index === ifindex);
+  if (!now || !now.up) return null; // deleted / down: interfaceFault says so
+  const want = family === 6 ? 'ipv6' : 'ipv4';
+  if (now.addresses.some((a) => a.family === want)) return null;
+  const name = printable(rawName);
+  const what = family === 6 ? 'probes have no source address (the kernel refuses them, EADDRNOTAVAIL)' : 'probes would leave with source 0.0.0.0';
+  return { kind: 'no-address', name, message: `interface ${name} has no IPv${family} address left: ${what}` };
 }
 
 export function describeStop(reason: string | undefined): string {

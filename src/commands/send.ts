@@ -7,7 +7,8 @@ import { closeSession, openSession, type OpenSession } from '../model/session.js
 import { native, type SenderSnapshot } from '../native.js';
 import { ExitCode, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { addressFault, RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { printable } from '../model/text.js';
 import type { RunContext } from '../cli.js';
 import { renderSendLive } from '../render/send.js';
 
@@ -48,6 +49,12 @@ export interface SendGroupResult {
   retried: number;
   /** Refused probes skipped (--no-retry): the receivers see them as lost. */
   skipped: number;
+  /**
+   * Probes sent while the interface had no address of the group's family
+   * (IPv4: they leave with source 0.0.0.0). A lower bound: counted between
+   * two 250 ms looks that both found no address.
+   */
+  sentWithoutAddress: number;
   retry: boolean;
   session: string;
   senderId: number;
@@ -148,10 +155,34 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   let stopReason = 'done';
   const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: o.durationMs !== undefined });
   let lastEvent = Date.now();
+  // Per group: probes sent while its interface had no address, and whether it has none now.
+  const noAddress = sessions.map(() => ({ sent: 0, now: false, lastSent: 0 }));
+  const watchAddresses = (): InterfaceFault | null => {
+    let first: InterfaceFault | null = null;
+    sessions.forEach((s, i) => {
+      const n = noAddress[i]!;
+      const sent = snaps[i]?.sent ?? n.lastSent;
+      const f = s.iface ? addressFault(s.iface.iface.index, s.iface.iface.name, o.groups[i]!.family) : null;
+      // What went out between two looks that both found no address went out without one (a lower bound).
+      if (f && n.now) n.sent += Math.max(0, sent - n.lastSent);
+      n.lastSent = sent;
+      if (f && !n.now) {
+        ui.warn(`${s.session.group}: ${f.message}${o.durationMs !== undefined ? '; counting them and going on until --duration ends' : '; stopping'}`);
+        if (ui.ndjson) emitEvent('fault', f);
+      } else if (!f && n.now) {
+        ui.info(`${s.session.group}: interface ${printable(s.ifaceName)} has an IPv${o.groups[i]!.family} address again`);
+      }
+      n.now = f !== null;
+      first ??= f;
+    });
+    return first;
+  };
   try {
     for (;;) {
       await tick(250, signal);
       snaps = engines.map((id) => core.engineSnapshot(id) as SenderSnapshot);
+      const lost = watchAddresses();
+      if (lost) watch.fault ??= lost;
       ui.redraw(renderSendLive(snaps, sessions.map((s) => s.session.group), ui.errColor));
       if (ui.ndjson && Date.now() - lastEvent >= 1000) {
         lastEvent = Date.now();
@@ -162,7 +193,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
         break;
       }
       // --duration is kept by the send engines themselves; the watch handles interrupts and faults.
-      const why = watch.stopReason();
+      const why = watch.stopReason() ?? (lost && o.durationMs === undefined ? lost.message : null);
       if (why) {
         stopReason = why;
         break;
@@ -170,6 +201,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     }
   } finally {
     snaps = engines.map((id) => core.engineStop(id) as SenderSnapshot);
+    watchAddresses();
     ui.commit();
     for (const s of sessions) closeSession(s);
   }
@@ -190,6 +222,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       refused: sn.refused,
       retried: sn.refused - sn.skipped,
       skipped: sn.skipped,
+      sentWithoutAddress: noAddress[i]!.sent,
       retry: sn.retry,
       session: sn.session,
       senderId: sn.senderId,
@@ -216,7 +249,10 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     warnings: [...new Set(warnings)],
   };
   if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
-  const failed = groups.some((g) => g.failed) || watch.fatal;
+  // Probes that left without a source address did not do what send reports: never a success.
+  const withoutAddress = groups.reduce((a, g) => a + g.sentWithoutAddress, 0);
+  if (withoutAddress > 0) ui.warn(`at least ${withoutAddress} probe${withoutAddress === 1 ? '' : 's'} sent while the interface had no address (source 0.0.0.0): receivers cannot use them`);
+  const failed = groups.some((g) => g.failed) || watch.fatal || withoutAddress > 0 || watch.fault?.kind === 'no-address';
   const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => !g.complete);
   return { result, exitCode: failed ? ExitCode.System : incomplete ? ExitCode.Failed : ExitCode.Ok };
 }

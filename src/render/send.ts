@@ -27,6 +27,7 @@ export function renderSendSummary(r: SendResult, c: ChalkInstance): string {
         ),
       );
     }
+    if (g.sentWithoutAddress > 0) lines.push(c.red(`  at least ${g.sentWithoutAddress} probes sent while ${g.interface} had no address (source 0.0.0.0): receivers cannot use them`));
     if (g.failed) lines.push(c.red(`  failed: ${g.failed}`));
   }
   if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));
