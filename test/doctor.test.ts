@@ -202,3 +202,32 @@ test('doctor: bad input is one line and exit 2', { timeout: 30_000 }, async () =
     assert.match(r.stderr, /^mcast: /);
   }
 });
+
+test('doctor on a dual-homed host: every interface judged, the multicast route, forced IGMPv2', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'dualhomed', { mcastRouteVia: 'eth1', ipv6: false });
+  if (!lab) return;
+  await lab.check('h1', 'sysctl', ['-w', 'net.ipv4.conf.all.rp_filter=1', 'net.ipv4.conf.eth0.force_igmp_version=2']);
+  const r = await runMcast(['doctor', '--listen', '0', '--json'], { lab, node: 'h1' });
+  assert.equal(r.code, 0, r.stderr);
+  const ids = r.json.findings.map((f: any) => `${f.severity}:${f.id}:${f.interface}`);
+  t.diagnostic(ids.join(' '));
+  for (const id of ['warning:rp-filter.strict:eth0', 'warning:rp-filter.strict:eth1', 'warning:igmp.forced-version:eth0', 'ok:route.ipv4:eth1']) assert.ok(ids.includes(id), `${id} in ${ids.join(' ')}`);
+  assert.ok(!ids.includes('warning:igmp.forced-version:eth1'));
+  assert.deepEqual(r.json.interfaces.map((i: any) => i.name), ['eth0', 'eth1']);
+  assert.match(r.json.findings.find((f: any) => f.id === 'route.ipv4').message, /224\.0\.0\.0\/4 is routed via eth1; the kernel picks eth1/);
+});
+
+test('doctor on the switch itself: a Linux bridge that snoops without a querier is a warning', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
+  if (!lab) return;
+  const before = await runMcast(['doctor', '--listen', '0', '--json'], { lab, node: 'sw' });
+  const ok = before.json.findings.find((f: any) => f.id === 'bridge.multicast');
+  assert.equal(ok?.interface, 'br0', JSON.stringify(before.json.findings.map((f: any) => f.id)));
+  assert.match(ok.message, /snooping, and its own querier/);
+  await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', 'mcast_querier', '0']);
+  const after = await runMcast(['doctor', '--listen', '0', '--json'], { lab, node: 'sw' });
+  const w = after.json.findings.find((f: any) => f.id === 'bridge.snooping-without-querier');
+  assert.equal(w?.severity, 'warning');
+  assert.ok(w.evidence.includes('mcast_querier 0'), w.evidence.join('; '));
+  assert.equal(w.fix, 'ip link set br0 type bridge mcast_querier 1 (or mcast_snooping 0)');
+});
