@@ -6,5 +6,7 @@
 pub mod catalog;
 pub mod error;
 pub mod multipoint;
+#[cfg(test)]
+mod multipoint_tests;
 
 pub use error::CoreError;

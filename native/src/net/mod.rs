@@ -6,6 +6,8 @@ pub mod clock;
 pub mod iface;
 pub mod mmsg;
 pub mod socket;
+#[cfg(test)]
+mod socket_tests;
 
 use std::fmt;
 use std::io;
