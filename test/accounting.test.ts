@@ -182,6 +182,7 @@ test('two responders on one host and port are two responders (told apart by thei
   for (const p of [a, b]) await p.waitForLine(/"joined"/, 15_000, 'stdout');
   await sleep(500); // the engines start right after the joins
   const p = await runMcast(['ping', group, '-i', 'eth0', '--count', '5', '--interval', '200ms', '--json'], { lab, node: 'h1', timeoutMs: 30_000 });
+  const text = await runMcast(['ping', group, '-i', 'eth0', '--count', '2', '--interval', '200ms'], { lab, node: 'h1', timeoutMs: 30_000 });
   a.kill('SIGINT');
   b.kill('SIGINT');
   await Promise.all([a.result(10_000), b.result(10_000)]);
@@ -190,4 +191,8 @@ test('two responders on one host and port are two responders (told apart by thei
   assert.deepEqual(rows.map((r) => `${r.address} ${r.name} ${r.received} dup ${r.duplicates}`).sort(), [`${lab.addr('h2', 4)} one 5 dup 0`, `${lab.addr('h2', 4)} two 5 dup 0`]);
   assert.notEqual(rows[0]!.port, rows[1]!.port);
   assert.equal(p.json.totals.responders, 2);
+  // On the terminal the two rows of one address show the port their replies come from.
+  assert.equal(text.code, 0, text.stderr);
+  const shown = [...text.stdout.matchAll(new RegExp(`^${lab.addr('h2', 4).replace(/\./g, '\\.')}:(\\d+)\\s`, 'gm'))].map((m) => Number(m[1]));
+  assert.deepEqual(shown.sort(), rows.map((r) => r.port).sort(), text.stdout);
 });

@@ -6,10 +6,16 @@ import { table } from './table.js';
 
 const HEADER = ['RESPONDER', 'NAME', 'RECV', 'LOSS', 'LOSS*', 'REFUSED', 'DUP', 'REORD', 'HOPS', 'RTT MIN/AVG/MAX/MDEV', 'P50', 'P90', 'P99', 'JITTER'];
 
-function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance): string[] {
+/** The responder's address, with the port its replies come from when another row has the same address (two responders on one host). */
+function who(r: { address: string; port: number }, all: { address: string }[]): string {
+  if (all.filter((x) => x.address === r.address).length < 2) return r.address;
+  return r.address.includes(':') ? `[${r.address}]:${r.port}` : `${r.address}:${r.port}`;
+}
+
+function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance, all: { address: string }[] = []): string[] {
   const loss = `${r.lossPercent.toFixed(1)}%`;
   return [
-    r.address,
+    who(r, all),
     printable(r.name) || '-',
     `${r.received}/${sent}`,
     r.lost > 0 ? c.red(loss) : loss,
@@ -29,7 +35,7 @@ function row(r: ResponderStats | PingResponder, sent: number, c: ChalkInstance):
 
 export function renderPingLive(s: PingerSnapshot, c: ChalkInstance): string[] {
   const refused = s.responders.reduce((a, r) => a + r.refused, 0);
-  return [`sent ${s.sent}, replies ${s.received}${refused ? `, refused ${refused}` : ''}`, ...table(HEADER, s.responders.map((r) => row(r, s.sent, c))).split('\n')];
+  return [`sent ${s.sent}, replies ${s.received}${refused ? `, refused ${refused}` : ''}`, ...table(HEADER, s.responders.map((r) => row(r, s.sent, c, s.responders))).split('\n')];
 }
 
 export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
@@ -38,7 +44,7 @@ export function renderPingSummary(r: PingResult, c: ChalkInstance): string {
     lines.push(c.red(`${r.sent} probes sent, no responder answered`));
     return lines.join('\n');
   }
-  lines.push(table(HEADER, r.responders.map((x) => row(x, r.sent, c))));
+  lines.push(table(HEADER, r.responders.map((x) => row(x, r.sent, c, r.responders))));
   lines.push('LOSS* = loss counted from the responder\'s first reply on; REFUSED = probes its rate limit refused (they arrived: not loss); RTT in ms');
   for (const x of r.responders) {
     if (x.appeared) lines.push(`${x.address} appeared after ${x.appeared.afterProbes} probes (${(x.appeared.atMs / 1000).toFixed(1)}s)`);
