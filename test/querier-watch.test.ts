@@ -104,3 +104,36 @@ test('join --rejoin-every keeps a membership alive behind a snooping switch with
     assert.equal(JSON.parse(u.stdout).querier.listening.ipv4, false);
   }
 });
+
+test('join --watch-querier: a querier that goes away, and the stream that stops one membership interval after the last answered query', { timeout: 90_000 }, async (t) => {
+  if (!toolExists('nft')) return t.skip('nft is needed');
+  const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
+  if (!lab) return;
+  await lab.check('sw', 'ip', ['addr', 'add', `${BRIDGE_V4}/24`, 'dev', 'br0']);
+  for (const [k, v] of [
+    ['mcast_querier', '0'],
+    ['mcast_query_use_ifaddr', '1'],
+    ['mcast_query_interval', '100'],
+    ['mcast_startup_query_interval', '100'],
+    ['mcast_membership_interval', '400'],
+    ['mcast_querier', '1'],
+  ]) {
+    await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', k!, v!]);
+  }
+  const group = '239.16.0.3';
+  const h2 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '14s'], { lab, node: 'h2', timeoutMs: 60_000 });
+  await joined(lab, 'h2', group);
+  const send = spawnMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '13s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  await sleep(4000);
+  // From now on no query reaches h2: for h2 the querier went away, while the bridge still snoops.
+  await lab.nft('sw', `table bridge noquery {\n chain c {\n  type filter hook forward priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n chain o {\n  type filter hook output priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n}\n`);
+  const [r, s] = await Promise.all([h2.result(30_000), send.result(30_000)]);
+  const q = r.json.querier;
+  t.diagnostic(`received ${r.json.received} of ${s.json.sent}; ${q.queriesHeard} queries heard; ${q.diagnoses[0]?.message}`);
+  assert.ok(q.generalQueries >= 2, String(q.generalQueries));
+  assert.ok(r.json.received < s.json.sent * 0.8, `${r.json.received} of ${s.json.sent}`);
+  assert.equal(q.diagnoses.length, 1, r.stderr);
+  assert.match(q.diagnoses[0].message, /no IGMP general query was heard after [\d.]+ s \(the querier went away\)/);
+  assert.match(q.diagnoses[0].message, /membership interval of the querier heard earlier is 3 s/);
+  assert.ok(q.diagnoses[0].stoppedAfterReportS >= 1 && q.diagnoses[0].stoppedAfterReportS <= 5, String(q.diagnoses[0].stoppedAfterReportS));
+});

@@ -4,7 +4,10 @@
 // Interval (260 s by default) after the host's last report, and the stream
 // stops ("it works, then stops after about four minutes"). The host sees
 // that as: the stream stopped some time after its last report (the join, a
-// re-join, or its answer to a query) and no general query was heard.
+// re-join, or its answer to a query) and no general query was heard since.
+// When a querier was heard earlier (and then went away), its interval gives
+// the membership interval, and the stop must fall near it; a stop elsewhere
+// has another cause and is not diagnosed as this one.
 //
 // --rejoin-every re-sends the report by leaving and joining again on the same
 // socket (the kernel reports only when the membership really changes; a
@@ -54,6 +57,8 @@ export class QuerierWatch {
   private lastGeneral: { ipv4: number | null; ipv6: number | null } = { ipv4: null, ipv6: null };
   /** Receiver time (ms) of this host's last report per family: the join, a re-join, or an answer to a query. */
   private lastReport: { ipv4: number; ipv6: number } = { ipv4: 0, ipv6: 0 };
+  /** The membership interval learned from the queries heard (robustness x interval + max response), ms. */
+  private gmiMs: { ipv4: number | null; ipv6: number | null } = { ipv4: null, ipv6: null };
   private lastRejoin = 0;
   private rejoins = 0;
   private listening: QuerierWatchResult['listening'] = { ipv4: false, ipv6: false, error: null };
@@ -121,6 +126,9 @@ export class QuerierWatch {
       this.heard += 1;
       if (e.general) {
         this.general += 1;
+        const prev = this.lastGeneral[e.family];
+        const intervalMs = e.qqicS ? e.qqicS * 1000 : prev !== null ? now - prev : null;
+        if (intervalMs) this.gmiMs[e.family] = (e.qrv || 2) * intervalMs + e.maxRespMs;
         this.lastGeneral[e.family] = now;
         // This host answers within max-resp: its membership is refreshed.
         this.lastReport[e.family] = Math.max(this.lastReport[e.family], now + e.maxRespMs);
@@ -142,16 +150,26 @@ export class QuerierWatch {
       if (!this.listening[fam]) continue;
       const report = this.lastReport[fam];
       const heardGeneral = this.lastGeneral[fam];
-      // A general query heard since the last report means a querier is there: not this failure.
-      if (heardGeneral !== null && heardGeneral >= report - 1000) continue;
-      const after = Math.max(0, (g.lastPacketMs - report) / 1000);
+      // A general query after the last packet: the querier is there, the stream stopped for another reason.
+      if (heardGeneral !== null && heardGeneral > g.lastPacketMs) continue;
+      const after = (g.lastPacketMs - report) / 1000;
+      if (after < 1) continue;
+      // A querier heard earlier tells the membership interval; a stop far from it has another cause.
+      const gmi = this.gmiMs[fam];
+      if (gmi !== null && Math.abs(after * 1000 - gmi) > Math.max(2000, gmi / 4)) continue;
       const proto = fam === 'ipv4' ? 'IGMP' : 'MLD';
-      const near = Math.abs(after - DEFAULT_GMI_S) <= 30 ? ` (the default membership interval is ${DEFAULT_GMI_S} s)` : ` (so the switch's membership interval is about ${Math.round(after)} s; the default is ${DEFAULT_GMI_S} s)`;
+      const near =
+        gmi !== null
+          ? ` (the membership interval of the querier heard earlier is ${Math.round(gmi / 1000)} s)`
+          : Math.abs(after - DEFAULT_GMI_S) <= 30
+            ? ` (the default membership interval is ${DEFAULT_GMI_S} s)`
+            : ` (so the switch's membership interval is about ${Math.round(after)} s; the default is ${DEFAULT_GMI_S} s)`;
+      const since = heardGeneral === null ? `no ${proto} general query was heard` : `no ${proto} general query was heard after ${(heardGeneral / 1000).toFixed(1)} s (the querier went away)`;
       const d: StopDiagnosis = {
         id: 'snooping-aged-out',
         group: g.group,
         stoppedAfterReportS: Math.round(after * 10) / 10,
-        message: `${g.group} stopped ${after.toFixed(1)} s after this host's last membership report${near}, and no ${proto} general query was heard: snooping aged out the membership — no querier reaches this host`,
+        message: `${g.group} stopped ${after.toFixed(1)} s after this host's last membership report${near}, and ${since}: snooping aged out the membership — no querier reaches this host`,
         fix: `enable an ${proto} querier on the switch or router of this LAN (Linux bridge: ip link set BRIDGE type bridge mcast_querier 1)`,
         workaround: `mcast join --rejoin-every ${Math.max(1, Math.floor(after / 2))}s re-sends the report before the switch forgets it; ${REJOIN_COST}`,
       };
