@@ -58,8 +58,8 @@ print(json.dumps({'sent': sent, 'errors': errors, 'seconds': time.monotonic() - 
 
 /**
  * The IPv6 counterpart: { iface, dst, dport, payload: hex, sources: [[src,
- * sport], ...] } as Ethernet frames on a packet socket, UDP checksum computed
- * (mandatory in IPv6).
+ * sport], ...], dmac? } as Ethernet frames on a packet socket, UDP checksum
+ * computed (mandatory in IPv6); `dmac` for a unicast destination.
  */
 const RAW6_SENDER_PY = String.raw`
 import json, socket, struct, sys
@@ -85,7 +85,8 @@ for src, sport in cfg['sources']:
     c = csum(sa + da + struct.pack('!I3xB', ulen, 17) + udp) or 0xffff
     udp = udp[:6] + struct.pack('!H', c) + udp[8:]
     ip = struct.pack('!IHBB', 6 << 28, ulen, 17, 1) + sa + da
-    s.send(b'\x33\x33' + da[12:] + mac + b'\x86\xdd' + ip + udp)
+    dmac = bytes.fromhex(cfg['dmac'].replace(':', '')) if cfg.get('dmac') else b'\x33\x33' + da[12:]
+    s.send(dmac + mac + b'\x86\xdd' + ip + udp)
     sent += 1
 print(json.dumps({'sent': sent}))
 `;
@@ -328,6 +329,37 @@ test('issue 14 (4-6): never answers this host\'s own addresses, broadcast or any
   assert.equal(d.sendErrors, 0);
   for (const a of [h1, h1v6]) assert.deepEqual([probers.get(a)!.probes, probers.get(a)!.replies], [lowPorts.length + 2, 2], a);
   t.diagnostic(`refused ${JSON.stringify(d.refused)}, replies ${d.replies}`);
+});
+
+test('issue 14 (4-6): respond --ssmping refuses the same sources: this host\'s own addresses, anycast, ports below 1024 (spoofed IPv6 requests)', { timeout: 60_000 }, async (t) => {
+  if (skipWithout(t, 'python3')) return;
+  const lab = await useLab(t, 'link2');
+  if (!lab) return;
+  const h1v6 = lab.addr('h1', 6);
+  const h2v6 = lab.addr('h2', 6);
+  const srv = spawnMcast(['respond', '--ssmping', '--json'], { lab, node: 'h2', timeoutMs: 50_000 });
+  for (let deadline = Date.now() + 15_000; !/:10E1 /.test(await lab.readFile('h2', '/proc/net/udp6')); await sleep(100)) {
+    if (Date.now() > deadline || srv.proc.exited) throw new Error(`not listening:\n${srv.stderr}`);
+  }
+  const ll = (await lab.check('h2', 'ip', ['-6', '-o', 'addr', 'show', 'dev', 'eth0', 'scope', 'link'])).stdout.match(/inet6 (fe80::[0-9a-f:]+)/)?.[1];
+  assert.ok(ll);
+  const dmac = (await lab.readFile('h2', '/sys/class/net/eth0/address')).trim();
+  // A Debian asmping request (test/fixtures/ssmping/v4-asmping.hex).
+  const request = '5100010004000010150002000400000001000300086b082c140000c5b70004000501e00303ea';
+  const local = [h2v6, ll!];
+  const bad = ['fd00:6d63:1::', '2001:db8:9::'];
+  const low = [53, 123, 1023];
+  const sources: [string, number][] = [...[...local, ...bad].map((a): [string, number] => [a, 40000]), ...low.map((p): [string, number] => [h1v6, p]), [h1v6, 40000]];
+  const sent = await lab.exec('h1', 'python3', ['-c', RAW6_SENDER_PY], { input: JSON.stringify({ iface: 'eth0', dst: h2v6, dport: 4321, payload: request, sources, dmac }), timeoutMs: 20_000 });
+  assert.equal(sent.code, 0, sent.stderr);
+  await sleep(500);
+  srv.kill('SIGINT');
+  const r = await srv.result(10_000);
+  assert.equal(r.code, 0, r.stderr);
+  const d = r.json;
+  assert.equal(d.requests, sources.length, `every request reached the server: ${JSON.stringify(d)}`);
+  assert.deepEqual([d.refused.localSource, d.refused.badSource, d.refused.lowPort], [local.length, bad.length, low.length], JSON.stringify(d.refused));
+  assert.equal(d.unicastReplies, 1, 'only h1:40000 is answered');
 });
 
 test('no loop: respond and ping on the same hosts and group answer each probe once (the pinger\'s own host refuses it), replies never go to the group', { timeout: 60_000 }, async (t) => {
