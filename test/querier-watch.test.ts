@@ -137,3 +137,39 @@ test('join --watch-querier: a querier that goes away, and the stream that stops 
   assert.match(q.diagnoses[0].message, /membership interval of the querier heard earlier is 3 s/);
   assert.ok(q.diagnoses[0].stoppedAfterReportS >= 1 && q.diagnoses[0].stoppedAfterReportS <= 5, String(q.diagnoses[0].stoppedAfterReportS));
 });
+
+test('join --watch-querier over IPv6: MLD queries reported, and the MLD snooping stop diagnosed', { timeout: 90_000 }, async (t) => {
+  if (!toolExists('nft')) return t.skip('nft is needed');
+  const lab = await useLab(t, 'link3', { snooping: true });
+  if (!lab) return;
+  for (const [k, v] of [
+    ['mcast_querier', '0'],
+    ['mcast_query_interval', '100'],
+    ['mcast_startup_query_interval', '100'],
+    ['mcast_membership_interval', '400'],
+    ['mcast_querier', '1'],
+  ]) {
+    await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', k!, v!]);
+  }
+  await lab.nft('sw', `table bridge nomld {\n chain c {\n  type filter hook forward priority 0; policy accept;\n  oifname "p2" icmpv6 type mld-listener-query drop\n }\n chain o {\n  type filter hook output priority 0; policy accept;\n  oifname "p2" icmpv6 type mld-listener-query drop\n }\n}\n`);
+  const group = 'ff15::16:4';
+  const h2 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h2', timeoutMs: 60_000 });
+  const h3 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h3', timeoutMs: 60_000 });
+  await sleep(1000);
+  const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
+  assert.equal(send.code, 0, send.stderr);
+  const [r2, r3] = await Promise.all([h2.result(30_000), h3.result(30_000)]);
+  const heard = r3.json.querier.queries;
+  assert.ok(heard.length >= 5, `h3 heard ${heard.length} MLD queries`);
+  assert.equal(heard[0].protocol, 'MLDv2');
+  assert.match(heard[0].source, /^fe80::/);
+  assert.equal(heard[0].ttl, 1, 'hop limit 1');
+  assert.equal(r3.json.querier.diagnoses.length, 0);
+  const q = r2.json.querier;
+  t.diagnostic(`h2 received ${r2.json.received} of ${send.json.sent}; ${q.diagnoses[0]?.message}`);
+  assert.equal(q.queriesHeard, 0);
+  assert.ok(r2.json.received < send.json.sent * 0.8, `${r2.json.received} of ${send.json.sent}`);
+  assert.equal(q.diagnoses.length, 1, r2.stderr);
+  assert.match(q.diagnoses[0].message, /no MLD general query was heard: snooping aged out the membership/);
+  assert.match(q.diagnoses[0].fix, /MLD querier/);
+});

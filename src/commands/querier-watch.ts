@@ -65,6 +65,8 @@ export class QuerierWatch {
   private warnedListen = false;
   private readonly diagnoses: StopDiagnosis[] = [];
   private readonly ifnames: Map<number, string>;
+  /** `ifindex/family` of the joined groups: only their queries matter (IGMP for IPv4 groups, MLD for IPv6). */
+  private readonly watched: Set<string>;
   private readonly receiverOnly = native().constants().JL_RECEIVER_ONLY!;
 
   constructor(
@@ -74,9 +76,11 @@ export class QuerierWatch {
     private readonly plain: boolean,
   ) {
     this.ifnames = new Map(sessions.map((s) => [s.session.ifindex, s.ifaceName]));
+    this.watched = new Set(sessions.map((s) => `${s.session.ifindex}/${s.session.group.includes(':') ? 'ipv6' : 'ipv4'}`));
     if (o.watch) {
       const ifs = [...this.ifnames.keys()];
-      this.engine = this.core.querierStart({ ifindex: ifs.length === 1 ? ifs[0] : 0 });
+      const fams = [...this.watched].map((w) => w.split('/')[1]);
+      this.engine = this.core.querierStart({ ifindex: ifs.length === 1 ? ifs[0] : 0, ipv4: fams.includes('ipv4'), ipv6: fams.includes('ipv6') });
     }
     if (o.rejoinEveryMs) ui.info(`re-joining every ${o.rejoinEveryMs / 1000} s to keep the membership alive without a querier: ${REJOIN_COST}`);
   }
@@ -122,7 +126,7 @@ export class QuerierWatch {
       if (e.n <= this.lastN) continue;
       this.lastN = e.n;
       const ifname = this.ifnames.get(e.ifindex);
-      if (ifname === undefined) continue;
+      if (ifname === undefined || !this.watched.has(`${e.ifindex}/${e.family}`)) continue;
       this.heard += 1;
       if (e.general) {
         this.general += 1;
