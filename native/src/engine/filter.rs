@@ -194,6 +194,9 @@ impl HostView {
             for a in &i.addrs {
                 v.local.push(a.ip);
                 prefix_specials(a.ip, a.prefix_len, &mut v.specials);
+                if let Some(IpAddr::V4(b)) = a.broadcast {
+                    v.specials.v4.push(u32::from(b));
+                }
             }
         }
         for (ip, p) in routes_v4().into_iter().chain(routes_v6()) {
@@ -262,6 +265,22 @@ impl SourceGuard {
             return Some(SourceRefusal::LowPort);
         }
         None
+    }
+
+    /// Whether `dst` (a datagram's destination) is one of this host's own
+    /// unicast addresses: never a group, a broadcast or anycast address, or
+    /// the unspecified address. Responders answer unicast probes sent there
+    /// as well as the group's (mesh and check measure both, issue 13).
+    pub fn own_unicast(&mut self, dst: IpAddr, now_mono: u64) -> bool {
+        if now_mono.saturating_sub(self.read_at_mono) > Self::REFRESH_NS {
+            self.view = HostView::read();
+            self.read_at_mono = now_mono;
+        }
+        let ip = canonical(dst);
+        if unanswerable(&SocketAddr::new(ip, 1)) || self.view.specials.contains(&ip) {
+            return false;
+        }
+        self.view.local.iter().any(|l| canonical(*l) == ip)
     }
 }
 

@@ -12,6 +12,9 @@ use crate::sys::libc;
 pub struct IfAddr {
     pub ip: IpAddr,
     pub prefix_len: u8,
+    /// The IPv4 broadcast address configured with it (IFF_BROADCAST links),
+    /// which need not be the one its prefix implies (`ip addr add … broadcast`).
+    pub broadcast: Option<IpAddr>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +93,9 @@ pub fn list() -> NetResult<Vec<Interface>> {
         });
         entry.flags = ifa.ifa_flags;
         if let Some(ip) = sockaddr_ip(ifa.ifa_addr) {
-            entry.addrs.push(IfAddr { ip, prefix_len: prefix_len(sockaddr_ip(ifa.ifa_netmask)) });
+            // ifa_ifu is the broadcast address on IFF_BROADCAST links (the peer on point-to-point ones).
+            let broadcast = if ifa.ifa_flags & libc::IFF_BROADCAST != 0 && ip.is_ipv4() { sockaddr_ip(ifa.ifa_ifu) } else { None };
+            entry.addrs.push(IfAddr { ip, prefix_len: prefix_len(sockaddr_ip(ifa.ifa_netmask)), broadcast });
         }
         cur = ifa.ifa_next;
     }
