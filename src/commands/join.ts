@@ -321,7 +321,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       if (!spinning) ui.redraw(renderJoinLive(snap, senders, ui.errColor, { sparkline: true }));
       if ((ui.ndjson || plain) && Date.now() - lastStats >= o.intervalMs) {
         lastStats = Date.now();
-        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders });
+        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders, untracked: snap.untracked });
         else for (const line of renderJoinPlainStats(snap, senders)) ui.out(line);
       }
       if (snap.countReached) {

@@ -82,7 +82,7 @@ export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result:
       }
       if (ui.ndjson && Date.now() - lastEvent >= 1000) {
         lastEvent = Date.now();
-        emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused });
+        emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused, untracked: snap.untracked });
       }
       ui.redraw(renderRespondLive(snap, ui.errColor));
       if (snap.done) {
