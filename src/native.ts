@@ -217,6 +217,23 @@ export interface TsStats {
   pids: { pid: number; packets: number; bitrate: number }[];
 }
 
+export interface MergeStats {
+  streams: {
+    kind: 'mcast-probe' | 'rtp';
+    /** Probe session (16 hex digits) or RTP SSRC (`0x…`). */
+    id: string;
+    /** Distinct sequence numbers received on either leg, and those missing on both. */
+    received: number;
+    lost: number;
+    /** Numbers seen on both legs. */
+    pairs: number;
+    /** B's arrival minus A's for the same number (ms). */
+    skewMs: { min: number; avg: number; max: number } | null;
+  }[];
+  /** Streams beyond the 64 merged at once. */
+  overflow: number;
+}
+
 export interface ReceiverSnapshot {
   elapsedMs: number;
   received: number;
@@ -236,6 +253,8 @@ export interface ReceiverSnapshot {
   countReached: boolean;
   done: boolean;
   error: string | null;
+  /** A/B merging of two groups (join --merge): per probe session or RTP SSRC seen on the legs; null without --merge. */
+  merge: MergeStats | null;
   /** Probes outside every stream's accounting (sum of the senders' strays and stale). */
   strays: number;
   stale: number;
@@ -385,7 +404,7 @@ export interface NativeCore {
   socketInfo(handle: number): SocketInfo;
   socketLeave(handle: number): void;
   socketClose(handle: number): boolean;
-  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number; rtpClock?: number; pcrMaxMs?: number }): number;
+  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number; rtpClock?: number; pcrMaxMs?: number; merge?: boolean }): number;
   senderStart(
     socket: number,
     options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number; retry?: boolean },

@@ -9,8 +9,8 @@
 import assert from 'node:assert/strict';
 import test, { type TestContext } from 'node:test';
 import { sleep, useLab, type Lab, type NftTable } from './helpers/netlab.js';
-import { requireTools } from './helpers/peers.js';
-import { spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { requireTools, udpSendRaw } from './helpers/peers.js';
+import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
 
 const H1 = '10.200.1.1';
 
@@ -186,4 +186,62 @@ test('iperf2 over multicast: its sequence numbers give loss equal to what nftabl
   const loss = c.json.criteria.find((x: any) => x.name === 'loss');
   assert.ok(loss.measured >= 1.5 && loss.measured <= 5, `4% for 2.5 s of 4: ${loss.message}`);
   t.diagnostic(`iperf2: ${s.sequence.received} received, lost ${s.sequence.lost} (nft ${dropped}); check: ${loss.message}`);
+});
+
+test('A/B feeds (join --merge): each leg\'s loss, the loss left after merging (only what both legs lost), and the skew between the legs', { timeout: 90_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const [A, B] = ['239.13.5.1', '239.13.5.2'];
+  const p = spawnMcast(['join', A, B, '--merge', '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 60_000 });
+  await joined(lab, A, [p]);
+  await joined(lab, B, [p]);
+  // The same stream on both legs: mcast probes of one session, and RTP of one SSRC.
+  const { sessionProbes } = await import('./helpers/probes.js');
+  const rtp = (seq: number): Buffer => {
+    const b = Buffer.alloc(172);
+    b[0] = 0x80;
+    b[1] = 0; // PCMU
+    b.writeUInt16BE(seq & 0xffff, 2);
+    b.writeUInt32BE(seq * 160, 4);
+    b.writeUInt32BE(0xabcdef01, 8);
+    return b;
+  };
+  const seqs = Array.from({ length: 100 }, (_, i) => i);
+  const legA = seqs.filter((s) => s % 10 !== 3 && s !== 50);
+  const legB = seqs.filter((s) => s % 10 !== 7 && s !== 50);
+  const session = 0x2022_0007_0000_0001n;
+  // Each leg's sender is one socket (one flow per kind): probes first, then RTP (which wraps at 65536).
+  await Promise.all([
+    udpSendRaw(lab, 'h1', A, 5000, sessionProbes(session, legA), { iface: 'eth0', burst: 1, gapMs: 2 }),
+    udpSendRaw(lab, 'h1', B, 5000, sessionProbes(session, legB), { iface: 'eth0', burst: 1, gapMs: 2 }),
+  ]);
+  await Promise.all([
+    udpSendRaw(lab, 'h1', A, 5000, legA.map((s) => rtp(65500 + s)), { iface: 'eth0', burst: 1, gapMs: 2 }),
+    udpSendRaw(lab, 'h1', B, 5000, legB.map((s) => rtp(65500 + s)), { iface: 'eth0', burst: 1, gapMs: 2 }),
+  ]);
+  await sleep(300);
+  p.kill('SIGINT');
+  const r = await p.result(20_000);
+  assert.equal(r.code, 0, r.stderr);
+  const m = r.json.merge;
+  assert.deepEqual(m.legs, [A, B]);
+  const probe = m.streams.find((x: any) => x.kind === 'mcast-probe');
+  const media = m.streams.find((x: any) => x.kind === 'rtp');
+  assert.ok(probe && media, JSON.stringify(m));
+  for (const x of [probe, media]) {
+    assert.equal(x.lost, 1, `${x.kind}: only seq 50 is missing on both legs`);
+    assert.equal(x.received, 99);
+    assert.equal(x.pairs, 79, `${x.kind}: numbers seen on both legs`);
+    assert.ok(x.skewMs && Math.abs(x.skewMs.avg) < 2000, JSON.stringify(x.skewMs));
+  }
+  assert.equal(probe.id, session.toString(16).padStart(16, '0'));
+  assert.equal(media.id, '0xabcdef01');
+  const legLoss = (g: string, kind: string): number => r.json.senders.filter((s: any) => s.group === g && s.kind === kind).reduce((a: number, s: any) => a + (kind === 'rtp' ? s.rtp.lost : s.lost), 0);
+  // Each leg's own accounting: its 10 numbers and seq 50.
+  assert.deepEqual([legLoss(A, 'mcast-probe'), legLoss(B, 'mcast-probe')], [11, 11]);
+  assert.deepEqual([legLoss(A, 'rtp'), legLoss(B, 'rtp')], [11, 11]);
+  const usage = await runMcast(['join', A, '--merge'], { lab, node: 'h2' });
+  assert.equal(usage.code, 2);
+  assert.match(usage.stderr, /--merge needs exactly two groups/);
+  t.diagnostic(`probe merge: ${JSON.stringify(probe)}; rtp merge: ${JSON.stringify(media)}`);
 });

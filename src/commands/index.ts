@@ -184,7 +184,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--rejoin-every <time>', 'leave and join again this often, re-sending the membership report: a workaround for a snooping switch without a querier (each re-join costs a leave, new reports and group queries)', asParser((raw, n) => parseDuration(raw, n, { minMs: 1000 }), '--rejoin-every'))
       .option('--synced-clocks', "the senders' clocks are synchronised with this host's (PTP/NTP): show one-way DELAY (always shown for senders on this host)")
       .option('--clock <hz>', 'RTP media clock for jitter when the payload type is dynamic (default: the static payload-type table, else inferred and labelled)', asParser(parseClockRate, '--clock'))
-      .option('--pcr-max <ms>', 'MPEG-TS: the longest PCR interval before a TR 101 290 2.3 error (default 40ms)', asParser(parseMilliseconds, '--pcr-max')),
+      .option('--pcr-max <ms>', 'MPEG-TS: the longest PCR interval before a TR 101 290 2.3 error (default 40ms)', asParser(parseMilliseconds, '--pcr-max'))
+      .option('--merge', 'the two groups carry the same stream (A/B feeds, ST 2022-7): report the loss left after merging them and the skew between the legs'),
     { ndjson: true },
   ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
     const join = await import('./join.js');
@@ -206,6 +207,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         rejoinEveryMs: o.rejoinEvery,
         rtpClock: o.clock,
         pcrMaxMs: o.pcrMax,
+        merge: Boolean(o.merge),
       },
       ctx,
     );

@@ -4,7 +4,7 @@
 
 import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { native, type Arrival, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
+import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, McastError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
@@ -54,6 +54,8 @@ export interface JoinOptions {
   rtpClock?: number;
   /** MPEG-TS PCR repetition limit (`--pcr-max`, ms). */
   pcrMaxMs?: number;
+  /** The two groups carry the same stream (A/B, ST 2022-7): report what merging them leaves lost. */
+  merge?: boolean;
 }
 
 /** A sender as join reports it: the engine's figures plus what time says about them. */
@@ -100,6 +102,8 @@ export interface JoinResult {
   malformed: number;
   malformedReasons: Record<string, number>;
   unexpected: number;
+  /** With --merge: each stream's loss after merging the two legs, and their skew. */
+  merge: (MergeStats & { legs: [string, string] }) | null;
   /** Probes outside every stream's accounting: far-out sequence numbers, late probes of an earlier session. */
   strays: number;
   stale: number;
@@ -195,6 +199,9 @@ export function describeSenders(snap: ReceiverSnapshot, rates: IntervalRates, mi
 
 export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
   const { ui, signal } = ctx;
+  if (o.merge && o.groups.length !== 2) {
+    throw usageError('E_USAGE', `--merge needs exactly two groups, the A and B legs of one stream (got ${o.groups.length})`);
+  }
   const warnings = validateFilters(o.groups, o.source, o.exclude);
   for (const w of warnings) ui.warn(w);
   const sessions: OpenSession[] = [];
@@ -231,7 +238,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     }
     engine = core.receiverStart(
       sessions.map((s) => s.handle),
-      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER, rtpClock: o.rtpClock, pcrMaxMs: o.pcrMaxMs },
+      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER, rtpClock: o.rtpClock, pcrMaxMs: o.pcrMaxMs, merge: o.merge },
     );
   } catch (e) {
     if (engine) core.engineStop(engine);
@@ -393,6 +400,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     malformed: snap.malformed,
     malformedReasons: snap.malformedReasons,
     unexpected: snap.unexpected,
+    merge: snap.merge ? { ...snap.merge, legs: [o.groups[0]!.address, o.groups[1]!.address] } : null,
     strays: snap.strays,
     stale: snap.stale,
     untracked: snap.untracked,

@@ -123,6 +123,19 @@ export function renderJoinSummary(r: JoinResult, c: ChalkInstance, opts: { spark
       lines.push('DELAY unsync: sender and receiver clocks are not known to be synchronised (say so with --synced-clocks); JITTER needs no shared clock');
     }
   }
+  if (r.merge) {
+    lines.push('');
+    lines.push(`A/B merge of ${r.merge.legs[0]} (A) and ${r.merge.legs[1]} (B):`);
+    if (r.merge.streams.length === 0) lines.push('  no stream with sequence numbers (mcast probes or RTP) seen on the legs');
+    for (const m of r.merge.streams) {
+      const legs = r.merge.legs.map((g) => {
+        const x = r.senders.filter((s) => s.group === g && (m.kind === 'rtp' ? s.rtp?.ssrc === m.id : s.probe?.session === m.id));
+        return x.length ? String(x.reduce((a, s) => a + (flowLoss(s)?.lost ?? 0), 0)) : '-';
+      });
+      const skew = m.skewMs ? `skew B-A ${ms(m.skewMs.min)} / ${ms(m.skewMs.avg)} / ${ms(m.skewMs.max)} (min/avg/max)` : 'no number seen on both legs';
+      lines.push(`  ${m.kind} ${m.id}: lost on A ${legs[0]}, on B ${legs[1]}, after merging ${m.lost} of ${m.received + m.lost}; ${skew}`);
+    }
+  }
   lines.push('');
   const extra = [
     r.foreign ? `${r.foreign} foreign` : '',

@@ -6,6 +6,7 @@
 //! flow is classified (MPEG-TS PIDs and programs are bounded).
 
 pub mod counter;
+pub mod merge;
 pub mod mpegts;
 pub mod rtp;
 

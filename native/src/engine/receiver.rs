@@ -21,6 +21,7 @@ use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::probe::wire::{self, DecodeError, MalformedReason, Packet};
+use crate::analysis::merge::{MAX_MERGED, Merge};
 use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
 use crate::stats::arrival::{ArrivalPattern, Outage, Timeline};
 use crate::stats::jitter::DelayJitter;
@@ -46,6 +47,8 @@ pub struct ReceiveConfig {
     pub recv_buffer: Option<i32>,
     /// How foreign flows (RTP, MPEG-TS, feeds) are judged.
     pub analysis: AnalysisOptions,
+    /// The two groups carry the same stream (A/B, ST 2022-7): merge them.
+    pub merge: bool,
 }
 
 struct ProbeStream {
@@ -189,6 +192,9 @@ struct Totals {
 
 struct Inner {
     analysis_opts: AnalysisOptions,
+    /// A/B merging (two groups, `merge`): per probe session or RTP SSRC.
+    merges: Option<HashMap<(bool, u64), Merge>>,
+    merge_overflow: u64,
     started_mono: u64,
     last_mono: u64,
     /// When the receive loop ended: the end of the window for every figure.
@@ -209,7 +215,7 @@ pub struct ReceiverState {
 }
 
 pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono: &[u64]) -> Arc<ReceiverState> {
-    let groups = sockets
+    let groups: Vec<GroupState> = sockets
         .iter()
         .zip(joined_mono)
         .filter_map(|(s, &j)| {
@@ -227,11 +233,15 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
         })
         .collect();
     let now = monotonic_ns();
+    let groups_len = groups.len();
     let analysis_opts = cfg.analysis;
+    let merge = cfg.merge && groups_len == 2;
     Arc::new(ReceiverState {
         cfg,
         inner: Mutex::new(Inner {
             analysis_opts,
+            merges: merge.then(HashMap::new),
+            merge_overflow: 0,
             started_mono: now,
             last_mono: now,
             ended_mono: None,
@@ -335,6 +345,9 @@ impl Inner {
             Ok(Packet::Probe(p)) => {
                 t.probes += 1;
                 s.probes += 1;
+                if let Some(m) = self.merges.as_mut() {
+                    merge_into(m, &mut self.merge_overflow, (false, p.session), |x| x.observe(gi, p.seq, rt));
+                }
                 if s.prev_sessions[..s.prev_len].contains(&p.session) {
                     // A late probe of a session the sender already left: not a restart.
                     s.stale += 1;
@@ -386,6 +399,11 @@ impl Inner {
                 s.foreign += 1;
                 s.foreign_bytes += meta.len as u64;
                 s.analysis.get_or_insert_with(|| Box::new(FlowAnalysis::new(analysis_opts))).observe(payload, rt, rt / 1_000_000_000);
+                if let Some(m) = self.merges.as_mut()
+                    && let Some(h) = crate::analysis::rtp::parse(payload)
+                {
+                    merge_into(m, &mut self.merge_overflow, (true, u64::from(h.ssrc)), |x| x.observe_rtp(gi, h.seq, rt));
+                }
             }
             Err(DecodeError::Malformed(r)) => {
                 t.malformed += 1;
@@ -471,6 +489,38 @@ fn arrival_js(a: &ArrivalPattern, w: &Window) -> JsVal {
                 .build(),
         )
         .build()
+}
+
+/// Feed one stream's number into its merge (a bounded table: streams beyond it are counted apart).
+fn merge_into(m: &mut HashMap<(bool, u64), Merge>, overflow: &mut u64, key: (bool, u64), f: impl FnOnce(&mut Merge)) {
+    if !m.contains_key(&key) && m.len() >= MAX_MERGED {
+        *overflow += 1;
+        return;
+    }
+    f(m.entry(key).or_default());
+}
+
+fn merges_js(m: &HashMap<(bool, u64), Merge>, overflow: u64) -> JsVal {
+    let mut keys: Vec<&(bool, u64)> = m.keys().collect();
+    keys.sort();
+    let streams: Vec<JsVal> = keys
+        .into_iter()
+        .filter_map(|k| m.get(k).map(|x| (k, x)))
+        .map(|(&(rtp, id), x)| {
+            let skew = x.skew_ns().map_or(JsVal::Null, |(min, avg, max)| {
+                JsVal::obj().set("min", ns_to_ms(min as f64)).set("avg", ns_to_ms(avg)).set("max", ns_to_ms(max as f64)).build()
+            });
+            JsVal::obj()
+                .set("kind", if rtp { "rtp" } else { "mcast-probe" })
+                .set("id", if rtp { format!("0x{id:08x}") } else { format!("{id:016x}") })
+                .set("received", x.received())
+                .set("lost", x.lost())
+                .set("pairs", x.pairs)
+                .set("skewMs", skew)
+                .build()
+        })
+        .collect();
+    JsVal::obj().set("streams", JsVal::Arr(streams)).set("overflow", overflow).build()
 }
 
 /// Packets per second over `span_ns` (0 for an empty span).
@@ -745,6 +795,7 @@ impl EngineState for ReceiverState {
             .set("countReached", i.count_reached)
             .set("done", i.done)
             .set_opt("error", i.error.clone())
+            .set("merge", i.merges.as_ref().map_or(JsVal::Null, |m| merges_js(m, i.merge_overflow)))
             .set("groups", JsVal::Arr(groups))
             .set("senders", JsVal::Arr(senders))
             .build()

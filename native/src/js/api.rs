@@ -135,6 +135,7 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
             rtp_clock: env.prop_u64(o, "rtpClock")?.map(|v| v.min(u64::from(u32::MAX)) as u32),
             pcr_max_ns: env.prop_f64(o, "pcrMaxMs")?.filter(|v| v.is_finite() && *v > 0.0).map(|ms| (ms * 1e6) as u64),
         },
+        merge: env.prop_bool(o, "merge")?.unwrap_or(false),
     };
     let st = receiver::state(cfg, &sockets, &joined);
     let engine = Engine::spawn("mcast-recv", st, move |st, stop| receiver::run(sockets, st, stop))
