@@ -58,9 +58,9 @@ test('doctor hears the bridge querier: IGMPv3 and MLDv2 with address, version an
   assert.equal(q4.address, BRIDGE_V4);
   assert.equal(q4.version, 'IGMPv3');
   assert.equal(q4.qqicS, 2);
-  assert.ok(q4.measuredIntervalS >= 1.6 && q4.measuredIntervalS <= 2.6, `measured ${q4.measuredIntervalS} s`);
+  assert.ok(q4.measuredIntervalS >= 1.5 && q4.measuredIntervalS <= 3, `measured ${q4.measuredIntervalS} s`);
   assert.equal(q4.intervalS, q4.measuredIntervalS);
-  assert.ok(q4.lastHeardS < 3, String(q4.lastHeardS));
+  assert.ok(q4.lastHeardS < 4, String(q4.lastHeardS));
   assert.equal(q6.heard, true);
   assert.match(q6.address, /^fe80::/);
   assert.equal(q6.version, 'MLDv2');
@@ -75,7 +75,7 @@ test('doctor hears the bridge querier: IGMPv3 and MLDv2 with address, version an
   assert.equal(eth0.querier.ipv6.version, 'MLDv2');
   assert.equal(ifs.json.querierListenMs >= 2900, true);
   const text = await runMcast(['interfaces', '--listen', '3s'], { lab, node: 'h1' });
-  assert.match(text.stdout, new RegExp(`IGMP querier ${BRIDGE_V4.replace(/\./g, '\\.')} \\(IGMPv3, every 2 s, last heard [\\d.]+ s ago\\); MLD querier fe80::[0-9a-f:]+ \\(MLDv2`));
+  assert.match(text.stdout, new RegExp(`IGMP querier ${BRIDGE_V4.replace(/\./g, '\\.')} \\(IGMPv3, every [\\d.]+ s, last heard [\\d.]+ s ago\\); MLD querier fe80::[0-9a-f:]+ \\(MLDv2`));
   const plain = await runMcast(['interfaces', '--json'], { lab, node: 'h1' });
   assert.equal(plain.json.querierListenMs, 0);
   assert.equal(plain.json.interfaces.find((i: any) => i.name === 'eth0').querier.ipv4.verdict, 'unknown');
@@ -164,7 +164,7 @@ test('doctor finds strict rp_filter and an nftables rule that drops IGMP (exit 1
   assert.equal(d.interfaces[0].querier.ipv4.verdict, 'inconclusive');
   const text = await runMcast(['doctor', '-i', 'eth0', '--listen', '0'], { lab, node: 'h1' });
   assert.equal(text.code, 1);
-  assert.match(text.stdout, /^PROBLEM +a nft rule drops IGMP/m);
+  assert.match(text.stdout, /^PROBLEM +an nft rule drops IGMP/m);
   assert.match(text.stdout, /evidence: inet guard in \(hook input\): ip protocol igmp drop/);
 });
 

@@ -208,7 +208,7 @@ function firewallFindings(facts: DoctorFacts): Finding[] {
           `firewall.${kind}`,
           'problem',
           null,
-          `a ${r.tool} rule drops ${names[kind]}${kind === 'udp-multicast' ? ': streams never reach a socket' : ': memberships are never reported or queries never heard, so snooping switches and routers stop the streams'}`,
+          `an ${r.tool} rule drops ${names[kind]}${kind === 'udp-multicast' ? ': streams never reach a socket' : ': memberships are never reported or queries never heard, so snooping switches and routers stop the streams'}`,
           hits.map((x) => `${x.where}${x.hook ? ` (hook ${x.hook})` : ''}: ${x.rule}`),
           fixes[kind],
         ),
