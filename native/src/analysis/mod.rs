@@ -358,7 +358,7 @@ mod tests {
         (0..n)
             .flat_map(|i| {
                 let mut p = vec![0xffu8; 188];
-                p[..4].copy_from_slice(&[0x47, 0x01, 0x00, 0x10 | ((cc0 + i as u8) & 0x0f)]);
+                p[..4].copy_from_slice(&[0x47, 0x01, 0x00, 0x10 | (cc0.wrapping_add(i as u8) & 0x0f)]);
                 p
             })
             .collect()
