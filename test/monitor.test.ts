@@ -187,3 +187,35 @@ test('SIGHUP re-reads the config: unchanged targets keep running and counting, r
   assert.equal(r.json.reloads, 1);
   assert.deepEqual(r.json.targets, { join: 2, respond: 0, ping: 0 });
 });
+
+test('memory stays flat: a monitor with 20 groups and 60 senders over a minute (RSS and heap from its own metrics)', { timeout: 180_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const groups = Array.from({ length: 20 }, (_, i) => `239.14.3.${i + 1}`);
+  const file = join(lab.tmpdir, 'monitor.yaml');
+  writeFileSync(file, `interface: eth0\nmetrics: 127.0.0.1:9466\njoin:\n${groups.map((g) => `  - ${g}`).join('\n')}\n`);
+  const monitor = spawnMcast(['monitor', '--config', file, '-d', '120s', '--json'], { lab, node: 'h2', timeoutMs: 150_000 });
+  await waitFor('all joined', async () => (await Promise.all(groups.map((g) => joinedIn(lab, 'h2', g)))).every(Boolean), [monitor], 30_000);
+  // Three senders to all 20 groups: 60 (sender, group) streams at 20 packets/s each.
+  const senders = [0, 1, 2].map(() => spawnMcast(['send', ...groups, '-i', 'eth0', '-r', '20', '-d', '75s'], { lab, node: 'h1', timeoutMs: 120_000 }));
+  const memory = async (): Promise<{ rss: number; heap: number; packets: number }> => {
+    const text = await get(lab, 'h2', 'http://127.0.0.1:9466/metrics');
+    const packets = text.split('\n').filter((l) => l.startsWith('mcast_receive_packets_total{')).reduce((a, l) => a + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    return { rss: sample(text, 'process_resident_memory_bytes')!, heap: sample(text, 'nodejs_heap_size_used_bytes')!, packets };
+  };
+  await sleep(15_000);
+  const early = await memory();
+  await sleep(45_000);
+  const late = await memory();
+  const streams = (await get(lab, 'h2', 'http://127.0.0.1:9466/metrics')).split('\n').filter((l) => l.startsWith('mcast_receive_packets_total{')).length;
+  for (const s of senders) s.kill('SIGINT');
+  await Promise.all(senders.map((s) => s.result(20_000)));
+  monitor.kill('SIGINT');
+  assert.equal((await monitor.result(20_000)).code, 0);
+  assert.ok(late.packets > early.packets + 40_000, `traffic flowed: ${early.packets} -> ${late.packets}`);
+  assert.equal(streams, 20, 'one series per (group, sender address): the three senders share h1\'s address');
+  const mib = (b: number): string => `${(b / 1048576).toFixed(1)} MiB`;
+  t.diagnostic(`RSS ${mib(early.rss)} -> ${mib(late.rss)}, heap ${mib(early.heap)} -> ${mib(late.heap)} over 45 s and ${late.packets - early.packets} packets`);
+  assert.ok(late.rss - early.rss < 16 * 1048576, `RSS grew ${mib(late.rss - early.rss)}`);
+  assert.ok(late.heap - early.heap < 8 * 1048576, `heap grew ${mib(late.heap - early.heap)}`);
+});
