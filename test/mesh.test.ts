@@ -59,7 +59,7 @@ test('mesh of three hosts: every host sees all 6 cells with 0 loss and passes --
   const text = results[2]!.stdout;
   assert.match(text, new RegExp(`^SENDER \\\\ RECEIVER\\s+${addrs.map(esc).join('\\s+')}\\s*$`, 'm'));
   addrs.forEach((s, row) => {
-    const cols = addrs.map((_, col) => (col === row ? '-' : '0\\.0% / \\d+\\.\\d{3}'));
+    const cols = addrs.map((_, col) => (col === row ? '-' : '0\\.0% / \\d+\\.\\d{3}; u 0\\.0% / \\d+\\.\\d{3}'));
     assert.match(text, new RegExp(`^${esc(s)}\\s+${cols.join('\\s+')}\\s*$`, 'm'), `row ${s}\n${text}`);
   });
   assert.equal(text.trimEnd().split('\n').pop(), 'PASS');
@@ -83,16 +83,20 @@ test('mesh with h2 dropping multicast from h1: exactly cell h1 -> h2 shows 100% 
       if (name === blocked) {
         assert.deepEqual([c.sent, c.received, c.lossPercent], [20, 0, 100], `blocked cell ${name}`);
         assert.deepEqual(c.rtt, { min: null, avg: null, max: null });
+        // Unicast to the same peer is answered: a multicast problem (issue 13, item 9).
+        assert.deepEqual([c.unicast.sent, c.unicast.lossPercent, c.cause], [20, 0, 'multicast'], `blocked cell ${name}: ${JSON.stringify(c.unicast)}`);
+        assert.ok(c.unicast.received >= 15 && c.unicast.rtt.avg > 0, JSON.stringify(c.unicast));
       } else {
         assert.equal(c.lossPercent, 0, `${HOSTS[i]}: cell ${name} loss`);
         assert.ok(c.received >= 15, `${HOSTS[i]}: cell ${name} received ${c.received}`);
+        assert.equal(c.cause, null, `${HOSTS[i]}: cell ${name} cause`);
       }
     }
     assert.equal(j.pass, false);
     const failed = j.criteria.filter((c: any) => !c.pass);
     assert.deepEqual(
       failed.map((c: any) => [c.name, c.measured, c.message]),
-      [[`cell:${blocked}:loss`, 100, `${h1} -> ${h2}: loss 100.0% > 5%`]],
+      [[`cell:${blocked}:loss`, 100, `${h1} -> ${h2}: loss 100.0% > 5%: a multicast problem (unicast probes are answered, multicast ones are not)`]],
       `${HOSTS[i]}: only the blocked cell fails`,
     );
     // h2 still answers h3 and probes everyone: it is neither silent nor unreported.
@@ -100,13 +104,43 @@ test('mesh with h2 dropping multicast from h1: exactly cell h1 -> h2 shows 100% 
   }
   // h2's text output: the cell in row h1, column h2 is 100%, and the failure is named.
   const text = results[1]!.stdout;
-  assert.match(text, new RegExp(`^${esc(h1)}\\s+-\\s+100\\.0% / -\\s+0\\.0% / \\d+\\.\\d{3}\\s*$`, 'm'), text);
+  assert.match(text, new RegExp(`^${esc(h1)}\\s+-\\s+100\\.0% / -; u 0\\.0% / \\d+\\.\\d{3} MULTICAST PROBLEM\\s+0\\.0% / \\d+\\.\\d{3}; u 0\\.0% / \\d+\\.\\d{3}\\s*$`, 'm'), text);
   const fails = text.split('\n').filter((l) => l.startsWith('FAIL '));
-  assert.deepEqual(fails, [`FAIL ${h1} -> ${h2}: loss 100.0% > 5%`], text);
+  assert.deepEqual(fails, [`FAIL ${h1} -> ${h2}: loss 100.0% > 5%: a multicast problem (unicast probes are answered, multicast ones are not)`], text);
   assert.equal(text.trimEnd().split('\n').pop(), 'FAIL');
   const counters = await lab.nftCounters({ node: 'h2', family: 'inet', name: 'mesh_block' });
   // (Probes sent before h2 had joined never reach its input hook.)
   assert.ok(counters[0]! >= 10 && counters[0]! <= 20, `nftables dropped ${counters[0]} of h1's 20 probes at h2`);
+});
+
+test('mesh with h2 dropping only unicast from h1: cell h1 -> h2 keeps its multicast figures and is named a path problem (issue 13, item 9)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link3');
+  if (!lab) return;
+  const addrs = HOSTS.map((n) => lab.addr(n, 4));
+  const [h1, h2] = addrs as [string, string, string];
+  // Unicast to h2's own address on the probe port only; the result exchange (port+1) and multicast pass.
+  await lab.nft('h2', `table inet mesh_uni {\n  chain in {\n    type filter hook input priority 0; policy accept;\n    ip saddr ${h1} ip daddr ${h2} udp dport 5000 counter drop\n  }\n}\n`);
+  const results = await meshAll(lab, HOSTS, addrs.join(','), ['--max-loss', '5%'], ['h1', 'h3']);
+  const blocked = `${h1}->${h2}`;
+  for (const [i, r] of results.entries()) {
+    const j = r.json;
+    if (HOSTS[i] === 'h2') continue;
+    assert.ok(j, `${HOSTS[i]}: ${r.stdout}\n${r.stderr}`);
+    for (const c of j.matrix) {
+      const name = `${c.sender}->${c.receiver}`;
+      if (name === blocked) {
+        assert.equal(c.lossPercent, 0, `${HOSTS[i]}: multicast ${name} still works`);
+        assert.deepEqual([c.unicast.sent, c.unicast.received, c.unicast.lossPercent, c.cause], [20, 0, 100, 'path'], `${HOSTS[i]}: ${name} ${JSON.stringify(c.unicast)}`);
+      } else {
+        assert.deepEqual([c.lossPercent, c.unicast.lossPercent, c.cause], [0, 0, null], `${HOSTS[i]}: cell ${name}: ${JSON.stringify(c)}`);
+      }
+    }
+  }
+  const text = `${results[1]!.stdout}`;
+  assert.match(text, new RegExp(`^${esc(h1)}\\s+-\\s+0\\.0% / \\d+\\.\\d{3}; u 100\\.0% / - PATH PROBLEM\\s`, 'm'), text);
+  assert.match(text, new RegExp(`^${esc(h1)} -> ${esc(h2)}: a path problem`, 'm'), text);
+  const counters = await lab.nftCounters({ node: 'h2', family: 'inet', name: 'mesh_uni' });
+  assert.ok(counters[0]! >= 15 && counters[0]! <= 20, `nftables dropped ${counters[0]} of h1's 20 unicast probes at h2`);
 });
 
 test('mesh names a peer that never answers and fails', { timeout: 60_000 }, async (t) => {
@@ -126,15 +160,16 @@ test('mesh names a peer that never answers and fails', { timeout: 60_000 }, asyn
   assert.deepEqual(j.silent, [h3], ctx);
   assert.deepEqual(j.unreported, [h3], ctx);
   const failed = j.criteria.filter((c: any) => !c.pass).map((c: any) => [c.name, c.message]);
-  assert.deepEqual(failed, [[`peer:${h3}`, `peer ${h3} never answered`]]);
+  const pathProblem = 'a path problem (unicast probes are not answered either: the host is unreachable, not running mcast, or unicast is blocked)';
+  assert.deepEqual(failed, [[`peer:${h3}`, `peer ${h3} never answered: ${pathProblem}`]]);
   for (const c of j.matrix) {
     if (c.sender === h3) assert.deepEqual([c.sent, c.received, c.lossPercent], [null, null, null], `row of ${h3} unknown`);
-    else if (c.receiver === h3) assert.equal(c.lossPercent, 100);
-    else assert.equal(c.lossPercent, 0);
+    else if (c.receiver === h3) assert.deepEqual([c.lossPercent, c.unicast.lossPercent, c.unicast.received, c.cause], [100, 100, 0, 'path']);
+    else assert.deepEqual([c.lossPercent, c.cause], [0, null]);
   }
   t.diagnostic(`peer missing: both hosts ended after ${results.map((r) => Math.round(r.ms)).join(' / ')} ms (mesh durationMs ${j.durationMs} for --timeout 8s)`);
   assert.match(results[1]!.stdout, new RegExp(`^never answered: ${esc(h3)}$`, 'm'));
-  assert.match(results[1]!.stdout, new RegExp(`^FAIL peer ${esc(h3)} never answered$`, 'm'));
+  assert.match(results[1]!.stdout, new RegExp(`^FAIL peer ${esc(h3)} never answered: ${esc(pathProblem)}$`, 'm'));
 });
 
 test('IPv6 mesh: peers written in any spelling (upper case, uncompressed) are recognised', { timeout: 60_000 }, async (t) => {

@@ -14,6 +14,7 @@ import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../cli.js';
 import { startResponder } from './respond.js';
 import { tick } from './run-loop.js';
+import { pathCause, pathWorks, UnicastPinger, type PathCause, type UnicastStats } from '../model/unicast-probe.js';
 
 export interface MeshOptions {
   group: GroupSpec & { port: number };
@@ -36,12 +37,26 @@ export interface MeshCell {
   refused: number | null;
   lossPercent: number | null;
   rtt: { min: number | null; avg: number | null; max: number | null } | null;
+  /** The sender's unicast probes to the receiver's responder port (null: not reported by that row's sender). */
+  unicast: UnicastStats | null;
+  /**
+   * `multicast`: unicast answered, multicast failed (a multicast problem); `path`: unicast failed
+   * (the host is unreachable or unicast is blocked); null: both work, or not known.
+   */
+  cause: PathCause;
 }
 
 export interface MeshRow {
   sender: string;
   sent: number;
-  cells: { receiver: string; received: number; refused?: number; lossPercent: number; rtt: { min: number | null; avg: number | null; max: number | null } }[];
+  cells: {
+    receiver: string;
+    received: number;
+    refused?: number;
+    lossPercent: number;
+    rtt: { min: number | null; avg: number | null; max: number | null };
+    unicast?: UnicastStats;
+  }[];
 }
 
 export interface MeshResult {
@@ -92,11 +107,18 @@ export function rowProblem(r: unknown, peers: readonly string[]): string | null 
     const { min, avg, max } = c.rtt;
     if (!rttOk(min) || !rttOk(avg) || !rttOk(max)) return 'rtt';
     if (min !== null && avg !== null && max !== null && !(min <= avg && avg <= max)) return 'rtt';
+    if (c.unicast !== undefined) {
+      const u = c.unicast;
+      if (typeof u !== 'object' || u === null || typeof u.rtt !== 'object' || u.rtt === null) return 'malformed';
+      if (!count(u.sent) || !count(u.received) || u.received > u.sent) return 'count';
+      if (!(u.lossPercent === null || (typeof u.lossPercent === 'number' && u.lossPercent >= 0 && u.lossPercent <= 100))) return 'loss';
+      if (!rttOk(u.rtt.min) || !rttOk(u.rtt.avg) || !rttOk(u.rtt.max)) return 'rtt';
+    }
   }
   return null;
 }
 
-export function buildRow(self: string, peers: string[], snap: PingerSnapshot): MeshRow {
+export function buildRow(self: string, peers: string[], snap: PingerSnapshot, unicast?: (peer: string) => UnicastStats): MeshRow {
   return {
     sender: self,
     sent: snap.sent,
@@ -115,11 +137,12 @@ export function buildRow(self: string, peers: string[], snap: PingerSnapshot): M
           rtt: r ? { min: r.rtt.min, avg: r.rtt.avg, max: r.rtt.max } : null,
         };
       })
-      .map((c) => ({ ...c, rtt: c.rtt ?? { min: null, avg: null, max: null } })),
+      .map((c) => ({ ...c, rtt: c.rtt ?? { min: null, avg: null, max: null }, ...(unicast ? { unicast: unicast(c.receiver) } : {}) })),
   };
 }
 
-export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCell[] {
+/** `maxLoss`: the loss (percent) up to which a path counts as working when naming a cell's cause. */
+export function buildMatrix(peers: string[], rows: Map<string, MeshRow>, maxLoss = 50): MeshCell[] {
   const cells: MeshCell[] = [];
   for (const s of peers) {
     for (const r of peers) {
@@ -134,10 +157,21 @@ export function buildMatrix(peers: string[], rows: Map<string, MeshRow>): MeshCe
         refused: cell?.refused ?? null,
         lossPercent: cell ? cell.lossPercent : null,
         rtt: cell ? cell.rtt : null,
+        unicast: cell?.unicast ?? null,
+        cause: cell?.unicast
+          ? pathCause(pathWorks(cell.lossPercent, cell.received, maxLoss), pathWorks(cell.unicast.lossPercent, cell.unicast.received, maxLoss))
+          : null,
       });
     }
   }
   return cells;
+}
+
+/** A cell's cause in words (failure messages, the text matrix). */
+export function causeText(cause: MeshCell['cause']): string {
+  if (cause === 'multicast') return 'a multicast problem (unicast probes are answered, multicast ones are not)';
+  if (cause === 'path') return 'a path problem (unicast probes are not answered either: the host is unreachable, not running mcast, or unicast is blocked)';
+  return '';
 }
 
 export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
@@ -239,18 +273,23 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   let pinger = 0;
   let joined: OpenSession[] = [];
   let sender: OpenSession | null = null;
+  let unicast: UnicastPinger | null = null;
   let respSnap: ResponderSnapshot | null = null;
   const spinner = ui.spinner('probing the mesh');
   try {
     ({ engine: responder, sessions: joined } = await startResponder(
-      { groups: [o.group], iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(10, 2000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
+      { groups: [o.group], iface, source: [], allow: peers.map((p) => (o.group.family === 6 ? `${p}/128` : `${p}/32`)), perSourcePps: Math.max(20, 4000 / o.intervalMs), globalPps: 10000, ignoreSessions: [session] },
       ctx,
     ));
     sender = await openSession({ group: o.group, role: 'sender', iface, ttl: o.ttl, loopback: true });
     // Probing gets the time left after a share reserved for exchanging results.
     const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
     pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
-    ui.info(`mesh ${o.group.address} port ${o.group.port}: this host is ${self}; ${peers.length} peers; ${o.count} probes every ${o.intervalMs}ms`);
+    // Unicast probes to every peer's responder port beside the multicast ones (the
+    // per-prober limit above counts both): a silent cell then says which path fails.
+    unicast = new UnicastPinger(o.group.family, peers.filter((p) => p !== self).map(withZone), o.group.port, { count: o.count, intervalMs: o.intervalMs, ttl: o.ttl === 1 ? 64 : o.ttl });
+    await unicast.start();
+    ui.info(`mesh ${o.group.address} port ${o.group.port}: this host is ${self}; ${peers.length} peers; ${o.count} probes every ${o.intervalMs}ms (multicast and unicast)`);
     let snap: PingerSnapshot = core.engineSnapshot(pinger);
     while (!signal.aborted) {
       await tick(200, signal);
@@ -260,7 +299,8 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     }
     snap = core.engineStop(pinger);
     pinger = 0;
-    rows.set(self, buildRow(self, peers, snap));
+    const uni = unicast;
+    rows.set(self, buildRow(self, peers, snap, (p) => uni.stats(withZone(p))));
     // Exchange: keep answering probes and resending our row until every row is in (then one more second), or time is up.
     spinner.update('exchanging results with peers');
     const deadline = started + o.timeoutMs;
@@ -275,23 +315,26 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   } finally {
     spinner.stop();
     if (pinger) core.engineStop(pinger);
+    unicast?.close();
     if (responder) respSnap = core.engineStop(responder);
     for (const s of joined) closeSession(s);
     if (sender) closeSession(sender);
     control.close();
   }
   const probers = respSnap?.probers ?? [];
-  const matrix = buildMatrix(peers, rows);
+  const matrix = buildMatrix(peers, rows, o.maxLoss ?? 50);
   const unreported = peers.filter((p) => !rows.has(p));
   // Silent: no reported row shows any reply from it, and it never probed us.
   const silent = peers.filter(
     (p) => p !== self && !matrix.some((c) => c.receiver === p && (c.received ?? 0) > 0) && !probers.some((x) => x.address === p && x.probes > 0),
   );
   const criteria: Criterion[] = [];
-  for (const p of peers) if (p !== self) criteria.push(present(`peer:${p}`, `peer ${p}`, !silent.includes(p) && rows.has(p), p));
+  const named = (k: Criterion, cause: MeshCell['cause']): Criterion => (k.pass || !cause ? k : { ...k, message: `${k.message}: ${causeText(cause)}` });
+  const ownCell = (p: string) => matrix.find((c) => c.sender === self && c.receiver === p);
+  for (const p of peers) if (p !== self) criteria.push(named(present(`peer:${p}`, `peer ${p}`, !silent.includes(p) && rows.has(p), p), ownCell(p)?.cause ?? null));
   for (const c of matrix) {
     const name = `${c.sender}->${c.receiver}`;
-    if (o.maxLoss !== undefined) criteria.push(maxPercent(`cell:${name}:loss`, `${c.sender} -> ${c.receiver}: loss`, c.lossPercent, o.maxLoss, name));
+    if (o.maxLoss !== undefined) criteria.push(named(maxPercent(`cell:${name}:loss`, `${c.sender} -> ${c.receiver}: loss`, c.lossPercent, o.maxLoss, name), c.cause));
     if (o.maxRtt !== undefined) criteria.push(maxMs(`cell:${name}:rtt`, `${c.sender} -> ${c.receiver}: avg RTT`, c.rtt?.avg ?? null, o.maxRtt, name));
   }
   const pass = criteria.every((c) => c.pass);

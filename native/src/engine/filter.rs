@@ -266,6 +266,22 @@ impl SourceGuard {
         }
         None
     }
+
+    /// Whether `dst` (a datagram's destination) is one of this host's own
+    /// unicast addresses: never a group, a broadcast or anycast address, or
+    /// the unspecified address. Responders answer unicast probes sent there
+    /// as well as the group's (mesh and check measure both, issue 13).
+    pub fn own_unicast(&mut self, dst: IpAddr, now_mono: u64) -> bool {
+        if now_mono.saturating_sub(self.read_at_mono) > Self::REFRESH_NS {
+            self.view = HostView::read();
+            self.read_at_mono = now_mono;
+        }
+        let ip = canonical(dst);
+        // Not `specials`: getifaddrs reports an interface's own address as its
+        // broadcast address when none is configured (glibc fills the union from
+        // IFA_ADDRESS), and an address this host holds is what we look for.
+        !unanswerable(&SocketAddr::new(ip, 1)) && self.view.local.iter().any(|l| canonical(*l) == ip)
+    }
 }
 
 #[cfg(test)]

@@ -535,8 +535,10 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: A
             let mut c = lock(&st.c);
             for k in 0..n {
                 let Some((payload, meta)) = batch.packet(k) else { continue };
-                // Only what was sent to this socket's group (pktinfo), never a stray unicast.
-                if meta.dst != groups.get(gi).copied().flatten() {
+                // Only what was sent to this socket's group (pktinfo), or unicast to one of
+                // this host's own addresses (unicast probes beside multicast: mesh, check);
+                // never a broadcast, anycast or another group.
+                if meta.dst != groups.get(gi).copied().flatten() && !meta.dst.is_some_and(|d| a.sources.own_unicast(d, now)) {
                     continue;
                 }
                 a.handle(&mut c, payload, &meta, now);
