@@ -94,7 +94,9 @@ pub fn list() -> NetResult<Vec<Interface>> {
         entry.flags = ifa.ifa_flags;
         if let Some(ip) = sockaddr_ip(ifa.ifa_addr) {
             // ifa_ifu is the broadcast address on IFF_BROADCAST links (the peer on point-to-point ones).
-            let broadcast = if ifa.ifa_flags & libc::IFF_BROADCAST != 0 && ip.is_ipv4() { sockaddr_ip(ifa.ifa_ifu) } else { None };
+            // glibc fills it with the address itself when none was configured: not a broadcast then.
+            let broadcast = if ifa.ifa_flags & libc::IFF_BROADCAST != 0 && ip.is_ipv4() { sockaddr_ip(ifa.ifa_ifu) } else { None }
+                .filter(|b| *b != ip && !b.is_unspecified());
             entry.addrs.push(IfAddr { ip, prefix_len: prefix_len(sockaddr_ip(ifa.ifa_netmask)), broadcast });
         }
         cur = ifa.ifa_next;
