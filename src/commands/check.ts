@@ -13,6 +13,9 @@ import { runPing, type PingResult, type PingResponder } from './ping.js';
 import * as join from './join.js';
 import { junitXml } from '../render/junit.js';
 import { describeWriteError } from '../ui/output.js';
+import { isIP } from 'node:net';
+import { lookup } from 'node:dns/promises';
+import { pathCause, UnicastPinger, type PathCause, type UnicastStats } from '../model/unicast-probe.js';
 
 export interface CheckOptions {
   group: GroupSpec & { port: number };
@@ -51,14 +54,37 @@ export interface CheckResult {
   criteria: Criterion[];
   failures: string[];
   measurements: PingResult | join.JoinResult;
+  /**
+   * Active checks with --expect: each expected host, and for one that stayed silent the unicast
+   * probes sent to its responder port and what they say (`cause`: `multicast` when it answers
+   * unicast, `path` when it does not either; null when it answered multicast or was not measured).
+   */
+  expected?: ExpectedHost[];
   durationMs: number;
+}
+
+export interface ExpectedHost {
+  host: string;
+  answered: boolean;
+  /** The address unicast probes went to (null: answered, or a name that did not resolve). */
+  address: string | null;
+  unicast: UnicastStats | null;
+  cause: PathCause;
 }
 
 function matchesHost(r: PingResponder, host: string): boolean {
   return r.address === host || r.address === canonicalAddress(host) || r.name === host || r.name.split('.')[0] === host;
 }
 
-export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {
+/** Why an expected host stayed silent, in words for its failure message. */
+export function silentCauseText(e: ExpectedHost | undefined): string {
+  if (!e || e.answered) return '';
+  if (e.cause === 'multicast') return `: a multicast problem (it answered ${e.unicast!.received} of ${e.unicast!.sent} unicast probes to ${e.address} port, so the host and its responder are up)`;
+  if (e.cause === 'path') return `: a path problem (it answered none of ${e.unicast!.sent} unicast probes either: the host is unreachable, not running mcast respond on this port, or unicast is blocked)`;
+  return e.address === null ? ' (no address to send unicast probes to)' : '';
+}
+
+export function judgeActive(o: CheckOptions, p: PingResult, expected: ExpectedHost[] = []): Criterion[] {
   const c: Criterion[] = [];
   let judged: PingResponder[] = p.responders;
   if (o.responders !== undefined) c.push(atLeast('responders', 'responders', p.responders.length, o.responders));
@@ -66,7 +92,8 @@ export function judgeActive(o: CheckOptions, p: PingResult): Criterion[] {
     judged = [];
     for (const host of o.expect) {
       const r = p.responders.find((x) => matchesHost(x, host));
-      c.push(present(`expect:${host}`, `responder ${host}`, Boolean(r), host));
+      const k = present(`expect:${host}`, `responder ${host}`, Boolean(r), host);
+      c.push(r ? k : { ...k, message: `${k.message}${silentCauseText(expected.find((e) => e.host === host))}` });
       if (r) judged.push(r);
     }
   }
@@ -208,6 +235,51 @@ export function responderDetails(o: CheckOptions, p: PingResult): Record<string,
   return out;
 }
 
+/**
+ * Unicast probes (5, 200 ms apart) to the responder port of every expected host that did not
+ * answer the group's probes, within what is left of --timeout: tells "multicast is broken" from
+ * "the host is unreachable". Names are resolved (address family of the group); a name that does
+ * not resolve gets no probes.
+ */
+async function probeSilent(o: CheckOptions, p: PingResult, ctx: RunContext): Promise<ExpectedHost[] | undefined> {
+  if (o.expect.length === 0) return undefined;
+  const out: ExpectedHost[] = [];
+  for (const host of o.expect) {
+    if (p.responders.some((x) => matchesHost(x, host))) {
+      out.push({ host, answered: true, address: null, unicast: null, cause: null });
+      continue;
+    }
+    let address: string | null = null;
+    const bare = host.replace(/%.*$/, '');
+    if (isIP(bare) === o.group.family) address = host;
+    else if (!isIP(bare)) {
+      // At most a second for a name: the check must end within --timeout.
+      const timeout = new Promise<null>((r) => setTimeout(() => r(null), Math.min(1000, remainingMs(o.timeoutMs) / 4)).unref());
+      address = await Promise.race([lookup(host, { family: o.group.family }).then((a) => a.address, () => null), timeout]);
+    }
+    out.push({ host, answered: false, address, unicast: null, cause: null });
+  }
+  const targets = out.filter((e) => !e.answered && e.address !== null);
+  const COUNT = 5;
+  const INTERVAL = 200;
+  if (targets.length === 0 || remainingMs(o.timeoutMs) < COUNT * INTERVAL + 500 || ctx.signal.aborted) return out;
+  const pinger = new UnicastPinger(o.group.family, [...new Set(targets.map((e) => e.address!))], o.group.port, { count: COUNT, intervalMs: INTERVAL });
+  try {
+    await pinger.start();
+    await new Promise((r) => setTimeout(r, COUNT * INTERVAL + 300));
+  } catch {
+    return out;
+  } finally {
+    pinger.close();
+  }
+  for (const e of targets) {
+    e.unicast = pinger.stats(e.address!);
+    // The group's probes got nothing back: multicast failed for this host.
+    e.cause = pathCause(false, e.unicast.received > 0);
+  }
+  return out;
+}
+
 /** Time left of --timeout, counted from the start of the process (start-up on a busy host counts too), less a margin for the summary. */
 export function remainingMs(timeoutMs: number): number {
   const SUMMARY_MARGIN_MS = 250;
@@ -230,6 +302,7 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
   const started = Date.now();
   let criteria: Criterion[];
   let measurements: PingResult | join.JoinResult;
+  let expected: ExpectedHost[] | undefined;
   if (o.mode === 'active') {
     // The whole run, late replies included, must end within --timeout.
     const waitMs = Math.min(2000, Math.max(200, o.timeoutMs / 10));
@@ -239,7 +312,8 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
     );
     if (p.fault) throw systemError('E_IF_GONE', `${p.fault.message}; the check could not complete`);
     measurements = p;
-    criteria = judgeActive(o, p);
+    expected = await probeSilent(o, p, ctx);
+    criteria = judgeActive(o, p, expected);
   } else {
     const onlyCount = [o.minRate, o.maxLoss, o.maxSilenceMs, o.maxCcErrors, o.maxMdiDfMs, o.maxPcrIntervalMs].every((x) => x === undefined);
     const { result } = await join.run(
@@ -259,6 +333,7 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
     criteria,
     failures: criteria.filter((c) => !c.pass).map((c) => c.message),
     measurements,
+    ...(expected ? { expected } : {}),
     durationMs: Date.now() - started,
   };
   if (report) {
