@@ -8,7 +8,12 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { useLab, type Lab } from './helpers/netlab.js';
-import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { REPO_ROOT, runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { extractSchemas, validate } from './helpers/schema.js';
+
+const SCHEMA = extractSchemas(readFileSync(join(REPO_ROOT, 'docs', 'json.md'), 'utf8')).schemas.get('check')!;
 
 const GROUP = '239.1.3.13';
 
@@ -44,6 +49,7 @@ for (const [what, rule, cause, text] of [
       ]);
       assert.equal(j.code, 1, `${j.stdout}\n${j.stderr}`);
       const doc = j.json;
+      assert.deepEqual(validate(SCHEMA, doc), [], 'the document fits docs/json.md');
       t.diagnostic(JSON.stringify(doc.expected));
       const e2 = doc.expected.find((e: any) => e.host === h2);
       const e3 = doc.expected.find((e: any) => e.host === h3);

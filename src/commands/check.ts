@@ -79,7 +79,7 @@ function matchesHost(r: PingResponder, host: string): boolean {
 /** Why an expected host stayed silent, in words for its failure message. */
 export function silentCauseText(e: ExpectedHost | undefined): string {
   if (!e || e.answered) return '';
-  if (e.cause === 'multicast') return `: a multicast problem (it answered ${e.unicast!.received} of ${e.unicast!.sent} unicast probes to ${e.address} port, so the host and its responder are up)`;
+  if (e.cause === 'multicast') return `: a multicast problem (it answered ${e.unicast!.received} of ${e.unicast!.sent} unicast probes to its responder port, so the host and its responder are up)`;
   if (e.cause === 'path') return `: a path problem (it answered none of ${e.unicast!.sent} unicast probes either: the host is unreachable, not running mcast respond on this port, or unicast is blocked)`;
   return e.address === null ? ' (no address to send unicast probes to)' : '';
 }
