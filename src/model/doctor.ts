@@ -181,7 +181,7 @@ function routeFindings(facts: DoctorFacts, judged: DoctorInterface[]): Finding[]
   }
   const v6devs = [...new Set(facts.routes.v6.map((r) => r.device))];
   if (v6devs.length) {
-    out.push(f('route.ipv6', 'ok', facts.picked.v6, `ff00::/8 is routed via ${v6devs.join(', ')}; the kernel picks ${facts.picked.v6 ?? v6devs[0]} for wider-than-link groups without --interface`, facts.routes.v6.map((r) => `${r.prefix} dev ${r.device} metric ${r.metric}`), v6devs.length > 1 ? null : null));
+    out.push(f('route.ipv6', 'ok', facts.picked.v6, `ff00::/8 is routed via ${v6devs.join(', ')}; the kernel picks ${facts.picked.v6 ?? v6devs[0]} for wider-than-link groups without --interface`, facts.routes.v6.map((r) => `${r.prefix} dev ${r.device} metric ${r.metric}`), null));
   }
   return out;
 }
@@ -225,11 +225,11 @@ function firewallFindings(facts: DoctorFacts): Finding[] {
 function hostFindings(facts: DoctorFacts): Finding[] {
   const out: Finding[] = [];
   const l = facts.limits;
-  const v4groups = facts.interfaces.flatMap((i) => i.state.groups.filter((g) => g.family === 4)).length;
   if (l.igmpMaxMemberships !== null) {
-    const near = v4groups >= l.igmpMaxMemberships * 0.8;
+    // A per-socket limit: mcast joins one group per socket, an application joining many on one socket meets ENOBUFS at the limit.
+    const low = l.igmpMaxMemberships < 100;
     out.push(
-      f('limits.igmp-max-memberships', near ? 'warning' : 'info', null, `one socket may join at most ${l.igmpMaxMemberships} IPv4 groups (net.ipv4.igmp_max_memberships)${near ? `; ${v4groups} IPv4 memberships exist` : ''}`, [`net.ipv4.igmp_max_memberships = ${l.igmpMaxMemberships}`], near ? `sysctl -w net.ipv4.igmp_max_memberships=${Math.max(100, l.igmpMaxMemberships * 4)}` : null),
+      f('limits.igmp-max-memberships', 'info', null, `one socket may join at most ${l.igmpMaxMemberships} IPv4 groups (net.ipv4.igmp_max_memberships)${low ? '; an application that joins more on one socket gets ENOBUFS' : ''}`, [`net.ipv4.igmp_max_memberships = ${l.igmpMaxMemberships}`], low ? `sysctl -w net.ipv4.igmp_max_memberships=1024 where one application joins many groups` : null),
     );
   }
   if (l.igmpMaxMsf !== null || l.mldMaxMsf !== null) {
