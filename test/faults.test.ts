@@ -258,11 +258,26 @@ test('ENOBUFS at a high rate (device queue full): counted in errors, not fatal, 
 // The interface loses its address (issue 14, item 14)
 // ---------------------------------------------------------------------------
 
+/** UDP datagrams sent so far in a namespace (/proc/net/snmp Udp OutDatagrams): a sender is running once it grows. */
+async function udpOut(lab: Lab, node: string, family: 4 | 6 = 4): Promise<number> {
+  if (family === 6) return Number(/^Udp6OutDatagrams\s+(\d+)/m.exec(await lab.readFile(node, '/proc/net/snmp6'))?.[1] ?? 0);
+  const lines = (await lab.readFile(node, '/proc/net/snmp')).split('\n').filter((l) => l.startsWith('Udp:'));
+  const [head, vals] = [lines[0]!.split(/\s+/), lines[1]!.split(/\s+/)];
+  return Number(vals[head.indexOf('OutDatagrams')]);
+}
+
+async function waitSending(lab: Lab, node: string, p: McastProcess, family: 4 | 6 = 4, atLeast = 20): Promise<void> {
+  const base = await udpOut(lab, node, family);
+  for (let deadline = Date.now() + 15_000; (await udpOut(lab, node, family)) < base + atLeast; await sleep(50)) {
+    if (p.proc.exited || Date.now() > deadline) throw new Error(`not sending in ${node}:\n${p.stderr}`);
+  }
+}
+
 test('send: the interface loses its IPv4 address mid-run -> says so (source would be 0.0.0.0), stops, counts what went out without it, exit 3', { timeout: 60_000 }, async (t) => {
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
   const send = spawnMcast(['send', '239.77.10.14', '-i', 'eth0', '-r', '50', '-c', '1000', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
-  await sleep(1500);
+  await waitSending(lab, 'h1', send);
   assert.ok(isAlive(send.pid));
   await lab.check('h1', 'ip', ['-4', 'addr', 'flush', 'dev', 'eth0']);
   const r = await send.result(15_000);
@@ -272,7 +287,7 @@ test('send: the interface loses its IPv4 address mid-run -> says so (source woul
   assert.deepEqual(r.json.fault, { kind: 'no-address', name: 'eth0', message: 'interface eth0 has no IPv4 address left: probes would leave with source 0.0.0.0' });
   assert.equal(r.json.stopReason, r.json.fault.message);
   const g = r.json.groups[0];
-  assert.ok(g.sent < 1000 && g.sent > 30, `stopped early: ${g.sent}`);
+  assert.ok(g.sent < 1000 && g.sent >= 20, `stopped early: ${g.sent}`);
   assert.ok(g.sentWithoutAddress >= 0 && g.sentWithoutAddress <= 30, `counted within a tick or two: ${g.sentWithoutAddress}`);
 });
 
@@ -281,7 +296,7 @@ test('send --duration: the IPv4 address goes away and comes back -> warned once,
   if (!lab) return;
   const v4 = lab.addr('h1', 4);
   const send = spawnMcast(['send', '239.77.10.15', '-i', 'eth0', '-r', '100', '--duration', '5s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
-  await sleep(1200);
+  await waitSending(lab, 'h1', send);
   await lab.check('h1', 'ip', ['-4', 'addr', 'flush', 'dev', 'eth0']);
   await sleep(1500);
   await lab.check('h1', 'ip', ['-4', 'addr', 'add', `${v4}/24`, 'dev', 'eth0']);
@@ -299,7 +314,7 @@ test('send --duration: the IPv4 address goes away and comes back -> warned once,
   assert.ok(g.sent > g.sentWithoutAddress + 200, 'the run went on');
   // IPv6 with no address at all: the kernel refuses to send; the run says why and fails.
   const v6send = spawnMcast(['send', '[ff15::77:14]:5000', '-i', 'eth0', '-r', '100', '--duration', '4s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
-  await sleep(1000);
+  await waitSending(lab, 'h1', v6send, 6);
   await lab.check('h1', 'ip', ['-6', 'addr', 'flush', 'dev', 'eth0']);
   const r6 = await v6send.result(20_000);
   assert.equal(r6.code, 3, r6.stderr);
