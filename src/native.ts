@@ -209,6 +209,8 @@ export interface TsStats {
   pmtErrors: number;
   transportErrors: number;
   crcErrors: number;
+  pidErrors: number;
+  ptsErrors: number;
   pcrRepetitionErrors: number;
   pcrDiscontinuities: number;
   pcrMaxIntervalMs: number;
@@ -675,4 +677,18 @@ export interface QuerierSnapshot {
 export interface NativeCore {
   /** Passive listener: never sends a query. Engine handle for engineSnapshot/engineStop (QuerierSnapshot). */
   querierStart(options: { ifindex?: number; ipv4?: boolean; ipv6?: boolean }): number;
+}
+
+/** What a Linux bridge knows about one family's querier (rtnetlink IFLA_BR_MCAST_QUERIER_STATE). */
+export interface BridgeQuerierFamily {
+  address: string | null;
+  /** ifindex of the bridge port it was heard on (0 or null: the bridge itself). */
+  port: number | null;
+  /** Centiseconds left of "other querier present" (0: none heard). */
+  otherTimerCs: number | null;
+}
+
+export interface NativeCore {
+  /** The querier a bridge on this host follows; null when the link is not a bridge or the kernel does not say. */
+  bridgeQuerierState(ifindex: number): { ipv4: BridgeQuerierFamily; ipv6: BridgeQuerierFamily } | null;
 }

@@ -86,6 +86,8 @@ test('MPEG-TS over UDP from ffmpeg: classified, programs found, no continuity or
   assert.equal(c.ts.ccErrors, 0);
   assert.equal(c.ts.syncByteErrors, 0);
   assert.equal(c.ts.crcErrors, 0);
+  assert.equal(c.ts.pidErrors, 0, 'every PID the PMT lists is present');
+  assert.equal(c.ts.ptsErrors, 0, 'PTS every frame');
   assert.equal(c.ts.pcrRepetitionErrors, 0, `PCR max interval ${c.ts.pcrMaxIntervalMs} ms`);
   assert.equal(c.mdi.mlr, 0);
 

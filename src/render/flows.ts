@@ -17,6 +17,8 @@ function tsVerdict(s: SenderStats): string[] {
     t.patErrors ? `PAT errors ${t.patErrors}` : '',
     t.pmtErrors ? `PMT errors ${t.pmtErrors}` : '',
     t.crcErrors ? `CRC errors ${t.crcErrors}` : '',
+    t.pidErrors ? `PID errors ${t.pidErrors}` : '',
+    t.ptsErrors ? `PTS late ${t.ptsErrors}` : '',
   ].filter(Boolean);
   const pcr = t.pcrRepetitionErrors || t.pcrDiscontinuities ? `PCR late ${t.pcrRepetitionErrors} (max ${t.pcrMaxIntervalMs.toFixed(0)}ms)` : 'PCR ok';
   return [n(t.programs.length, 'program'), ...(faults.length ? faults : ['CC ok']), pcr];

@@ -2,7 +2,8 @@
 //! packets of each datagram: sync byte, continuity counters (payload-carrying
 //! packets only, one duplicate allowed, the discontinuity indicator honoured,
 //! the null PID ignored), PAT and PMT presence, transport errors, CRC of the
-//! PAT/PMT sections, PCR repetition and discontinuity. Memory is bounded: at
+//! PAT/PMT sections, PCR repetition and discontinuity, PIDs the PMT lists
+//! that stay absent (1.6), and PTS repetition (2.5). Memory is bounded: at
 //! most `MAX_PIDS` PIDs and `MAX_PROGRAMS` programs are tracked.
 
 use std::collections::HashMap;
@@ -16,6 +17,10 @@ pub const MAX_PROGRAMS: usize = 64;
 const PSI_MAX_NS: u64 = 500_000_000;
 /// TR 101 290 2.3: PCR at least every 40 ms (default; `pcr_max_ns`).
 pub const PCR_MAX_NS: u64 = 40_000_000;
+/// TR 101 290 1.6: an elementary stream the PMT lists, absent this long (the standard leaves it to the user).
+pub const PID_MAX_NS: u64 = 5_000_000_000;
+/// TR 101 290 2.5: PTS at least every 700 ms (in stream time, 90 kHz).
+const PTS_MAX_90K: u64 = 63_000;
 /// Consecutive PCR values further apart than this, or going backwards,
 /// without the discontinuity indicator: a PCR discontinuity (2.3b: 100 ms).
 const PCR_JUMP_NS: f64 = 100_000_000.0;
@@ -34,6 +39,10 @@ struct PidState {
     last_pcr: Option<(u64, u64)>,
     last_psi_ns: Option<u64>,
     is_pmt: bool,
+    /// Listed in a PMT as an elementary stream: its absence is a 1.6 error.
+    is_es: bool,
+    last_seen_ns: Option<u64>,
+    last_pts: Option<u64>,
 }
 
 /// TR 101 290 counters for one stream, and what it carries.
@@ -49,6 +58,10 @@ pub struct TsStats {
     pub pmt_errors: u64,
     pub crc_errors: u64,
     pub pcr_repetition_errors: u64,
+    /// 1.6: a PID the PMT lists absent for 5 s (once per 5 s).
+    pub pid_errors: u64,
+    /// 2.5: consecutive PTS values of a PID more than 700 ms apart.
+    pub pts_errors: u64,
     pub pcr_discontinuities: u64,
     /// Largest gap seen between two PCRs of one PID (ns).
     pub pcr_max_interval_ns: u64,
@@ -101,6 +114,7 @@ impl TsStats {
         let pcr_max = self.pcr_max_ns;
         let st = self.pids.entry(pid).or_default();
         st.packets += 1;
+        st.last_seen_ns = Some(t_ns);
         // Continuity: only packets with payload count; the null PID has no rule.
         if pid != NULL_PID && afc & 0x1 != 0 {
             match st.last_cc {
@@ -140,6 +154,18 @@ impl TsStats {
             }
             st.last_pcr = Some((v, t_ns));
         }
+        if pusi && afc & 0x1 != 0 && st.is_es
+            && let Some(pts) = pes_pts(p.get(payload_start..).unwrap_or_default())
+        {
+            if let Some(last) = st.last_pts {
+                // 33-bit wrap: the forward distance.
+                let gap = pts.wrapping_sub(last) & ((1 << 33) - 1);
+                if gap > PTS_MAX_90K && gap < (1 << 32) {
+                    self.pts_errors += 1;
+                }
+            }
+            st.last_pts = Some(pts);
+        }
         if pusi && afc & 0x1 != 0 && (pid == 0 || st.is_pmt) {
             st.last_psi_ns = Some(t_ns);
             let section = p.get(payload_start..).unwrap_or_default();
@@ -171,6 +197,25 @@ impl TsStats {
             self.read_pat(whole.get(8..3 + len - 4).unwrap_or_default());
         } else if table_id != 0x02 {
             self.pmt_errors += 1;
+        } else {
+            self.read_pmt(whole, t_ns);
+        }
+    }
+
+    /// The elementary streams a PMT lists (after PCR_PID and the program info).
+    fn read_pmt(&mut self, sec: &[u8], t_ns: u64) {
+        let (Some(&h), Some(&l)) = (sec.get(10), sec.get(11)) else { return };
+        let info_len = usize::from(u16::from_be_bytes([h & 0x0f, l]));
+        let mut es = sec.get(12 + info_len..sec.len().saturating_sub(4)).unwrap_or_default();
+        while let (Some(&p1), Some(&p2), Some(&i1), Some(&i2)) = (es.get(1), es.get(2), es.get(3), es.get(4)) {
+            let pid = u16::from_be_bytes([p1 & 0x1f, p2]);
+            if let Some(st) = self.pids.get_mut(&pid) {
+                st.is_es = true;
+            } else if self.pids.len() < MAX_PIDS {
+                // Listed but not seen yet: its 1.6 clock starts now.
+                self.pids.insert(pid, PidState { is_es: true, last_seen_ns: Some(t_ns), ..Default::default() });
+            }
+            es = es.get(5 + usize::from(u16::from_be_bytes([i1 & 0x0f, i2]))..).unwrap_or_default();
         }
     }
 
@@ -204,6 +249,12 @@ impl TsStats {
             if t_ns.saturating_sub(st.last_psi_ns.unwrap_or(first)) > PSI_MAX_NS {
                 self.pmt_errors += 1;
                 st.last_psi_ns = Some(t_ns);
+            }
+        }
+        for st in self.pids.values_mut().filter(|s| s.is_es) {
+            if t_ns.saturating_sub(st.last_seen_ns.unwrap_or(first)) > PID_MAX_NS {
+                self.pid_errors += 1;
+                st.last_seen_ns = Some(t_ns);
             }
         }
     }
@@ -241,6 +292,15 @@ fn adaptation(p: &[u8], afc: u8) -> (bool, Option<u64>, usize) {
         None
     };
     (flags & 0x80 != 0, pcr, payload)
+}
+
+/// The PTS of a PES packet starting here (00 00 01, stream id, PTS flag), 90 kHz.
+fn pes_pts(pes: &[u8]) -> Option<u64> {
+    if pes.get(..3)? != [0, 0, 1] || *pes.get(7)? & 0x80 == 0 {
+        return None;
+    }
+    let b = pes.get(9..14)?;
+    Some((u64::from(b[0] >> 1) & 0x7) << 30 | u64::from(b[1]) << 22 | u64::from(b[2] >> 1) << 15 | u64::from(b[3]) << 7 | u64::from(b[4] >> 1))
 }
 
 /// CRC-32/MPEG-2 (poly 0x04C11DB7, no reflection, no final xor): 0 over a
@@ -369,6 +429,49 @@ mod tests {
         }
         // 2.5 s with one PAT at the start and no PMT: one timeout every 0.6 s for each.
         assert_eq!((s.pat_errors, s.pmt_errors), (4, 4));
+    }
+
+    /// A PMT section for program 1 listing `es` PIDs, in one packet on `pmt_pid`.
+    fn pmt(pmt_pid: u16, es: &[u16]) -> [u8; 188] {
+        let mut p = [0xffu8; 188];
+        p[..4].copy_from_slice(&[SYNC, 0x40 | (pmt_pid >> 8) as u8, pmt_pid as u8, 0x10]);
+        p[4] = 0;
+        let len = 9 + 5 * es.len() + 4;
+        let mut sec = vec![0x02, 0xb0 | (len >> 8) as u8, len as u8, 0, 1, 0xc1, 0, 0, 0xe1, 0x00, 0xf0, 0x00];
+        for &pid in es {
+            sec.extend_from_slice(&[0x02, 0xe0 | (pid >> 8) as u8, pid as u8, 0xf0, 0x00]);
+        }
+        let crc = crc32_mpeg2(&sec);
+        sec.extend_from_slice(&crc.to_be_bytes());
+        p[5..5 + sec.len()].copy_from_slice(&sec);
+        p
+    }
+
+    /// A packet starting a PES with this PTS.
+    fn pes(pid: u16, cc: u8, pts: u64) -> [u8; 188] {
+        let mut p = ts(pid, cc, true, None, false);
+        p[1] |= 0x40;
+        let hdr = [0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, (0x21 | ((pts >> 29) & 0x0e)) as u8, (pts >> 22) as u8, (((pts >> 14) & 0xfe) | 1) as u8, (pts >> 7) as u8, (((pts << 1) & 0xfe) | 1) as u8];
+        p[4..4 + hdr.len()].copy_from_slice(&hdr);
+        p
+    }
+
+    #[test]
+    fn pids_the_pmt_lists_must_appear_and_pts_must_repeat() {
+        let mut s = TsStats::new(None);
+        let ms = 1_000_000u64;
+        s.observe(&datagram(&[pat(0, &[(1, 0x100)])]), 0);
+        s.observe(&datagram(&[pmt(0x100, &[0x101, 0x102])]), 0);
+        // 0x101 carries PES with PTS every 40 ms, then a gap of 1 s; 0x102 never comes.
+        for i in 0..70u64 {
+            let pts = if i < 50 { i * 40 * 90 } else { (i * 40 + 1000) * 90 };
+            let t = i * 100 * ms;
+            s.observe(&datagram(&[pat(i as u8, &[(1, 0x100)]), pmt(0x100, &[0x101, 0x102]), pes(0x101, i as u8, pts)]), t);
+        }
+        assert_eq!(s.pts_errors, 1, "one gap of 1040 ms between PTS values");
+        // 6.9 s without PID 0x102: one error after 5 s.
+        assert_eq!(s.pid_errors, 1);
+        assert_eq!(s.pmt_errors, 0);
     }
 
     #[test]

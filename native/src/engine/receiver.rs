@@ -576,6 +576,8 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .set("pmtErrors", t.pmt_errors)
             .set("transportErrors", t.transport_errors)
             .set("crcErrors", t.crc_errors)
+            .set("pidErrors", t.pid_errors)
+            .set("ptsErrors", t.pts_errors)
             .set("pcrRepetitionErrors", t.pcr_repetition_errors)
             .set("pcrDiscontinuities", t.pcr_discontinuities)
             .set("pcrMaxIntervalMs", ns_to_ms(t.pcr_max_interval_ns as f64))
