@@ -9,7 +9,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { useLab, toolExists, type Lab } from './helpers/netlab.js';
+import { sleep, useLab, toolExists, type Lab } from './helpers/netlab.js';
 import { MCAST_BIN, runMcast } from './helpers/mcast.js';
 
 const BRIDGE_V4 = '10.200.1.100';
@@ -230,4 +230,18 @@ test('doctor on the switch itself: a Linux bridge that snoops without a querier 
   assert.equal(w?.severity, 'warning');
   assert.ok(w.evidence.includes('mcast_querier 0'), w.evidence.join('; '));
   assert.equal(w.fix, 'ip link set br0 type bridge mcast_querier 1 (or mcast_snooping 0)');
+  // Another querier on a port: the bridge follows it (rtnetlink IFLA_BR_MCAST_QUERIER_STATE), and doctor says which.
+  if (!toolExists('python3')) return;
+  await lab.check('h3', 'ip', ['addr', 'add', '10.200.1.250/24', 'dev', 'eth0']);
+  const script = join(lab.tmpdir, 'querier.py');
+  writeFileSync(script, stubbornQuerierScript('10.200.1.250', 1));
+  lab.start('h3', 'python3', [script], { label: 'querier in h3' });
+  await sleep(2500);
+  const followed = await runMcast(['doctor', '--listen', '0', '--json'], { lab, node: 'sw' });
+  const b = followed.json.findings.find((f: any) => f.interface === 'br0' && f.id.startsWith('bridge.'));
+  t.diagnostic(`${b?.message} | ${b?.evidence.join('; ')}`);
+  if (b?.id === 'bridge.snooping-without-querier' && !b.evidence.some((e: string) => /querier 10\.200/.test(e))) return t.diagnostic('this kernel does not report IFLA_BR_MCAST_QUERIER_STATE');
+  assert.equal(b.id, 'bridge.multicast');
+  assert.match(b.message, /follows the querier 10\.200\.1\.250 on port p3/);
+  assert.ok(b.evidence.some((e: string) => /^IGMP querier 10\.200\.1\.250 on port p3, other-querier timer [\d.]+ s$/.test(e)), b.evidence.join('; '));
 });

@@ -2,13 +2,13 @@
 // listen for queriers. Gathers the facts (src/system/*, the native listener)
 // and hands them to src/model/doctor.ts for the findings; changes nothing.
 
-import { native } from '../native.js';
+import { native, type BridgeQuerierFamily, type NativeInterface } from '../native.js';
 import { routeInterface } from '../model/interfaces.js';
 import { quoteInput } from '../model/address.js';
 import { printable } from '../model/text.js';
 import { usageError } from '../errors.js';
 import { readMulticastLimits, interfaceMulticastState } from '../system/procfs.js';
-import { kernelMulticastRouting, readBridges, readFirewall, readMulticastRoutes, readRpFilter } from '../system/host-settings.js';
+import { kernelMulticastRouting, readBridges, readFirewall, readMulticastRoutes, readRpFilter, type BridgeMulticast, type BridgeQuerierSeen } from '../system/host-settings.js';
 import { diagnose, doctorExitCode, type DoctorFacts, type DoctorInterface, type Finding } from '../model/doctor.js';
 import type { QuerierReport } from '../model/querier.js';
 import { listenForQueriers } from './querier-listen.js';
@@ -29,6 +29,25 @@ export interface DoctorResult {
   /** Whether the listener could hear each family (false without CAP_NET_RAW), and why not. */
   listening: { ipv4: boolean; ipv6: boolean; error: string | null };
   summary: { problems: number; warnings: number; infos: number; oks: number };
+}
+
+/** Which querier each bridge follows (rtnetlink); a kernel or a link that does not say leaves it null. */
+function withQuerierState(bridges: BridgeMulticast[], all: NativeInterface[]): BridgeMulticast[] {
+  return bridges.map((b) => {
+    const idx = all.find((i) => i.name === b.name)?.index;
+    let st: ReturnType<ReturnType<typeof native>['bridgeQuerierState']> = null;
+    try {
+      st = idx ? native().bridgeQuerierState(idx) : null;
+    } catch {
+      st = null;
+    }
+    const fam = (q: BridgeQuerierFamily): BridgeQuerierSeen => ({
+      address: q.address,
+      port: q.port ? (all.find((i) => i.index === q.port)?.name ?? String(q.port)) : null,
+      otherTimerS: q.otherTimerCs === null ? null : q.otherTimerCs / 100,
+    });
+    return { ...b, querierState: st ? { ipv4: fam(st.ipv4), ipv6: fam(st.ipv6) } : null };
+  });
 }
 
 export async function run(o: DoctorOptions, ctx: RunContext): Promise<{ result: DoctorResult; exitCode: number }> {
@@ -66,7 +85,7 @@ export async function run(o: DoctorOptions, ctx: RunContext): Promise<{ result: 
     picked: { v4: p4?.iface.name ?? null, v6: p6?.iface.name ?? null },
     firewall: readFirewall(),
     mrouting: kernelMulticastRouting(),
-    bridges: readBridges(),
+    bridges: withQuerierState(readBridges(), all),
     limits: readMulticastLimits(),
     listenMs: heard.listenMs,
   };

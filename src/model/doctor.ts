@@ -249,7 +249,16 @@ function hostFindings(facts: DoctorFacts): Finding[] {
     const ev = [`mcast_snooping ${b.snooping ? 1 : 0}`, `mcast_querier ${b.querier ? 1 : 0}`];
     if (b.queryIntervalCs !== null) ev.push(`mcast_query_interval ${b.queryIntervalCs} cs`);
     if (b.membershipIntervalCs !== null) ev.push(`mcast_membership_interval ${b.membershipIntervalCs} cs`);
-    if (b.snooping && !b.querier) {
+    const qs = b.querierState;
+    const other = qs ? (['ipv4', 'ipv6'] as const).filter((fam) => (qs[fam].otherTimerS ?? 0) > 0 && qs[fam].address) : [];
+    for (const fam of ['ipv4', 'ipv6'] as const) {
+      const q = qs?.[fam];
+      if (q?.address) ev.push(`${fam === 'ipv4' ? 'IGMP' : 'MLD'} querier ${q.address}${q.port ? ` on port ${q.port}` : ' (the bridge itself)'}${(q.otherTimerS ?? 0) > 0 ? `, other-querier timer ${q.otherTimerS} s` : ''}`);
+    }
+    if (b.snooping && !b.querier && other.length) {
+      const q = qs![other[0]!];
+      out.push(f('bridge.multicast', 'ok', b.name, `bridge ${b.name} snoops and follows the querier ${q.address} on port ${q.port ?? '?'}; it does not query itself, so if that querier goes away its ports stop getting groups`, ev, null));
+    } else if (b.snooping && !b.querier) {
       out.push(f('bridge.snooping-without-querier', 'warning', b.name, `bridge ${b.name} on this host snoops IGMP/MLD but does not query: unless another querier is on its LAN, its ports stop getting a group about ${b.membershipIntervalCs !== null ? Math.round(b.membershipIntervalCs / 100) : DEFAULT_GMI_S} s after the last report`, ev, `ip link set ${b.name} type bridge mcast_querier 1 (or mcast_snooping 0)`));
     } else {
       out.push(f('bridge.multicast', 'ok', b.name, `bridge ${b.name}: ${b.snooping ? 'snooping, and its own querier' : 'no snooping (floods multicast)'}`, ev, null));

@@ -217,6 +217,16 @@ export interface BridgeMulticast {
   membershipIntervalCs: number | null;
   igmpVersion: number | null;
   mldVersion: number | null;
+  /** The querier the bridge follows, per family (filled in by the caller from rtnetlink); null when unknown. */
+  querierState?: { ipv4: BridgeQuerierSeen; ipv6: BridgeQuerierSeen } | null;
+}
+
+export interface BridgeQuerierSeen {
+  address: string | null;
+  /** The bridge port it was heard on (null: the bridge itself, or unknown). */
+  port: string | null;
+  /** Seconds left of "other querier present": > 0 means another querier is active. */
+  otherTimerS: number | null;
 }
 
 export function readBridges(): BridgeMulticast[] {

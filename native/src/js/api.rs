@@ -426,3 +426,24 @@ pub fn querier_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the querier listener thread: {e}")))?;
     Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
 }
+
+/// `bridgeQuerierState(ifindex)`: the querier a Linux bridge on this host
+/// follows (rtnetlink IFLA_BR_MCAST_QUERIER_STATE), or null when the link is
+/// not a bridge or the kernel does not say.
+pub fn bridge_querier_state(env: &Env, args: &Args) -> JsResult<JsVal> {
+    let ifindex = env.get_f64(args.get(0, "ifindex")?, "ifindex")?;
+    if ifindex.fract() != 0.0 || !(1.0..=f64::from(u32::MAX)).contains(&ifindex) {
+        return Err(JsError::invalid_arg(format!("ifindex must be a positive integer; got {ifindex}")));
+    }
+    let fam = |q: &crate::net::rtnl::BridgeQuerier| {
+        JsVal::obj()
+            .set("address", q.address.map(|a| JsVal::Str(a.to_string())).unwrap_or(JsVal::Null))
+            .set("port", JsVal::opt_num(q.port))
+            .set("otherTimerCs", q.other_timer_cs.map(|v| JsVal::Num(v as f64)).unwrap_or(JsVal::Null))
+            .build()
+    };
+    Ok(match crate::net::rtnl::bridge_querier_state(ifindex as u32)? {
+        Some(st) => JsVal::obj().set("ipv4", fam(&st.ipv4)).set("ipv6", fam(&st.ipv6)).build(),
+        None => JsVal::Null,
+    })
+}

@@ -38,6 +38,7 @@ napi_fn!(t_random_session => api::random_session);
 napi_fn!(t_ssmping_server_start => api::ssmping_server_start);
 napi_fn!(t_ssmping_client_start => api::ssmping_client_start);
 napi_fn!(t_querier_start => api::querier_start);
+napi_fn!(t_bridge_querier_state => api::bridge_querier_state);
 
 type Trampoline = unsafe extern "C" fn(napi_env, napi_callback_info) -> napi_value;
 
@@ -66,6 +67,7 @@ const EXPORTS: &[(&str, Trampoline)] = &[
     ("ssmpingServerStart", t_ssmping_server_start),
     ("ssmpingClientStart", t_ssmping_client_start),
     ("querierStart", t_querier_start),
+    ("bridgeQuerierState", t_bridge_querier_state),
 ];
 
 /// Attach every export to `exports`. Returns false if N-API refused one.

@@ -5,6 +5,7 @@ pub mod addr;
 pub mod clock;
 pub mod iface;
 pub mod mmsg;
+pub mod rtnl;
 pub mod socket;
 #[cfg(test)]
 mod socket_tests;

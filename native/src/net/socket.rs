@@ -260,6 +260,30 @@ impl Socket {
         cvt_size(r, "sendto")
     }
 
+    /// One netlink message to the kernel (nl_pid 0) on an AF_NETLINK socket.
+    pub fn send_netlink(&self, msg: &[u8]) -> NetResult<usize> {
+        let to = libc::sockaddr_nl { nl_family: libc::AF_NETLINK as u16, ..Default::default() };
+        // SAFETY: `msg` is live for its length; `to` is a valid sockaddr_nl of the size passed.
+        let r = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                0,
+                (&to as *const libc::sockaddr_nl).cast(),
+                core::mem::size_of::<libc::sockaddr_nl>() as u32,
+            )
+        };
+        cvt_size(r, "sendto(netlink)")
+    }
+
+    /// One datagram into `buf` (blocking); its length.
+    pub fn recv(&self, buf: &mut [u8]) -> NetResult<usize> {
+        // SAFETY: `buf` is writable for its whole length.
+        let r = unsafe { libc::recv(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        cvt_size(r, "recv")
+    }
+
     pub fn raw_fd(&self) -> RawFd {
         self.fd.as_raw_fd()
     }

@@ -19,6 +19,7 @@ pub type nfds_t = u64;
 // Address families and socket types.
 pub const AF_INET: c_int = 2;
 pub const AF_INET6: c_int = 10;
+pub const AF_NETLINK: c_int = 16;
 pub const SOCK_STREAM: c_int = 1;
 pub const SOCK_DGRAM: c_int = 2;
 pub const SOCK_RAW: c_int = 3;
@@ -76,6 +77,10 @@ pub const IPV6_RECVPKTINFO: c_int = 49;
 pub const IPV6_PKTINFO: c_int = 50;
 pub const IPV6_RECVHOPLIMIT: c_int = 51;
 pub const IPV6_HOPLIMIT: c_int = 52;
+
+// Netlink (<linux/netlink.h>): the routing family and the request flag.
+pub const NETLINK_ROUTE: c_int = 0;
+pub const NLM_F_REQUEST: u16 = 1;
 
 // IPPROTO_ICMPV6 options (<netinet/icmp6.h>).
 pub const ICMP6_FILTER: c_int = 1;
@@ -196,6 +201,15 @@ pub struct in6_pktinfo {
     pub ipi6_ifindex: c_int,
 }
 
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct sockaddr_nl {
+    pub nl_family: sa_family_t,
+    pub nl_pad: u16,
+    pub nl_pid: u32,
+    pub nl_groups: u32,
+}
+
 /// ICMP6_FILTER: bit `type` set in `data[type >> 5]` = blocked (RFC 3542 3.2).
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -278,6 +292,7 @@ const _: () = {
     assert!(size_of::<in_pktinfo>() == 12 && offset_of!(in_pktinfo, ipi_addr) == 8);
     assert!(size_of::<in6_pktinfo>() == 20 && offset_of!(in6_pktinfo, ipi6_ifindex) == 16);
     assert!(size_of::<icmp6_filter>() == 32);
+    assert!(size_of::<sockaddr_nl>() == 12 && offset_of!(sockaddr_nl, nl_pid) == 4);
     assert!(size_of::<timespec>() == 16);
     assert!(size_of::<iovec>() == 16);
     assert!(size_of::<msghdr>() == 56 && offset_of!(msghdr, msg_control) == 32 && offset_of!(msghdr, msg_flags) == 48);
@@ -298,6 +313,7 @@ unsafe extern "C" {
     pub fn getsockopt(fd: c_int, level: c_int, name: c_int, val: *mut c_void, len: *mut socklen_t) -> c_int;
     pub fn sendto(fd: c_int, buf: *const c_void, len: size_t, flags: c_int, addr: *const sockaddr, alen: socklen_t) -> ssize_t;
     pub fn sendmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int) -> c_int;
+    pub fn recv(fd: c_int, buf: *mut c_void, len: size_t, flags: c_int) -> ssize_t;
     pub fn recvmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int, timeout: *mut timespec) -> c_int;
     pub fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int;
     pub fn clock_gettime(clock: c_int, tp: *mut timespec) -> c_int;
