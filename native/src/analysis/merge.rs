@@ -82,11 +82,7 @@ impl Merge {
             None => u64::from(seq16) + (1 << 32), // headroom below, for late packets
             Some(last) => {
                 let base = last & !0xffff;
-                [base.wrapping_sub(0x1_0000), base, base + 0x1_0000]
-                    .map(|b| b + u64::from(seq16))
-                    .into_iter()
-                    .min_by_key(|c| c.abs_diff(last))
-                    .unwrap_or(last)
+                [base.wrapping_sub(0x1_0000), base, base + 0x1_0000].map(|b| b + u64::from(seq16)).into_iter().min_by_key(|c| c.abs_diff(last)).unwrap_or(last)
             }
         };
         if self.last_ext.is_none_or(|l| ext > l) {

@@ -208,7 +208,9 @@ impl FlowAnalysis {
         let first_ssrc = w.iter().find_map(|f| f.rtp.map(|r| r.0));
         let same_ssrc = w.iter().filter(|f| f.rtp.is_some_and(|r| Some(r.0) == first_ssrc)).count();
         let rtp_next = w.windows(2).filter(|p| matches!((p[0].rtp, p[1].rtp), (Some(a), Some(b)) if b.1 == a.1.wrapping_add(1))).count();
-        let plus_one = |get: &dyn Fn(&Features) -> Option<u64>| w.windows(2).filter(|p| matches!((get(&p[0]), get(&p[1])), (Some(a), Some(b)) if b == a.wrapping_add(1))).count();
+        let plus_one = |get: &dyn Fn(&Features) -> Option<u64>| {
+            w.windows(2).filter(|p| matches!((get(&p[0]), get(&p[1])), (Some(a), Some(b)) if b == a.wrapping_add(1))).count()
+        };
         let mold_next = w.windows(2).filter(|p| matches!((p[0].mold, p[1].mold), (Some(a), Some(b)) if b.0 == a.0.wrapping_add(u64::from(a.1)))).count();
         let candidates: [(Kind, f64); 7] = [
             (Kind::MpegTs, share(w.iter().filter(|f| f.ts).count())),
@@ -369,7 +371,15 @@ mod tests {
         assert_eq!(classify((0..20).map(|i| ts_packets(7, (i * 7) as u8))).kind(), Kind::MpegTs);
         assert_eq!(classify((0..20u16).map(|i| rtp(i, &ts_packets(7, (i * 7) as u8)))).kind(), Kind::RtpMpegTs);
         assert_eq!(classify((0..20u16).map(|i| rtp(i, &[0x55; 160]))).kind(), Kind::Rtp);
-        assert_eq!(classify((0..20u64).map(|i| { let mut b = (i + 5).to_le_bytes().to_vec(); b.extend_from_slice(&[9; 56]); b })).kind(), Kind::Counter(CounterFormat::U64Le));
+        assert_eq!(
+            classify((0..20u64).map(|i| {
+                let mut b = (i + 5).to_le_bytes().to_vec();
+                b.extend_from_slice(&[9; 56]);
+                b
+            }))
+            .kind(),
+            Kind::Counter(CounterFormat::U64Le)
+        );
         assert_eq!(classify((0..20u64).map(|i| vec![(i * 37 % 251) as u8; 64])).kind(), Kind::Unknown);
         let iperf = |i: i32| {
             let mut b = vec![0u8; 100];
@@ -386,7 +396,11 @@ mod tests {
         let a = classify((0..40u16).filter(|&i| i != 3 && i != 30).map(|i| rtp(i, &[0x55; 160])));
         let r = a.rtp.as_ref().map(|r| (r.lost(), r.received_unique()));
         assert_eq!(r, Some((2, 38)));
-        let c = classify((0..40u32).filter(|&i| i != 3 && i != 30).map(|i| { let mut b = i.to_be_bytes().to_vec(); b.extend_from_slice(&[1; 60]); b }));
+        let c = classify((0..40u32).filter(|&i| i != 3 && i != 30).map(|i| {
+            let mut b = i.to_be_bytes().to_vec();
+            b.extend_from_slice(&[1; 60]);
+            b
+        }));
         assert_eq!(c.kind(), Kind::Counter(CounterFormat::U32Be));
         assert_eq!(c.feed.as_ref().map(|f| f.seq.lost()), Some(2));
     }

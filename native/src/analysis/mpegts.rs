@@ -154,7 +154,9 @@ impl TsStats {
             }
             st.last_pcr = Some((v, t_ns));
         }
-        if pusi && afc & 0x1 != 0 && st.is_es
+        if pusi
+            && afc & 0x1 != 0
+            && st.is_es
             && let Some(pts) = pes_pts(p.get(payload_start..).unwrap_or_default())
         {
             if let Some(last) = st.last_pts {
@@ -383,7 +385,7 @@ mod tests {
         let d = datagram(&[
             ts(256, 0, true, None, false),
             ts(256, 1, true, None, false),
-            ts(256, 1, true, None, false), // one duplicate: fine
+            ts(256, 1, true, None, false),     // one duplicate: fine
             ts(256, 1, false, Some(0), false), // adaptation only: keeps the CC
             ts(256, 2, true, None, false),
             ts(256, 4, true, None, false), // 3 missing: an error
@@ -451,7 +453,22 @@ mod tests {
     fn pes(pid: u16, cc: u8, pts: u64) -> [u8; 188] {
         let mut p = ts(pid, cc, true, None, false);
         p[1] |= 0x40;
-        let hdr = [0, 0, 1, 0xe0, 0, 0, 0x80, 0x80, 5, (0x21 | ((pts >> 29) & 0x0e)) as u8, (pts >> 22) as u8, (((pts >> 14) & 0xfe) | 1) as u8, (pts >> 7) as u8, (((pts << 1) & 0xfe) | 1) as u8];
+        let hdr = [
+            0,
+            0,
+            1,
+            0xe0,
+            0,
+            0,
+            0x80,
+            0x80,
+            5,
+            (0x21 | ((pts >> 29) & 0x0e)) as u8,
+            (pts >> 22) as u8,
+            (((pts >> 14) & 0xfe) | 1) as u8,
+            (pts >> 7) as u8,
+            (((pts << 1) & 0xfe) | 1) as u8,
+        ];
         p[4..4 + hdr.len()].copy_from_slice(&hdr);
         p
     }

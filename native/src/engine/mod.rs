@@ -35,11 +35,7 @@ pub struct Engine {
 
 impl Engine {
     /// Start `body` on a named thread; it must return soon after `stop` is set.
-    pub fn spawn<S: EngineState + 'static>(
-        name: &str,
-        state: Arc<S>,
-        body: impl FnOnce(Arc<S>, Arc<AtomicBool>) + Send + 'static,
-    ) -> std::io::Result<Engine> {
+    pub fn spawn<S: EngineState + 'static>(name: &str, state: Arc<S>, body: impl FnOnce(Arc<S>, Arc<AtomicBool>) + Send + 'static) -> std::io::Result<Engine> {
         let stop = Arc::new(AtomicBool::new(false));
         let (s2, stop2) = (state.clone(), stop.clone());
         let s3 = state.clone();

@@ -120,14 +120,7 @@ fn account(r: &Responder, sent: u64) -> Accounting {
     let received_since = received.min(since_first);
     let unanswered_since = since_first - received_since;
     let refused_since_first = refused.saturating_sub(r.refused_before_first).min(unanswered_since);
-    Accounting {
-        received,
-        refused,
-        lost,
-        judged: sent - refused,
-        since_first,
-        lost_since_first: unanswered_since - refused_since_first,
-    }
+    Accounting { received, refused, lost, judged: sent - refused, since_first, lost_since_first: unanswered_since - refused_since_first }
 }
 
 fn percent(part: u64, whole: u64) -> f64 {
@@ -167,7 +160,6 @@ pub fn state(cfg: PingConfig) -> Arc<PingerState> {
     let rt_offset = realtime_ns() as i128 - started as i128;
     Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()) })
 }
-
 
 impl PingerState {
     fn responder_js(&self, r: &Responder, sent: u64) -> JsVal {
@@ -298,18 +290,20 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
     while !stop.load(Ordering::Relaxed) {
         let now = monotonic_ns();
         if let Some(d) = cfg.deadline_ns
-            && now - start >= d {
-                break;
-            }
+            && now - start >= d
+        {
+            break;
+        }
         let all_sent = cfg.count.is_some_and(|c| seq >= c);
         if all_sent && sending_done_at.is_none() {
             sending_done_at = Some(now);
             lock(&st.inner).sending_done = true;
         }
         if let Some(t) = sending_done_at
-            && now - t >= cfg.wait_ns {
-                break;
-            }
+            && now - t >= cfg.wait_ns
+        {
+            break;
+        }
         let next_send = start + seq * cfg.interval_ns;
         if !all_sent && now >= next_send {
             wire::stamp_probe(tx.slot_mut(0), seq, realtime_ns(), monotonic_ns());

@@ -16,13 +16,13 @@ use std::sync::{Arc, Mutex};
 
 use super::recv_loop::{Flow, drain};
 use super::{EngineState, lock, ns_to_ms};
+use crate::analysis::merge::{MAX_MERGED, Merge};
+use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::probe::wire::{self, DecodeError, MalformedReason, Packet};
-use crate::analysis::merge::{MAX_MERGED, Merge};
-use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
 use crate::stats::arrival::{ArrivalPattern, Outage, Timeline};
 use crate::stats::jitter::DelayJitter;
 use crate::stats::sequence::{Observation, SequenceTracker, WINDOW};
@@ -297,10 +297,11 @@ impl Inner {
         let analysis_opts = self.analysis_opts;
         let Some(g) = self.groups.get_mut(gi) else { return };
         if let Some(dst) = meta.dst
-            && dst != g.group {
-                self.totals.unexpected += 1;
-                return;
-            }
+            && dst != g.group
+        {
+            self.totals.unexpected += 1;
+            return;
+        }
         let group = g.group;
         let listened = ListenedFrom { joined_mono: g.joined_mono, first_packet_mono: g.first_mono };
         g.packets += 1;
@@ -435,7 +436,6 @@ impl Inner {
     }
 }
 
-
 /// The end of the window (`now`) and its start, for every time-aware figure.
 #[derive(Clone, Copy)]
 struct Window {
@@ -533,10 +533,24 @@ fn per_second(count: f64, span_ns: u64) -> f64 {
 fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
     let span = w.now_mono.saturating_sub(s.first_mono);
     if s.probes > 0 && s.probes >= s.foreign {
-        return vec![("kind", JsVal::from("mcast-probe")), ("confidence", JsVal::Num(1.0)), ("rtp", JsVal::Null), ("ts", JsVal::Null), ("mdi", JsVal::Null), ("sequence", JsVal::Null)];
+        return vec![
+            ("kind", JsVal::from("mcast-probe")),
+            ("confidence", JsVal::Num(1.0)),
+            ("rtp", JsVal::Null),
+            ("ts", JsVal::Null),
+            ("mdi", JsVal::Null),
+            ("sequence", JsVal::Null),
+        ];
     }
     let Some(a) = s.analysis.as_deref() else {
-        return vec![("kind", JsVal::from("unknown")), ("confidence", JsVal::Num(0.0)), ("rtp", JsVal::Null), ("ts", JsVal::Null), ("mdi", JsVal::Null), ("sequence", JsVal::Null)];
+        return vec![
+            ("kind", JsVal::from("unknown")),
+            ("confidence", JsVal::Num(0.0)),
+            ("rtp", JsVal::Null),
+            ("ts", JsVal::Null),
+            ("mdi", JsVal::Null),
+            ("sequence", JsVal::Null),
+        ];
     };
     let rtp = a.rtp.as_ref().map_or(JsVal::Null, |r| {
         let (clock, inferred) = match r.clock() {
@@ -561,7 +575,8 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .build()
     });
     let ts = a.ts.as_ref().map_or(JsVal::Null, |t| {
-        let programs: Vec<JsVal> = t.programs().iter().map(|&(p, pid)| JsVal::obj().set("program", u32::from(p)).set("pmtPid", u32::from(pid)).build()).collect();
+        let programs: Vec<JsVal> =
+            t.programs().iter().map(|&(p, pid)| JsVal::obj().set("program", u32::from(p)).set("pmtPid", u32::from(pid)).build()).collect();
         let pids: Vec<JsVal> = t
             .pids()
             .into_iter()
@@ -621,14 +636,7 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .set("heartbeats", f.heartbeats)
             .build()
     });
-    vec![
-        ("kind", JsVal::from(a.kind().as_str())),
-        ("confidence", JsVal::Num(a.confidence())),
-        ("rtp", rtp),
-        ("ts", ts),
-        ("mdi", mdi),
-        ("sequence", sequence),
-    ]
+    vec![("kind", JsVal::from(a.kind().as_str())), ("confidence", JsVal::Num(a.confidence())), ("rtp", rtp), ("ts", ts), ("mdi", mdi), ("sequence", sequence)]
 }
 
 fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
@@ -694,14 +702,7 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
         .set("lost", lost)
         .set("duplicates", dup)
         .set("reordered", reord)
-        .set(
-            "ttl",
-            JsVal::obj()
-                .set("min", JsVal::opt_num(s.ttl_min))
-                .set("max", JsVal::opt_num(s.ttl_max))
-                .set("last", JsVal::opt_num(s.ttl_last))
-                .build(),
-        )
+        .set("ttl", JsVal::obj().set("min", JsVal::opt_num(s.ttl_min)).set("max", JsVal::opt_num(s.ttl_max)).set("last", JsVal::opt_num(s.ttl_last)).build())
         .set("firstArrival", s.first_rt as f64 / 1e6)
         .set("lastArrival", s.last_rt as f64 / 1e6)
         .set("firstSeenMs", w.since_start_ms(s.first_mono))
@@ -709,10 +710,7 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
         .set("arrival", arrival_js(&s.arrival, w))
         .set(
             "timeline",
-            JsVal::obj()
-                .set("bucketMs", ns_to_ms(width as f64))
-                .set("counts", JsVal::Arr(counts.into_iter().map(|c| JsVal::Num(c as f64)).collect()))
-                .build(),
+            JsVal::obj().set("bucketMs", ns_to_ms(width as f64)).set("counts", JsVal::Arr(counts.into_iter().map(|c| JsVal::Num(c as f64)).collect())).build(),
         )
         .set("probe", probe)
         .set("foreign", JsVal::obj().set("packets", s.foreign).set("bytes", s.foreign_bytes).build())

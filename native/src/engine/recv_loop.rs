@@ -23,12 +23,7 @@ const POLL_MS: i32 = 50;
 /// Run until `stop` is set, `on_batch` returns `Flow::Stop`, or a socket
 /// fails (the error is returned). `on_batch(socket_index, batch, n)` sees the
 /// `n` datagrams just received on that socket.
-pub fn drain(
-    sockets: &[&Socket],
-    stop: &AtomicBool,
-    batch: &mut RecvBatch,
-    on_batch: impl FnMut(usize, &RecvBatch, usize) -> Flow,
-) -> Result<(), NetError> {
+pub fn drain(sockets: &[&Socket], stop: &AtomicBool, batch: &mut RecvBatch, on_batch: impl FnMut(usize, &RecvBatch, usize) -> Flow) -> Result<(), NetError> {
     drain_ticking(sockets, stop, batch, on_batch, || {})
 }
 

@@ -298,9 +298,8 @@ impl Answerer {
         // learns nothing from us.
         let rate_refusal = matches!(verdict, Some(Refusal::SourceRate | Refusal::GlobalRate));
         let key: SessionKey = (from, probe.session, probe.sender_id);
-        let tallied = probe.sender_id & wire::SENDER_ID_WANTS_REFUSALS != 0
-            && (verdict.is_none() || rate_refusal)
-            && self.track(key, src, &probe, meta.len, now);
+        let tallied =
+            probe.sender_id & wire::SENDER_ID_WANTS_REFUSALS != 0 && (verdict.is_none() || rate_refusal) && self.track(key, src, &probe, meta.len, now);
         let refused = match verdict {
             None => None,
             Some(Refusal::Own) => Some(&mut c.refused_own),
@@ -446,12 +445,8 @@ impl Answerer {
             return;
         }
         self.last_tick = now;
-        let due: Vec<SessionKey> = self
-            .sessions
-            .iter()
-            .filter(|(_, t)| t.pending && now.saturating_sub(t.last_mono) >= t.quiet_ns())
-            .map(|(k, _)| *k)
-            .collect();
+        let due: Vec<SessionKey> =
+            self.sessions.iter().filter(|(_, t)| t.pending && now.saturating_sub(t.last_mono) >= t.quiet_ns()).map(|(k, _)| *k).collect();
         for key in due {
             let Some(t) = self.sessions.get(&key) else { continue };
             let (from, src, last, cap) = (t.from, t.src, t.last_probe, t.last_len);

@@ -75,11 +75,7 @@ impl EngineState for SenderState {
         let c = lock(&self.c);
         let elapsed = c.last_mono.saturating_sub(c.started_mono) as f64 / 1e9;
         let achieved = if elapsed > 0.0 && c.sent > 1 { (c.sent - 1) as f64 / elapsed } else { 0.0 };
-        let errors: Vec<JsVal> = c
-            .errors
-            .iter()
-            .map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build())
-            .collect();
+        let errors: Vec<JsVal> = c.errors.iter().map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build()).collect();
         JsVal::obj()
             .set("sent", c.sent)
             .set("refused", c.refused)
@@ -187,13 +183,15 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         let now = monotonic_ns();
         let elapsed = now - start;
         if let Some(d) = cfg.duration_ns
-            && elapsed >= d {
-                break;
-            }
+            && elapsed >= d
+        {
+            break;
+        }
         if let Some(n) = cfg.count
-            && seq >= n {
-                break;
-            }
+            && seq >= n
+        {
+            break;
+        }
         // Probe k is due at start + k*interval: send every probe due by now.
         let mut due = (elapsed as f64 / interval_ns).floor() as u64 + 1;
         if let Some(n) = cfg.count {

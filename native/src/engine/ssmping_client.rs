@@ -130,7 +130,6 @@ pub fn state(cfg: ClientConfig) -> Arc<ClientState> {
     Arc::new(ClientState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()) })
 }
 
-
 fn path_name(p: ReplyPath) -> &'static str {
     match p {
         ReplyPath::Unicast => "unicast",
@@ -257,14 +256,8 @@ fn fail(st: &ClientState, msg: String) {
 pub fn run(sock: Arc<MultipointSocket>, st: Arc<ClientState>, stop: Arc<AtomicBool>) {
     let cfg = st.cfg.clone();
     let local = sock.socket.local_addr().ok();
-    let mut req = RequestParams {
-        client_id: cfg.client_id,
-        seq: 0,
-        timestamp: Timestamp::default(),
-        request_version: false,
-        reply_size: None,
-        group: Some(cfg.group),
-    };
+    let mut req =
+        RequestParams { client_id: cfg.client_id, seq: 0, timestamp: Timestamp::default(), request_version: false, reply_size: None, group: Some(cfg.group) };
     let request_len = ssmping::encoded_request_len(&req);
     {
         let mut i = lock(&st.inner);

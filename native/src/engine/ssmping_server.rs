@@ -119,11 +119,7 @@ fn listener(family: Family, port: u16) -> NetResult<Listener> {
         s.set_multicast_ttl_v4(ssmping::SERVER_HOPS)?;
         s.set_multicast_loop_v4(true)?;
     }
-    let any = if v6 {
-        SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0))
-    } else {
-        SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port)
-    };
+    let any = if v6 { SocketAddr::V6(SocketAddrV6::new(Ipv6Addr::UNSPECIFIED, port, 0, 0)) } else { SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port) };
     // No SO_REUSEADDR: a second server on the port must fail, not share it.
     s.bind(&any)?;
     let local = s.local_addr()?;
@@ -234,7 +230,6 @@ fn error_name(e: &SsmpingError) -> &'static str {
         SsmpingError::VersionTooLong { .. } => "versionTooLong",
     }
 }
-
 
 impl EngineState for ServerState {
     fn fail(&self, why: String) {

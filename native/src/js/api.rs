@@ -361,10 +361,9 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let o = args.get(0, "options")?;
     let h = env.prop_u64(o, "socket")?.ok_or_else(|| JsError::invalid_arg("socket (a joined session handle) is required"))?;
     let sock = registry::socket(h.min(u64::from(u32::MAX)) as u32)?;
-    let session = sock
-        .session()
-        .filter(|s| s.mode == mp::JoinMode::Both)
-        .ok_or_else(|| JsError::new("E_NOT_JOINED", "the ssmping client needs a socket joined with JoinLeaf 'both' (it sends requests and receives both replies)"))?;
+    let session = sock.session().filter(|s| s.mode == mp::JoinMode::Both).ok_or_else(|| {
+        JsError::new("E_NOT_JOINED", "the ssmping client needs a socket joined with JoinLeaf 'both' (it sends requests and receives both replies)")
+    })?;
     let server = convert::parse_ip(&env.prop_string(o, "server")?.ok_or_else(|| JsError::invalid_arg("server is required"))?, "server")?;
     if server.is_ipv4() == session.group.is_ipv6() {
         return Err(JsError::new("E_FAMILY_MISMATCH", format!("server {server} and group {} are different address families", session.group)));

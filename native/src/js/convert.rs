@@ -26,7 +26,15 @@ pub fn protocol(p: &ProtocolInfo) -> JsVal {
         libc::SOCK_RAW => "raw",
         _ => "dgram",
     };
-    let plane = |rooted: bool| if !p.is_multipoint() { JsVal::Null } else if rooted { "rooted".into() } else { "nonrooted".into() };
+    let plane = |rooted: bool| {
+        if !p.is_multipoint() {
+            JsVal::Null
+        } else if rooted {
+            "rooted".into()
+        } else {
+            "nonrooted".into()
+        }
+    };
     JsVal::obj()
         .set("id", p.id)
         .set("name", p.name)
@@ -58,11 +66,7 @@ pub fn interface(i: &Interface) -> JsVal {
         .addrs
         .iter()
         .map(|a| {
-            JsVal::obj()
-                .set("family", if a.ip.is_ipv6() { "ipv6" } else { "ipv4" })
-                .set("address", a.ip.to_string())
-                .set("prefixLength", a.prefix_len)
-                .build()
+            JsVal::obj().set("family", if a.ip.is_ipv6() { "ipv6" } else { "ipv4" }).set("address", a.ip.to_string()).set("prefixLength", a.prefix_len).build()
         })
         .collect();
     JsVal::obj()

@@ -33,11 +33,7 @@ pub struct Env {
 
 /// Turn an N-API status into a Result; the only place statuses are inspected.
 fn check(status: napi_status, what: &str) -> JsResult<()> {
-    if status == NAPI_OK {
-        Ok(())
-    } else {
-        Err(JsError::new("ERR_NAPI", format!("N-API call {what} failed with status {status}")))
-    }
+    if status == NAPI_OK { Ok(()) } else { Err(JsError::new("ERR_NAPI", format!("N-API call {what} failed with status {status}"))) }
 }
 
 fn cstring(s: &str) -> CString {

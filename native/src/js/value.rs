@@ -67,38 +67,60 @@ impl ObjBuilder {
 }
 
 impl From<bool> for JsVal {
-    fn from(v: bool) -> Self { JsVal::Bool(v) }
+    fn from(v: bool) -> Self {
+        JsVal::Bool(v)
+    }
 }
 impl From<f64> for JsVal {
-    fn from(v: f64) -> Self { JsVal::Num(v) }
+    fn from(v: f64) -> Self {
+        JsVal::Num(v)
+    }
 }
 impl From<u8> for JsVal {
-    fn from(v: u8) -> Self { JsVal::Num(v as f64) }
+    fn from(v: u8) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 impl From<u16> for JsVal {
-    fn from(v: u16) -> Self { JsVal::Num(v as f64) }
+    fn from(v: u16) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 impl From<u32> for JsVal {
-    fn from(v: u32) -> Self { JsVal::Num(v as f64) }
+    fn from(v: u32) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 impl From<i32> for JsVal {
-    fn from(v: i32) -> Self { JsVal::Num(v as f64) }
+    fn from(v: i32) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 /// u64 counters below 2^53 are exact as numbers; JS sees plain numbers.
 impl From<u64> for JsVal {
-    fn from(v: u64) -> Self { JsVal::Num(v as f64) }
+    fn from(v: u64) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 impl From<usize> for JsVal {
-    fn from(v: usize) -> Self { JsVal::Num(v as f64) }
+    fn from(v: usize) -> Self {
+        JsVal::Num(v as f64)
+    }
 }
 impl From<String> for JsVal {
-    fn from(v: String) -> Self { JsVal::Str(v) }
+    fn from(v: String) -> Self {
+        JsVal::Str(v)
+    }
 }
 impl From<&str> for JsVal {
-    fn from(v: &str) -> Self { JsVal::Str(v.to_owned()) }
+    fn from(v: &str) -> Self {
+        JsVal::Str(v.to_owned())
+    }
 }
 impl<T: Into<JsVal>> From<Vec<T>> for JsVal {
-    fn from(v: Vec<T>) -> Self { JsVal::Arr(v.into_iter().map(Into::into).collect()) }
+    fn from(v: Vec<T>) -> Self {
+        JsVal::Arr(v.into_iter().map(Into::into).collect())
+    }
 }
 
 /// An error that crosses into JS as a Node-style system error: `code` is an

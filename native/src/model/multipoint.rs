@@ -48,7 +48,10 @@ impl JoinMode {
             JL_SENDER_ONLY => Ok(JoinMode::SenderOnly),
             JL_RECEIVER_ONLY => Ok(JoinMode::ReceiverOnly),
             JL_BOTH => Ok(JoinMode::Both),
-            _ => Err(CoreError::rule("E_JOIN_FLAGS", format!("JoinLeaf needs exactly one of JL_SENDER_ONLY (1), JL_RECEIVER_ONLY (2), JL_BOTH (4); got {flags:#x}"))),
+            _ => Err(CoreError::rule(
+                "E_JOIN_FLAGS",
+                format!("JoinLeaf needs exactly one of JL_SENDER_ONLY (1), JL_RECEIVER_ONLY (2), JL_BOTH (4); got {flags:#x}"),
+            )),
         }
     }
     pub fn receives(self) -> bool {
@@ -144,21 +147,24 @@ pub fn validate_roles(p: &ProtocolInfo, flags: u32) -> CoreResult<(ControlRole, 
     let d_root = flags & WSA_FLAG_MULTIPOINT_D_ROOT != 0;
     let d_leaf = flags & WSA_FLAG_MULTIPOINT_D_LEAF != 0;
     if c_root == c_leaf || d_root == d_leaf {
-        return Err(CoreError::rule(
-            "E_ROLE_FLAGS",
-            "A multipoint socket needs exactly one control role (c_root|c_leaf) and one data role (d_root|d_leaf).",
-        ));
+        return Err(CoreError::rule("E_ROLE_FLAGS", "A multipoint socket needs exactly one control role (c_root|c_leaf) and one data role (d_root|d_leaf)."));
     }
     if c_root && !p.control_plane_rooted() {
         return Err(CoreError::rule(
             "E_ROLE_UNSUPPORTED",
-            format!("{} has a non-rooted control plane; only leaf sockets exist (c_root needs XP1_MULTIPOINT_CONTROL_PLANE). IP multicast members are all leaves.", p.name),
+            format!(
+                "{} has a non-rooted control plane; only leaf sockets exist (c_root needs XP1_MULTIPOINT_CONTROL_PLANE). IP multicast members are all leaves.",
+                p.name
+            ),
         ));
     }
     if d_root && !p.data_plane_rooted() {
         return Err(CoreError::rule(
             "E_ROLE_UNSUPPORTED",
-            format!("{} has a non-rooted data plane; only leaf sockets exist (d_root needs XP1_MULTIPOINT_DATA_PLANE). IP multicast members are all leaves.", p.name),
+            format!(
+                "{} has a non-rooted data plane; only leaf sockets exist (d_root needs XP1_MULTIPOINT_DATA_PLANE). IP multicast members are all leaves.",
+                p.name
+            ),
         ));
     }
     Ok((if c_root { ControlRole::Root } else { ControlRole::Leaf }, if d_root { DataRole::Root } else { DataRole::Leaf }))
@@ -216,10 +222,16 @@ impl MultipointSocket {
             return Err(CoreError::rule("E_IN_SESSION", format!("This socket already belongs to a session; open another socket for {}.", req.group)));
         }
         if !self.family_of(&req.group) {
-            return Err(CoreError::rule("E_FAMILY_MISMATCH", format!("Group {} and the socket's protocol {} are different address families.", req.group, self.protocol.name)));
+            return Err(CoreError::rule(
+                "E_FAMILY_MISMATCH",
+                format!("Group {} and the socket's protocol {} are different address families.", req.group, self.protocol.name),
+            ));
         }
         if !req.group.is_multicast() {
-            return Err(CoreError::rule("E_NOT_MULTICAST", format!("{} is a unicast address. Multicast groups are 224.0.0.0/4 (IPv4) or ff00::/8 (IPv6).", req.group)));
+            return Err(CoreError::rule(
+                "E_NOT_MULTICAST",
+                format!("{} is a unicast address. Multicast groups are 224.0.0.0/4 (IPv4) or ff00::/8 (IPv6).", req.group),
+            ));
         }
         for s in &req.sources {
             if !self.family_of(s) {
@@ -230,9 +242,11 @@ impl MultipointSocket {
             }
         }
         if let IpAddr::V6(g) = req.group
-            && needs_scope_id(&g) && req.ifindex == 0 {
-                return Err(CoreError::rule("E_NEED_SCOPE_ID", format!("{g} is link-local or interface-local; say which interface with --interface.")));
-            }
+            && needs_scope_id(&g)
+            && req.ifindex == 0
+        {
+            return Err(CoreError::rule("E_NEED_SCOPE_ID", format!("{g} is link-local or interface-local; say which interface with --interface.")));
+        }
         let sock = &self.socket;
         let mut bound = self.bound.lock().unwrap_or_else(|e| e.into_inner());
         match req.mode {
@@ -336,7 +350,11 @@ impl MultipointSocket {
     /// OP-6: SIO_MULTIPOINT_LOOPBACK. On Linux a sender-side setting: whether
     /// what this socket sends is delivered to members on this host.
     pub fn set_loopback(&self, on: bool) -> CoreResult<()> {
-        if self.socket.is_v6() { self.socket.set_multicast_loop_v6(on)? } else { self.socket.set_multicast_loop_v4(on)? }
+        if self.socket.is_v6() {
+            self.socket.set_multicast_loop_v6(on)?
+        } else {
+            self.socket.set_multicast_loop_v4(on)?
+        }
         *self.loopback.lock().unwrap_or_else(|e| e.into_inner()) = on;
         Ok(())
     }
@@ -351,7 +369,11 @@ impl MultipointSocket {
             return Err(CoreError::rule("E_SCOPE_RANGE", format!("Scope (TTL/hop limit) must be 0-255; got {scope}.")));
         }
         let s = scope as u8;
-        if self.socket.is_v6() { self.socket.set_multicast_hops_v6(s)? } else { self.socket.set_multicast_ttl_v4(s)? }
+        if self.socket.is_v6() {
+            self.socket.set_multicast_hops_v6(s)?
+        } else {
+            self.socket.set_multicast_ttl_v4(s)?
+        }
         *self.scope.lock().unwrap_or_else(|e| e.into_inner()) = s;
         Ok(())
     }

@@ -18,12 +18,7 @@ pub fn to_raw(addr: &SocketAddr) -> RawAddr {
     let mut storage = libc::sockaddr_storage::default();
     let len = match addr {
         SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as u16,
-                sin_port: a.port().to_be(),
-                sin_addr: v4_in_addr(*a.ip()),
-                sin_zero: [0; 8],
-            };
+            let sin = libc::sockaddr_in { sin_family: libc::AF_INET as u16, sin_port: a.port().to_be(), sin_addr: v4_in_addr(*a.ip()), sin_zero: [0; 8] };
             write_into(&mut storage, &sin);
             core::mem::size_of::<libc::sockaddr_in>()
         }

@@ -132,12 +132,7 @@ impl RecvBatch {
         let truncated = h.msg_hdr.msg_flags & libc::MSG_TRUNC != 0;
         let len = wire_len.min(self.slot);
         let payload = &self.bufs[i * self.slot..i * self.slot + len];
-        let mut meta = RecvMeta {
-            len: wire_len,
-            truncated,
-            from: addr::from_raw(&self.names[i], h.msg_hdr.msg_namelen as usize),
-            ..Default::default()
-        };
+        let mut meta = RecvMeta { len: wire_len, truncated, from: addr::from_raw(&self.names[i], h.msg_hdr.msg_namelen as usize), ..Default::default() };
         let ctrl_words = &self.ctrl[i * CTRL_WORDS..(i + 1) * CTRL_WORDS];
         parse_cmsgs(words_as_bytes(ctrl_words), h.msg_hdr.msg_controllen.min(CTRL_WORDS * 8), &mut meta);
         Some((payload, meta))

@@ -35,9 +35,7 @@ impl Socket {
     fn setsockopt<T: Copy>(&self, level: i32, name: i32, value: &T, what: &'static str) -> NetResult<()> {
         // SAFETY: `value` points to a live, initialised T of the size passed;
         // the kernel only reads it.
-        let r = unsafe {
-            libc::setsockopt(self.fd.as_raw_fd(), level, name, (value as *const T).cast(), core::mem::size_of::<T>() as u32)
-        };
+        let r = unsafe { libc::setsockopt(self.fd.as_raw_fd(), level, name, (value as *const T).cast(), core::mem::size_of::<T>() as u32) };
         cvt(r, what).map(|_| ())
     }
 
@@ -254,9 +252,8 @@ impl Socket {
     pub fn send_to(&self, buf: &[u8], to: &SocketAddr) -> NetResult<usize> {
         let raw: RawAddr = addr::to_raw(to);
         // SAFETY: `buf` is live for its length; `raw` holds a valid sockaddr.
-        let r = unsafe {
-            libc::sendto(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0, (&raw.storage as *const libc::sockaddr_storage).cast(), raw.len)
-        };
+        let r =
+            unsafe { libc::sendto(self.fd.as_raw_fd(), buf.as_ptr().cast(), buf.len(), 0, (&raw.storage as *const libc::sockaddr_storage).cast(), raw.len) };
         cvt_size(r, "sendto")
     }
 

@@ -142,9 +142,7 @@ impl Expect {
         match (self, packet) {
             (Expect::Anything, _) => true,
             (Expect::Probe(want), Packet::Probe(got)) => want == got,
-            (Expect::Reply(want, want_name), Packet::Reply(got)) => {
-                Reply { name: "", ..*got } == *want && got.name == want_name
-            }
+            (Expect::Reply(want, want_name), Packet::Reply(got)) => Reply { name: "", ..*got } == *want && got.name == want_name,
             _ => false,
         }
     }
@@ -498,11 +496,7 @@ mod tests {
         assert_eq!(report.malformed, report.malformed_by_reason.iter().sum::<u64>());
         assert!(report.probes > 0 && report.replies > 0 && report.foreign > 0);
         for reason in MalformedReason::ALL {
-            assert!(
-                report.malformed_by_reason.get(reason.index()).is_some_and(|&n| n > 0),
-                "the generator never produced {}",
-                reason.as_str()
-            );
+            assert!(report.malformed_by_reason.get(reason.index()).is_some_and(|&n| n > 0), "the generator never produced {}", reason.as_str());
         }
         assert!(report.is_clean());
     }

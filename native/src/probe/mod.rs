@@ -8,7 +8,4 @@ pub mod ssmping;
 pub mod wire;
 
 pub use fuzz::{FuzzReport, fuzz_decode};
-pub use wire::{
-    Clock, DecodeError, EncodeError, MalformedReason, Packet, Probe, ProbeHeader, Reply, decode, encode_probe,
-    encode_reply, stamp_probe,
-};
+pub use wire::{Clock, DecodeError, EncodeError, MalformedReason, Packet, Probe, ProbeHeader, Reply, decode, encode_probe, encode_reply, stamp_probe};

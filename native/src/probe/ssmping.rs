@@ -34,16 +34,7 @@
 //! [`encode_reply`] never produces more bytes than the request it answers.
 
 #![forbid(unsafe_code)]
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::indexing_slicing,
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::arithmetic_side_effects
-    )
-)]
+#![cfg_attr(not(test), deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::arithmetic_side_effects))]
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -450,15 +441,11 @@ pub fn decode(buf: &[u8]) -> Result<SsmpingMessage<'_>, SsmpingError> {
             opt::TIMESTAMP => {
                 let bytes: [u8; 8] = tlv.value.try_into().map_err(|_| bad_len)?;
                 let [s0, s1, s2, s3, u0, u1, u2, u3] = bytes;
-                let ts = Timestamp {
-                    secs: u32::from_be_bytes([s0, s1, s2, s3]),
-                    micros: u32::from_be_bytes([u0, u1, u2, u3]),
-                };
+                let ts = Timestamp { secs: u32::from_be_bytes([s0, s1, s2, s3]), micros: u32::from_be_bytes([u0, u1, u2, u3]) };
                 set_once(&mut msg.timestamp, ts, duplicate)?;
             }
             opt::GROUP => {
-                let group = parse_group(tlv.value)
-                    .ok_or(SsmpingError::BadGroup { offset: tlv.offset, len: tlv.value.len() })?;
+                let group = parse_group(tlv.value).ok_or(SsmpingError::BadGroup { offset: tlv.offset, len: tlv.value.len() })?;
                 set_once(&mut msg.group, group, duplicate)?;
             }
             opt::RQVER => {
@@ -614,8 +601,7 @@ impl ReplyPolicy<'static> {
 
     /// What Debian's ssmpingd 0.9.1 does (its version string, padding up to
     /// 65535 bytes). For tests and documentation only: it amplifies.
-    pub const SSMPINGD: ReplyPolicy<'static> =
-        ReplyPolicy { server_version: Some(DEBIAN_SERVER_VERSION), max_growth: MAX_MESSAGE_LEN };
+    pub const SSMPINGD: ReplyPolicy<'static> = ReplyPolicy { server_version: Some(DEBIAN_SERVER_VERSION), max_growth: MAX_MESSAGE_LEN };
 }
 
 /// Longest reply `policy` allows for `request` (before `out`'s own limit).
@@ -635,11 +621,7 @@ pub fn reply_limit(request: &SsmpingMessage<'_>, policy: &ReplyPolicy<'_>) -> us
 /// With [`ReplyPolicy::MCAST`] the result is exactly `request.len()` bytes.
 /// The same bytes are sent twice: unicast to the client and to the group
 /// chosen by [`reply_group`].
-pub fn encode_reply_into(
-    request: &SsmpingMessage<'_>,
-    policy: &ReplyPolicy<'_>,
-    out: &mut [u8],
-) -> Result<usize, SsmpingError> {
+pub fn encode_reply_into(request: &SsmpingMessage<'_>, policy: &ReplyPolicy<'_>, out: &mut [u8]) -> Result<usize, SsmpingError> {
     if request.kind != Kind::Request {
         return Err(SsmpingError::NotARequest);
     }
@@ -949,8 +931,7 @@ mod tests {
     const V4_V_REPLY: &str = "41000100040000139f0002000400000001000300086b082c6a000ae328000500000004000501e82bd3ea\
                               0006001c302e392e312028323030383034313829205b61736d5d5b73697a655d";
     /// `ssmping -v -c 2 -s 200 127.0.0.1`, first request (48 bytes) ...
-    const V4_V_S200_REQ: &str =
-        "510001000400000fe60002000400000001000300086b082c120000a310000500000007000200c80004000501e82bd3ea";
+    const V4_V_S200_REQ: &str = "510001000400000fe60002000400000001000300086b082c120000a310000500000007000200c80004000501e82bd3ea";
     /// ... ssmpingd's 200-byte reply starts with these 84 bytes (echo, VER, PAD
     /// header 0008 0074); the remaining 116 bytes were zeros.
     const V4_V_S200_REPLY_HEAD: &str = "410001000400000fe60002000400000001000300086b082c120000a310000500000007000200c80004000501e82bd3ea\
@@ -960,18 +941,15 @@ mod tests {
     const V4_S30_REQ: &str = "5100010004000013a10002000400000001000300086b082c6b000b0e0300070002001e0004000501e82bd3ea";
     /// `ssmping -s 1500 -c 1 127.0.0.1`: the 1500-byte reply was the echo, PAD
     /// header 0008 05ac, then 1452 zeros.
-    const V4_S1500_REQ: &str =
-        "5100010004000013a30002000400000001000300086b082c6c000b2fc90007000205dc0004000501e82bd3ea";
+    const V4_S1500_REQ: &str = "5100010004000013a30002000400000001000300086b082c6c000b2fc90007000205dc0004000501e82bd3ea";
     /// `asmping -c 2 224.3.3.3 127.0.0.1`, first request: group forced to
     /// 224.3.3.234; the multicast reply went to 224.3.3.234.
     const V4_ASM_REQ: &str = "5100010004000010150002000400000001000300086b082c140000c5b70004000501e00303ea";
     /// `ssmping -6 -c 2 fd00:4321::1` (client and ssmpingd in two netns joined
     /// by a veth pair), first request, 50 bytes; replies were the echo.
-    const V6_REQ: &str =
-        "5100010004000012710002000400000001000300086b082c3a0003afe60004001102ff3e0000000000000000000043211234";
+    const V6_REQ: &str = "5100010004000012710002000400000001000300086b082c3a0003afe60004001102ff3e0000000000000000000043211234";
     /// `asmping -c 2 ff15::9 fd00:4321::1`: group forced to ff15::4321:1234.
-    const V6_ASM_REQ: &str =
-        "5100010004000012910002000400000001000300086b082c3e0003f6fe0004001102ff150000000000000000000043211234";
+    const V6_ASM_REQ: &str = "5100010004000012910002000400000001000300086b082c3e0003f6fe0004001102ff150000000000000000000043211234";
 
     #[test]
     fn decodes_captured_ssmping_request() {
@@ -986,8 +964,7 @@ mod tests {
         assert_eq!(m.group, Some(GroupOption { addr: v4(232, 43, 211, 234), encoding: GroupEncoding::Ssmping }));
         assert!(!m.version_requested);
         assert_eq!(m.reply_size, None);
-        let kinds: Vec<(u16, usize, usize)> =
-            m.tlvs().map(|t| t.unwrap()).map(|t| (t.kind, t.value.len(), t.offset)).collect();
+        let kinds: Vec<(u16, usize, usize)> = m.tlvs().map(|t| t.unwrap()).map(|t| (t.kind, t.value.len(), t.offset)).collect();
         assert_eq!(kinds, vec![(1, 4, 1), (2, 4, 9), (3, 8, 17), (4, 5, 29)]);
         assert_eq!(decode(&hex(V4_REQ_SEQ3)).unwrap().seq, Some(3));
     }
@@ -1038,14 +1015,7 @@ mod tests {
             (V6_ASM_REQ, 0x1291, 1, (0x6b08_2c3e, 0x0003_f6fe), false, None, Some(v6("ff15::4321:1234"))),
         ];
         for (wire, pid, seq, (secs, micros), request_version, reply_size, group) in cases {
-            let params = RequestParams {
-                client_id: pid,
-                seq,
-                timestamp: Timestamp { secs, micros },
-                request_version,
-                reply_size,
-                group,
-            };
+            let params = RequestParams { client_id: pid, seq, timestamp: Timestamp { secs, micros }, request_version, reply_size, group };
             let want = hex(wire);
             assert_eq!(encode_request(&params), want, "vector {wire}");
             assert_eq!(encoded_request_len(&params), want.len());
@@ -1099,10 +1069,7 @@ mod tests {
             // RQVER after GROUP: ssmpingd's parser stopped at GROUP, no version.
             ("510004000501e82bd3ea00050000", "410004000501e82bd3ea00050000"),
             // RQVER before GROUP: version appended.
-            (
-                "51000500000004000501e82bd3ea",
-                "41000500000004000501e82bd3ea0006001c302e392e312028323030383034313829205b61736d5d5b73697a655d",
-            ),
+            ("51000500000004000501e82bd3ea", "41000500000004000501e82bd3ea0006001c302e392e312028323030383034313829205b61736d5d5b73697a655d"),
             // REPLYSIZE 5 < 7-byte request: plain echo.
             ("51000700020005", "41000700020005"),
             // RFC 6450 group encoding: echoed (ssmpingd used its default group).
@@ -1147,10 +1114,7 @@ mod tests {
         let req = hex(V4_REQ);
         let m = decode(&req).unwrap();
         let mut out = [0u8; 37];
-        assert_eq!(
-            encode_reply_into(&m, &ReplyPolicy::MCAST, &mut out),
-            Err(SsmpingError::BufferTooSmall { needed: 38, available: 37 })
-        );
+        assert_eq!(encode_reply_into(&m, &ReplyPolicy::MCAST, &mut out), Err(SsmpingError::BufferTooSmall { needed: 38, available: 37 }));
         // A short buffer limits growth instead of failing.
         let mut out = [0u8; 40];
         assert_eq!(encode_reply_into(&m, &ReplyPolicy::SSMPINGD, &mut out), Ok(38));
@@ -1165,10 +1129,7 @@ mod tests {
         // ssmpingd echoed every one of these (v4-ssmpingd-crafted.hex); mcast drops them.
         assert_eq!(decode(&[]), Err(SsmpingError::Empty));
         assert_eq!(decode(&hex("5178797a")), Err(SsmpingError::TrailingBytes { offset: 1, len: 3 }));
-        assert_eq!(
-            decode(&hex("510002000a0000")),
-            Err(SsmpingError::TruncatedTlv { offset: 1, kind: 2, declared: 10, available: 2 })
-        );
+        assert_eq!(decode(&hex("510002000a0000")), Err(SsmpingError::TruncatedTlv { offset: 1, kind: 2, declared: 10, available: 2 }));
         assert_eq!(decode(&hex("510004000401e82bd3")), Err(SsmpingError::BadGroup { offset: 1, len: 4 }));
         assert_eq!(decode(&hex("5100070003001000")), Err(SsmpingError::BadLength { offset: 1, kind: 7, len: 3 }));
         // ssmpingd ignores anything not starting with 'Q'; so does a responder.
@@ -1179,10 +1140,7 @@ mod tests {
         assert_eq!(decode(&hex("5100010000")), Err(SsmpingError::BadLength { offset: 1, kind: 1, len: 0 }));
         assert_eq!(decode(&hex("51000200020001")), Err(SsmpingError::BadLength { offset: 1, kind: 2, len: 2 }));
         assert_eq!(decode(&hex("41000600 00")), Err(SsmpingError::BadLength { offset: 1, kind: 6, len: 0 }));
-        assert_eq!(
-            decode(&hex("51 0002000400000001 0002000400000002")),
-            Err(SsmpingError::DuplicateOption { offset: 9, kind: 2 })
-        );
+        assert_eq!(decode(&hex("51 0002000400000001 0002000400000002")), Err(SsmpingError::DuplicateOption { offset: 9, kind: 2 }));
         assert_eq!(decode(&hex("51 00050000 00050000")), Err(SsmpingError::DuplicateOption { offset: 5, kind: 5 }));
         assert_eq!(decode(&hex("51000400050300000000")), Err(SsmpingError::BadGroup { offset: 1, len: 5 }));
         // Unknown options are fine, and may repeat.
@@ -1192,9 +1150,7 @@ mod tests {
         // A bare request is well formed (ssmpingd answers it too).
         assert_eq!(decode(b"Q").unwrap().tlvs().count(), 0);
         // Errors render.
-        assert!(
-            SsmpingError::TruncatedTlv { offset: 1, kind: 2, declared: 10, available: 2 }.to_string().contains("10")
-        );
+        assert!(SsmpingError::TruncatedTlv { offset: 1, kind: 2, declared: 10, available: 2 }.to_string().contains("10"));
     }
 
     #[test]
@@ -1212,14 +1168,7 @@ mod tests {
     #[test]
     fn reply_group_rules() {
         let req = |g: Option<IpAddr>| {
-            encode_request(&RequestParams {
-                client_id: 7,
-                seq: 1,
-                timestamp: Timestamp::default(),
-                request_version: false,
-                reply_size: None,
-                group: g,
-            })
+            encode_request(&RequestParams { client_id: 7, seq: 1, timestamp: Timestamp::default(), request_version: false, reply_size: None, group: g })
         };
         let rg = |g: Option<IpAddr>, f: Family| reply_group(&decode(&req(g)).unwrap(), f);
 
@@ -1231,32 +1180,17 @@ mod tests {
         assert_eq!(rg(Some(v4(224, 3, 3, 234)), Family::V4).addr(), Some(v4(224, 3, 3, 234)));
         assert_eq!(rg(Some(v6("ff15::4321:1234")), Family::V6).addr(), Some(v6("ff15::4321:1234")));
         // ssmpingd logged "invalid group address 224.1.1.1" and sent unicast only.
-        assert_eq!(
-            rg(Some(v4(224, 1, 1, 1)), Family::V4),
-            ReplyGroup::Refused { requested: v4(224, 1, 1, 1), reason: GroupRefusal::NotSsmpingGroupId }
-        );
+        assert_eq!(rg(Some(v4(224, 1, 1, 1)), Family::V4), ReplyGroup::Refused { requested: v4(224, 1, 1, 1), reason: GroupRefusal::NotSsmpingGroupId });
         // ssmpingd reflected to 127.0.0.234 and sent to 224.0.0.234 (captured); mcast refuses.
-        assert_eq!(
-            rg(Some(v4(127, 0, 0, 234)), Family::V4),
-            ReplyGroup::Refused { requested: v4(127, 0, 0, 234), reason: GroupRefusal::NotMulticast }
-        );
-        assert_eq!(
-            rg(Some(v4(224, 0, 0, 234)), Family::V4),
-            ReplyGroup::Refused { requested: v4(224, 0, 0, 234), reason: GroupRefusal::ReservedScope }
-        );
+        assert_eq!(rg(Some(v4(127, 0, 0, 234)), Family::V4), ReplyGroup::Refused { requested: v4(127, 0, 0, 234), reason: GroupRefusal::NotMulticast });
+        assert_eq!(rg(Some(v4(224, 0, 0, 234)), Family::V4), ReplyGroup::Refused { requested: v4(224, 0, 0, 234), reason: GroupRefusal::ReservedScope });
         assert_eq!(
             rg(Some(v6("2001:db8::4321:1234")), Family::V6),
             ReplyGroup::Refused { requested: v6("2001:db8::4321:1234"), reason: GroupRefusal::NotMulticast }
         );
-        assert_eq!(
-            rg(Some(v6("ff01::4321:1234")), Family::V6),
-            ReplyGroup::Refused { requested: v6("ff01::4321:1234"), reason: GroupRefusal::ReservedScope }
-        );
+        assert_eq!(rg(Some(v6("ff01::4321:1234")), Family::V6), ReplyGroup::Refused { requested: v6("ff01::4321:1234"), reason: GroupRefusal::ReservedScope });
         // ssmpingd failed with EAFNOSUPPORT on this one (captured).
-        assert_eq!(
-            rg(Some(v6("ff3e::4321:1234")), Family::V4),
-            ReplyGroup::Refused { requested: v6("ff3e::4321:1234"), reason: GroupRefusal::FamilyMismatch }
-        );
+        assert_eq!(rg(Some(v6("ff3e::4321:1234")), Family::V4), ReplyGroup::Refused { requested: v6("ff3e::4321:1234"), reason: GroupRefusal::FamilyMismatch });
         assert_eq!(rg(Some(v6("ff3e::4321:1234")), Family::V4).addr(), None);
     }
 
@@ -1278,10 +1212,7 @@ mod tests {
         assert_eq!(sent.micros_until(Timestamp { secs: 0x6b08_2c0f, micros: 0x831e + 280 }), Some(280));
         assert_eq!(sent.micros_until(Timestamp { secs: 0x6b08_2c10, micros: 0 }), Some(1_000_000 - 0x831e));
         assert_eq!(sent.micros_until(Timestamp { secs: 0x6b08_2c0e, micros: 999_999 }), None);
-        assert_eq!(
-            Timestamp::from_unix_micros(1_700_000_000_123_456),
-            Timestamp { secs: 1_700_000_000, micros: 123_456 }
-        );
+        assert_eq!(Timestamp::from_unix_micros(1_700_000_000_123_456), Timestamp { secs: 1_700_000_000, micros: 123_456 });
         let extreme = Timestamp { secs: u32::MAX, micros: u32::MAX };
         assert_eq!(Timestamp::default().micros_until(extreme), Some(u64::from(u32::MAX) * 1_000_001));
         assert_eq!(extreme.micros_until(Timestamp::default()), None);
@@ -1363,10 +1294,7 @@ mod tests {
             }
             check_invariants(&buf);
         }
-        let seeds: Vec<Vec<u8>> = [V4_REQ, V4_V_REQ, V4_V_S200_REQ, V4_S30_REQ, V4_ASM_REQ, V6_REQ, V4_V_REPLY]
-            .iter()
-            .map(|s| hex(s))
-            .collect();
+        let seeds: Vec<Vec<u8>> = [V4_REQ, V4_V_REQ, V4_V_S200_REQ, V4_S30_REQ, V4_ASM_REQ, V6_REQ, V4_V_REPLY].iter().map(|s| hex(s)).collect();
         for _ in 0..100_000 {
             let mut buf = seeds[rng.below(seeds.len())].clone();
             for _ in 0..1 + rng.below(4) {

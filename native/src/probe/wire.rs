@@ -471,14 +471,7 @@ pub fn stamp_probe(buf: &mut [u8], seq: u64, send_time_ns: u64, send_mono_ns: u6
 /// length). The name (cut to 64 bytes at a character boundary) is included
 /// only if `49 + name_len <= cap`, otherwise the bare 48-byte reply is sent.
 /// Returns 0 — send nothing — if `cap` or `out` cannot hold 48 bytes.
-pub fn encode_reply(
-    probe: &Probe,
-    recv_ttl: Option<u8>,
-    recv_time_ns: u64,
-    name: &str,
-    cap: usize,
-    out: &mut [u8],
-) -> usize {
+pub fn encode_reply(probe: &Probe, recv_ttl: Option<u8>, recv_time_ns: u64, name: &str, cap: usize, out: &mut [u8]) -> usize {
     encode_reply_with(probe, recv_ttl, recv_time_ns, name, None, cap, out).len
 }
 
@@ -836,10 +829,7 @@ mod tests {
         let mut long = vec![0u8; 65_536];
         assert_eq!(encode_probe(&probe_header(0), &mut long), Err(EncodeError::BufferTooLong { len: 65_536 }));
         let mut buf = [0u8; 100];
-        assert_eq!(
-            encode_probe(&probe_header(99), &mut buf),
-            Err(EncodeError::LengthMismatch { header: 99, buffer: 100 })
-        );
+        assert_eq!(encode_probe(&probe_header(99), &mut buf), Err(EncodeError::LengthMismatch { header: 99, buffer: 100 }));
     }
 
     #[test]
@@ -1045,11 +1035,11 @@ mod tests {
                 assert!(enc.len <= cap, "cap {cap}: {} bytes", enc.len);
                 let expected = match cap {
                     0..48 => 0,
-                    48..60 => 48,               // bare: neither block nor name fits
-                    60..75 => 60,               // the block alone (the name does not fit either way)
-                    75..87 if news => 60,       // news: the block wins over the name
-                    75..87 => 75,               // no news: the name, v1 layout
-                    _ => 87,                    // both
+                    48..60 => 48,         // bare: neither block nor name fits
+                    60..75 => 60,         // the block alone (the name does not fit either way)
+                    75..87 if news => 60, // news: the block wins over the name
+                    75..87 => 75,         // no news: the name, v1 layout
+                    _ => 87,              // both
                 };
                 assert_eq!(enc.len, expected, "cap {cap}, news {news}");
                 if enc.len > 0 {

@@ -50,15 +50,7 @@ impl std::fmt::Debug for LatencySummary {
 
 impl LatencySummary {
     pub fn new() -> Self {
-        LatencySummary {
-            buckets: vec![0; BUCKETS].into_boxed_slice(),
-            count: 0,
-            min: u64::MAX,
-            max: 0,
-            sum: 0,
-            welford_mean: 0.0,
-            welford_m2: 0.0,
-        }
+        LatencySummary { buckets: vec![0; BUCKETS].into_boxed_slice(), count: 0, min: u64::MAX, max: 0, sum: 0, welford_mean: 0.0, welford_m2: 0.0 }
     }
 
     pub fn record(&mut self, ns: u64) {

@@ -149,8 +149,7 @@ impl SequenceTracker {
     /// A number `WINDOW` or more away: a stray, unless it is the last of
     /// `CONFIRM_STRAYS` close together, which move the stream there.
     fn stray(&mut self, seq: u64) -> Observation {
-        let close = self.pending_len > 0
-            && self.pending[..self.pending_len].iter().all(|&p| p.abs_diff(seq) <= CONFIRM_SPAN && p != seq);
+        let close = self.pending_len > 0 && self.pending[..self.pending_len].iter().all(|&p| p.abs_diff(seq) <= CONFIRM_SPAN && p != seq);
         if !close {
             self.pending_len = 0;
         }

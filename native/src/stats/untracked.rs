@@ -51,12 +51,7 @@ impl<K: Hash + Eq> Untracked<K> {
 
     /// `{ packets, bytes, senders, sendersCapped }`.
     pub fn js(&self) -> JsVal {
-        JsVal::obj()
-            .set("packets", self.packets)
-            .set("bytes", self.bytes)
-            .set("senders", self.keys.len())
-            .set("sendersCapped", self.capped)
-            .build()
+        JsVal::obj().set("packets", self.packets).set("bytes", self.bytes).set("senders", self.keys.len()).set("sendersCapped", self.capped).build()
     }
 }
 

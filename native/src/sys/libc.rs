@@ -8,7 +8,7 @@
 #![allow(non_camel_case_types, dead_code)]
 
 use core::ffi::{c_char, c_int, c_uint, c_void};
-use core::mem::{offset_of, size_of, align_of};
+use core::mem::{align_of, offset_of, size_of};
 
 pub type socklen_t = u32;
 pub type sa_family_t = u16;

@@ -68,7 +68,14 @@ unsafe extern "C" {
     pub fn napi_set_named_property(env: napi_env, object: napi_value, name: *const c_char, value: napi_value) -> napi_status;
     pub fn napi_has_named_property(env: napi_env, object: napi_value, name: *const c_char, result: *mut bool) -> napi_status;
 
-    pub fn napi_get_cb_info(env: napi_env, info: napi_callback_info, argc: *mut usize, argv: *mut napi_value, this: *mut napi_value, data: *mut *mut c_void) -> napi_status;
+    pub fn napi_get_cb_info(
+        env: napi_env,
+        info: napi_callback_info,
+        argc: *mut usize,
+        argv: *mut napi_value,
+        this: *mut napi_value,
+        data: *mut *mut c_void,
+    ) -> napi_status;
     pub fn napi_throw(env: napi_env, error: napi_value) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
     pub fn napi_fatal_error(location: *const c_char, location_len: usize, message: *const c_char, message_len: usize) -> !;
