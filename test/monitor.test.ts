@@ -219,3 +219,26 @@ test('memory stays flat: a monitor with 20 groups and 60 senders over a minute (
   assert.ok(late.rss - early.rss < 16 * 1048576, `RSS grew ${mib(late.rss - early.rss)}`);
   assert.ok(late.heap - early.heap < 8 * 1048576, `heap grew ${mib(late.heap - early.heap)}`);
 });
+
+test('the monitor hears the querier: queries per querier and the time since a general query, which grows once queries stop reaching the host', { timeout: 120_000 }, async (t) => {
+  if (skipWithout(t, 'nft')) return;
+  const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
+  if (!lab) return;
+  // The bridge queries every second from its own address (options one per command, restarted so the timers apply now).
+  await lab.check('sw', 'ip', ['addr', 'add', '10.200.1.100/24', 'dev', 'br0']);
+  for (const [k, v] of [['mcast_querier', '0'], ['mcast_query_use_ifaddr', '1'], ['mcast_query_interval', '100'], ['mcast_startup_query_interval', '100'], ['mcast_query_response_interval', '50'], ['mcast_querier', '1']]) {
+    await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', k!, v!]);
+  }
+  const monitor = spawnMcast(['monitor', '--join', '239.14.4.1', '-i', 'eth0', '--metrics', '127.0.0.1:9467', '-d', '60s', '--json'], { lab, node: 'h2', timeoutMs: 90_000 });
+  await waitFor('the monitor joined', () => joinedIn(lab, 'h2', '239.14.4.1'), [monitor]);
+  const metrics = (): Promise<string> => get(lab, 'h2', 'http://127.0.0.1:9467/metrics');
+  await waitFor('a query heard', async () => (sample(await metrics(), 'mcast_querier_queries_total', { interface: 'eth0', family: 'ipv4', querier: '10.200.1.100' }) ?? 0) >= 2, [monitor], 20_000);
+  const before = await metrics();
+  assert.equal(sample(before, 'mcast_querier_listening', { family: 'ipv4' }), 1);
+  assert.ok(sample(before, 'mcast_querier_seconds_since_general_query', { interface: 'eth0', family: 'ipv4' })! < 3, before.split('\n').filter((l) => l.startsWith('mcast_querier')).join('\n'));
+  // Queries stop reaching h2 (nftables in the switch): the silence grows.
+  await lab.nft('sw', `table bridge noquery {\n chain f {\n  type filter hook forward priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n chain o {\n  type filter hook output priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n}\n`);
+  await waitFor('the silence grows', async () => (sample(await metrics(), 'mcast_querier_seconds_since_general_query', { interface: 'eth0', family: 'ipv4' }) ?? 0) > 5, [monitor], 30_000);
+  monitor.kill('SIGINT');
+  assert.equal((await monitor.result(20_000)).code, 0);
+});

@@ -8,7 +8,7 @@
 import { createServer, type Server } from 'node:http';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { buildConfig, loadConfigFile, targetKey, type JoinTarget, type MonitorConfig, type PingTarget, type RespondTarget } from '../model/monitor-config.js';
-import { native, type ReceiverSnapshot, type ResponderSnapshot } from '../native.js';
+import { native, type QuerierSnapshot, type ReceiverSnapshot, type ResponderSnapshot } from '../native.js';
 import { ExitCode, McastError, systemError } from '../errors.js';
 import { MetricsExporter } from '../metrics/exporter.js';
 import { createUi } from '../ui/terminal.js';
@@ -161,8 +161,20 @@ export async function run(o: MonitorOptions, ctx: RunContext): Promise<{ result:
   };
 
   await apply(config);
+  // The querier listener: does a querier reach this host (the usual reason
+  // joined streams stop after a few minutes)? Without CAP_NET_RAW it says
+  // it cannot listen (mcast_querier_listening 0) and the rest goes on.
+  let querier = 0;
+  try {
+    querier = core.querierStart({});
+  } catch (e) {
+    warn(`querier listener: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const multicastIfaces = (): { index: number; name: string }[] => core.interfaces().filter((i) => i.up && i.multicast && !i.loopback).map((i) => ({ index: i.index, name: i.name }));
+  const ifname = (index: number): string => core.interfaces().find((i) => i.index === index)?.name ?? String(index);
   const server = await serveMetrics(exporter, config.metrics, () => {
     for (const r of running.values()) r.collect?.();
+    if (querier) exporter.querier(core.engineSnapshot(querier) as QuerierSnapshot, ifname, multicastIfaces());
   });
   const where = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`;
   ui.info(`metrics on ${where} (bound to ${config.metrics.host} only)`);
@@ -202,6 +214,7 @@ export async function run(o: MonitorOptions, ctx: RunContext): Promise<{ result:
     process.off('SIGHUP', onHup);
     await reloading;
     await new Promise<void>((r) => server.close(() => r()));
+    if (querier) core.engineStop(querier);
     for (const r of running.values()) await r.stop();
   }
   const count = (k: string) => [...running.values()].filter((r) => r.kind === k).length;

@@ -8,7 +8,7 @@
 // metric.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { ReceiverSnapshot, ResponderSnapshot } from '../native.js';
+import type { QuerierSnapshot, ReceiverSnapshot, ResponderSnapshot } from '../native.js';
 import type { PingResult } from '../commands/ping.js';
 
 type Labels = Record<string, string>;
@@ -65,6 +65,9 @@ export class MetricsExporter {
       pingResponders: gauge('mcast_ping_responders', 'Responders that answered the last round.', grp),
       rtt: new Histogram({ name: 'mcast_ping_rtt_seconds', help: "Each round's mean round-trip time per responder.", labelNames: [...grp, 'responder'], buckets: RTT_BUCKETS_S, registers: r }),
       targets: gauge('mcast_monitor_targets', 'Targets being monitored, by kind.', ['kind']),
+      querierListening: gauge('mcast_querier_listening', '1 while queries are listened for (needs CAP_NET_RAW), per family.', ['family']),
+      querierQueries: counter('mcast_querier_queries_total', 'IGMP/MLD queries heard, per querier (never sent by mcast).', ['interface', 'family', 'querier', 'protocol']),
+      querierSilence: gauge('mcast_querier_seconds_since_general_query', 'Seconds since the last general query on an interface (since listening began when none was heard).', ['interface', 'family']),
       up: gauge('mcast_monitor_engine_up', '1 while the engine of a target runs, 0 when it stopped with an error.', ['kind', 'group', 'port']),
     };
     this.processHealth(r);
@@ -159,6 +162,23 @@ export class MetricsExporter {
       this.m.pingLost.inc(l, x.lost);
       this.m.pingRefused.inc(l, x.refused);
       if (x.rtt.avg !== null) this.m.rtt.observe(l, x.rtt.avg / 1000);
+    }
+  }
+
+  /** The passive querier listener: queries per querier, and how long since a general query per interface and family. */
+  querier(snap: QuerierSnapshot, ifname: (index: number) => string, interfaces: { index: number; name: string }[]): void {
+    for (const family of ['ipv4', 'ipv6'] as const) {
+      const listening = snap[family].listening;
+      this.m.querierListening.set({ family }, listening ? 1 : 0);
+      if (!listening) continue;
+      for (const i of interfaces) {
+        const heard = snap.queriers.filter((q) => q.family === family && q.ifindex === i.index && q.lastGeneralMs !== null);
+        const last = heard.length ? Math.max(...heard.map((q) => q.lastGeneralMs ?? 0)) : 0;
+        this.m.querierSilence.set({ interface: i.name, family }, Math.max(0, snap.elapsedMs - last) / 1000);
+      }
+    }
+    for (const q of snap.queriers) {
+      this.deltas.add(this.m.querierQueries, { interface: ifname(q.ifindex), family: q.family, querier: q.source, protocol: q.protocol }, q.queries, 'querier');
     }
   }
 
