@@ -9,7 +9,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, useLab, type Lab } from './helpers/netlab.js';
 import { capture, formatIpv6, requireTools, type Packet } from './helpers/peers.js';
-import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { REPO_ROOT, runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { readFileSync } from 'node:fs';
+import { join as pathJoin } from 'node:path';
+import { extractSchemas, validate } from './helpers/schema.js';
 
 const PORT = 5000;
 
@@ -103,9 +106,14 @@ function v6Hex(v6: string): string {
   return [...h, ...Array<string>(8 - h.length - t.length).fill('0'), ...t].map((g) => g.padStart(4, '0')).join('').toLowerCase();
 }
 
+/** Every interfaces document is checked against the schema of docs/json.md. */
+const SCHEMA = extractSchemas(readFileSync(pathJoin(REPO_ROOT, 'docs', 'json.md'), 'utf8')).schemas.get('interfaces')!;
+
 async function interfacesJson(lab: Lab): Promise<any> {
   const r = await runMcast(['interfaces', '--json'], { lab, node: 'h2' });
   assert.equal(r.code, 0, r.stderr);
+  assert.ok(SCHEMA, 'docs/json.md has the interfaces schema');
+  assert.deepEqual(validate(SCHEMA, r.json), [], 'the document fits docs/json.md');
   return r.json.interfaces.find((i: any) => i.name === 'eth0');
 }
 
