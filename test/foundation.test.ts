@@ -469,3 +469,26 @@ test('scope --json gives the right verdict for a table of addresses', async () =
   assert.equal(uni.json.error.code, 'E_NOT_MULTICAST');
   assert.match(uni.json.error.message, /224\.0\.0\.0\/4.*ff00::\/8/, 'says what is accepted');
 });
+
+test('handles: socketClose refuses an engine handle and leaves it valid (the engine can still be stopped); a fractional handle never names a socket', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const script = `
+import { native } from ${JSON.stringify(NATIVE_JS)};
+const n = native();
+const c = n.constants();
+const h = n.socketOpen(${UDP_V4}, c.WSA_FLAG_MULTIPOINT_C_LEAF | c.WSA_FLAG_MULTIPOINT_D_LEAF);
+n.socketJoinLeaf(h, { group: '239.77.30.1', port: 5000, ifindex: ${lab.ifindex('h1')}, flags: c.JL_RECEIVER_ONLY });
+const out = {};
+try { n.receiverStart([h + 0.5], {}); out.fractional = 'accepted'; } catch (e) { out.fractional = e.code; }
+const engine = n.receiverStart([h], {});
+try { n.socketClose(engine); out.closeEngine = 'closed'; } catch (e) { out.closeEngine = e.code; }
+try { n.engineStop(engine); out.stopAfter = 'stopped'; } catch (e) { out.stopAfter = e.code; }
+out.closeSocket = n.socketClose(h);
+out.closeAgain = n.socketClose(h);
+console.log(JSON.stringify(out));
+`;
+  const r = await lab.exec('h1', process.execPath, ['--input-type=module', '-e', script]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout), { fractional: 'ERR_INVALID_HANDLE', closeEngine: 'ERR_INVALID_HANDLE', stopAfter: 'stopped', closeSocket: true, closeAgain: false });
+});

@@ -14,7 +14,12 @@ use crate::net::{clock, iface};
 use crate::probe::{fuzz, wire};
 
 fn handle(env: &Env, args: &Args, i: usize) -> JsResult<u32> {
-    let n = env.get_f64(args.get(i, "handle")?, "handle")?;
+    checked_handle(env.get_f64(args.get(i, "handle")?, "handle")?)
+}
+
+/// The one conversion of a JavaScript number to a handle: a whole number
+/// 1..2^32-1 (so 1.5 never names socket 1).
+fn checked_handle(n: f64) -> JsResult<u32> {
     if n.fract() != 0.0 || !(1.0..=u32::MAX as f64).contains(&n) {
         return Err(JsError::new("ERR_INVALID_HANDLE", format!("{n} is not a handle")));
     }
@@ -95,16 +100,13 @@ pub fn socket_leave(env: &Env, args: &Args) -> JsResult<JsVal> {
 /// Close: drops our reference; the fd closes (and memberships go) once no engine uses it.
 pub fn socket_close(env: &Env, args: &Args) -> JsResult<JsVal> {
     let h = handle(env, args, 0)?;
-    match registry::remove(h) {
-        Some(Resource::Socket(s)) => {
+    // An engine's handle is refused and stays valid (it must still be stoppable).
+    match registry::remove_socket(h)? {
+        Some(s) => {
             if s.session().is_some_and(|ss| ss.mode.receives()) {
                 let _ = s.leave();
             }
             Ok(JsVal::Bool(true))
-        }
-        Some(other) => {
-            registry::insert(other);
-            Err(JsError::new("ERR_INVALID_HANDLE", format!("handle {h} is not a socket")))
         }
         None => Ok(JsVal::Bool(false)),
     }
@@ -114,7 +116,7 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let handles = env.get_array(args.get(0, "sockets")?, "sockets")?;
     let mut sockets = Vec::new();
     for h in handles {
-        let n = env.get_f64(h, "socket handle")? as u32;
+        let n = checked_handle(env.get_f64(h, "socket handle")?)?;
         sockets.push(registry::socket(n)?);
     }
     if sockets.is_empty() {
@@ -251,7 +253,7 @@ fn hostname() -> String {
 pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let mut sockets = Vec::new();
     for h in env.get_array(args.get(0, "sockets")?, "sockets")? {
-        sockets.push(registry::socket(env.get_f64(h, "socket handle")? as u32)?);
+        sockets.push(registry::socket(checked_handle(env.get_f64(h, "socket handle")?)?)?);
     }
     if sockets.iter().any(|s| !s.session().is_some_and(|ss| ss.mode.receives())) || sockets.is_empty() {
         return Err(JsError::new("E_NOT_JOINED", "every socket must have joined (JoinLeaf receiver-only or both) before responding"));

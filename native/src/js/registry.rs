@@ -51,3 +51,31 @@ pub fn engine(id: u32) -> Result<Arc<Engine>, JsError> {
 pub fn remove(id: u32) -> Option<Resource> {
     table().lock().unwrap_or_else(|e| e.into_inner()).items.remove(&id)
 }
+
+/// Remove `id` only if it names a socket: any other resource stays under its
+/// handle (taking it out and putting it back would give it a new one).
+pub fn remove_socket(id: u32) -> Result<Option<Arc<MultipointSocket>>, JsError> {
+    let mut t = table().lock().unwrap_or_else(|e| e.into_inner());
+    match t.items.get(&id) {
+        None => Ok(None),
+        Some(Resource::Socket(_)) => match t.items.remove(&id) {
+            Some(Resource::Socket(s)) => Ok(Some(s)),
+            _ => Ok(None),
+        },
+        Some(Resource::Engine(_)) => Err(JsError::new("ERR_INVALID_HANDLE", format!("handle {id} is an engine, not a socket"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::multipoint::{MultipointSocket, WSA_FLAG_MULTIPOINT_C_LEAF, WSA_FLAG_MULTIPOINT_D_LEAF};
+
+    #[test]
+    fn closing_a_non_socket_handle_leaves_it_where_it_was() {
+        let s = MultipointSocket::open(1001, WSA_FLAG_MULTIPOINT_C_LEAF | WSA_FLAG_MULTIPOINT_D_LEAF).unwrap_or_else(|e| panic!("{e}"));
+        let id = insert(Resource::Socket(Arc::new(s)));
+        assert!(matches!(remove_socket(id), Ok(Some(_))));
+        assert!(matches!(remove_socket(id), Ok(None)), "already closed");
+    }
+}
