@@ -28,6 +28,9 @@ export const TOOL_PACKAGES: Record<string, string> = {
   ssmpingd: 'ssmping',
   python3: 'python3',
   sysctl: 'procps',
+  ffmpeg: 'ffmpeg',
+  prometheus: 'prometheus',
+  promtool: 'prometheus',
 };
 
 /**
