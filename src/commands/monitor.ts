@@ -170,11 +170,14 @@ export async function run(o: MonitorOptions, ctx: RunContext): Promise<{ result:
   } catch (e) {
     warn(`querier listener: ${(e as Error).message.split('\n')[0]}`);
   }
-  const multicastIfaces = (): { index: number; name: string }[] => core.interfaces().filter((i) => i.up && i.multicast && !i.loopback).map((i) => ({ index: i.index, name: i.name }));
-  const ifname = (index: number): string => core.interfaces().find((i) => i.index === index)?.name ?? String(index);
   const server = await serveMetrics(exporter, config.metrics, () => {
     for (const r of running.values()) r.collect?.();
-    if (querier) exporter.querier(core.engineSnapshot(querier) as QuerierSnapshot, ifname, multicastIfaces());
+    if (!querier) return;
+    // One interface listing per scrape, for the names and the interfaces to report.
+    const ifs = core.interfaces();
+    const ifname = (index: number): string => ifs.find((i) => i.index === index)?.name ?? String(index);
+    const multicast = ifs.filter((i) => i.up && i.multicast && !i.loopback).map((i) => ({ index: i.index, name: i.name }));
+    exporter.querier(core.engineSnapshot(querier) as QuerierSnapshot, ifname, multicast);
   });
   const where = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`;
   ui.info(`metrics on ${where} (bound to ${config.metrics.host} only)`);

@@ -5,7 +5,7 @@
 import type { GroupSpec } from '../model/address.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderStats, type Untracked } from '../native.js';
-import { untrackedWarning } from './join.js';
+import { localAddresses, untrackedWarning } from './join.js';
 import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
@@ -57,10 +57,6 @@ export interface PingResult {
   durationMs: number;
   stopReason: string;
   fault: InterfaceFault | null;
-}
-
-function localAddresses(): Set<string> {
-  return new Set(native().interfaces().flatMap((i) => i.addresses.map((a) => a.address)));
 }
 
 export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, extra: { durationMs: number; stopReason: string; fault: InterfaceFault | null }): PingResult {
