@@ -4,7 +4,8 @@
 // --timeout.
 
 import { closeSync, constants, fstatSync, ftruncateSync, openSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { canonicalAddress, type GroupSpec } from '../model/address.js';
+import type { GroupSpec } from '../model/address-input.js';
+import { canonicalAddress } from '../model/ip.js';
 import { atLeast, atMost, judgedProbes, maxMs, maxPercent, maxSilence, minRate, present, type Criterion } from '../model/criteria.js';
 import { flowLoss, stallAfterMs } from '../model/stream-health.js';
 import { ExitCode, systemError, usageError } from '../errors.js';

@@ -4,7 +4,7 @@
 
 import { native, type BridgeQuerierFamily, type NativeInterface } from '../native.js';
 import { routeInterface } from '../model/interfaces.js';
-import { quoteInput } from '../model/address.js';
+import { quoteInput } from '../model/text.js';
 import { printable } from '../model/text.js';
 import { usageError } from '../errors.js';
 import { readMulticastLimits, interfaceMulticastState } from '../system/procfs.js';

@@ -2,7 +2,8 @@
 // argument parsing, and dispatch to command modules and renderers.
 
 import { Command, Option } from 'commander';
-import { parseGroupSpec, quoteInput, scopeReport } from '../model/address.js';
+import { parseGroupSpec } from '../model/address-input.js';
+import { quoteInput } from '../model/text.js';
 import { asListParser, asParser, parseBitrate, parseClockRate, parseCount, parseLimit, parseDatagramSize, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
 import { ExitCode, usageError } from '../errors.js';
 import { printJson, emitEvent } from '../ui/json.js';
@@ -160,10 +161,11 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .description('what a multicast address is, whether routers forward it, and the TTL / hop limit for each scope')
       .argument('<address>', 'an IPv4 or IPv6 multicast address'),
   ).action(async (address: string, o: OutputOpts) => {
+    const scope = await import('./scope.js');
     const { renderScope } = await import('../render/scope.js');
     checkOutput(o);
     const ctx = ctxFor(o);
-    const r = scopeReport(address);
+    const r = scope.run(address);
     finish('scope', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderScope);
   });
 

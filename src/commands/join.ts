@@ -2,7 +2,7 @@
 // group, through the model's JoinLeaf receiver-only), receive with the native
 // engine, and report per (sender, group) statistics.
 
-import { checkSourceList, classifyGroup, parseSourceAddress, type GroupSpec } from '../model/address.js';
+import { checkSourceList, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
@@ -120,16 +120,21 @@ export interface JoinResult {
   querier: QuerierWatchResult | null;
 }
 
-/** Check sources and SSM rules; returns warnings (never refuses a valid combination). */
-export function validateFilters(groups: GroupSpec[], source: string[], exclude: string[]): string[] {
+/**
+ * Check sources and SSM rules (never refuses a valid combination). Returns the
+ * warnings and, per group (same order), its canonical source list for the join.
+ */
+export function validateFilters(groups: GroupSpec[], source: string[], exclude: string[]): { warnings: string[]; sources: string[][] } {
   if (source.length && exclude.length) {
     throw usageError('E_FILTER_MODE_CONFLICT', '--source (INCLUDE mode) and --exclude (EXCLUDE mode) cannot be combined for one group; use one or the other.');
   }
   const warnings: string[] = [];
+  const sources: string[][] = [];
   for (const g of groups) {
-    checkSourceList(source, g, '--source');
-    checkSourceList(exclude, g, '--exclude');
-    const info = classifyGroup(g.address);
+    const included = checkSourceList(source, g, '--source');
+    const excluded = checkSourceList(exclude, g, '--exclude');
+    sources.push(included.length ? included : excluded);
+    const info = g.info;
     if (source.length && !info.ssm) {
       warnings.push(`${g.address} is not an SSM address; the source filter is sent as an IGMPv3/MLDv2 include list and works only where the network honours it`);
     }
@@ -137,7 +142,7 @@ export function validateFilters(groups: GroupSpec[], source: string[], exclude: 
       warnings.push(`${g.address} is in the source-specific range; routers ignore any-source joins there — add --source <sender address>`);
     }
   }
-  return warnings;
+  return { warnings, sources };
 }
 
 /**
@@ -202,7 +207,8 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   if (o.merge && o.groups.length !== 2) {
     throw usageError('E_USAGE', `--merge needs exactly two groups, the A and B legs of one stream (got ${o.groups.length})`);
   }
-  const warnings = validateFilters(o.groups, o.source, o.exclude);
+  const filters = validateFilters(o.groups, o.source, o.exclude);
+  const warnings = filters.warnings;
   for (const w of warnings) ui.warn(w);
   const sessions: OpenSession[] = [];
   const core = native();
@@ -212,14 +218,14 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   // during the run (a querier that appears later).
   const mldWatch: { name: string; group: string; last: MldCounters | null; warned: boolean }[] = [];
   try {
-    for (const g of o.groups) {
-      const sources = o.source.length ? o.source : o.exclude;
+    for (const [i, g] of o.groups.entries()) {
+      const sources = filters.sources[i]!;
       const mldBefore = g.family === 6 && sources.length ? mldCountersByName() : null;
       const s = await openSession({
         group: g,
         role: 'receiver',
         iface: o.iface,
-        sources: sources.map((x) => parseSourceAddress(x, g).address),
+        sources,
         filterMode: o.exclude.length ? 'exclude' : 'include',
       });
       sessions.push(s);

@@ -6,7 +6,8 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
-import { canonicalAddress, type GroupSpec } from '../model/address.js';
+import type { GroupSpec } from '../model/address-input.js';
+import { canonicalAddress } from '../model/ip.js';
 import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';

@@ -2,7 +2,7 @@
 // from every responder, per-responder loss/duplicates/reordering/RTT/jitter/hops.
 // Also the engine behind `mcast check` (active mode) and `mcast mesh`.
 
-import type { GroupSpec } from '../model/address.js';
+import type { GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderStats, type Untracked } from '../native.js';
 import { localAddresses, untrackedWarning } from './join.js';

@@ -2,7 +2,7 @@
 // unicast replies (never larger than the probe, only to allowed unicast
 // sources, rate-limited per source and globally). Runs until interrupted.
 
-import { checkSourceList, parseCidr, type GroupSpec } from '../model/address.js';
+import { checkSourceList, parseCidr, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type ResponderSnapshot } from '../native.js';
 import { ExitCode } from '../errors.js';
@@ -35,12 +35,12 @@ export interface RespondResult extends ResponderSnapshot {
 export async function startResponder(o: RespondOptions, ctx: RunContext): Promise<{ engine: number; sessions: OpenSession[] }> {
   for (const a of o.allow) parseCidr(a);
   // Every source checked (family, zone, given twice) before the first socket.
-  for (const g of o.groups) checkSourceList(o.source, g, '--source');
+  const sources = o.groups.map((g) => checkSourceList(o.source, g, '--source'));
   const sessions: OpenSession[] = [];
   const core = native();
   try {
-    for (const g of o.groups) {
-      const s = await openSession({ group: g, role: 'receiver', iface: o.iface, sources: checkSourceList(o.source, g, '--source') });
+    for (const [i, g] of o.groups.entries()) {
+      const s = await openSession({ group: g, role: 'receiver', iface: o.iface, sources: sources[i] });
       sessions.push(s);
       for (const n of s.notices) ctx.ui.info(n);
       for (const w of s.warnings) ctx.ui.warn(w);

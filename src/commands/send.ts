@@ -2,7 +2,8 @@
 // sender-only (no membership, no IGMP/MLD report), with the model's scope and
 // loopback controls, paced by the native engine.
 
-import { classifyGroup, parseSourceAddress, scopeWarnings, type GroupSpec } from '../model/address.js';
+import { parseSourceAddress, type GroupSpec } from '../model/address-input.js';
+import { scopeWarnings } from '../model/ttl-scope.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SenderSnapshot } from '../native.js';
 import { ExitCode, usageError } from '../errors.js';
@@ -123,7 +124,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   const warnings: string[] = [];
   const statements: string[] = [];
   for (const g of o.groups) {
-    const st = scopeWarnings(classifyGroup(g.address), o.ttl);
+    const st = scopeWarnings(g.info, o.ttl);
     statements.push(st.statement);
     for (const w of st.warnings) warnings.push(w);
   }

@@ -7,7 +7,9 @@
 
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
-import { canonicalAddress, formatIpv6, ipv6Bytes, isMulticastAddress, parseGroupSpec, parseSourceAddress, type Family } from '../model/address.js';
+import { parseGroupSpec, parseSourceAddress } from '../model/address-input.js';
+import { isMulticastAddress } from '../model/group-registry.js';
+import { canonicalAddress, formatIpv6, ipv6Bytes, type Family } from '../model/ip.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SsmpingClientSnapshot, type SsmpingMulticastStats, type SsmpingPathStats } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
@@ -104,7 +106,7 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
   const loopbackServer = server.family === 4 ? server.address.startsWith('127.') : server.address === '::1';
   const iface = o.iface ?? (loopbackServer ? core.interfaces().find((i) => i.loopback)?.name : undefined);
   const s: OpenSession = await openSession({
-    group: { address: group, family: server.family, port: 0 },
+    group: { ...parseGroupSpec(group), port: 0 },
     role: 'both',
     iface,
     sources: mode === 'ssm' ? [server.address] : [],

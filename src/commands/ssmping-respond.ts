@@ -4,7 +4,7 @@
 // the request's size, from the address the request was sent to, TTL 64.
 // The engine is native/src/engine/ssmping_server.rs; docs/ssmping.md.
 
-import { parseCidr } from '../model/address.js';
+import { parseCidr } from '../model/address-input.js';
 import { explainNativeError } from '../model/kernel-errors.js';
 import { resolveInterface } from '../model/interfaces.js';
 import { printable } from '../model/text.js';

@@ -6,7 +6,8 @@ import { createSocket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { systemError, usageError } from '../errors.js';
-import { ipv6Bytes, quoteInput } from './address.js';
+import { ipv6Bytes } from './ip.js';
+import { quoteInput } from './text.js';
 import { printable } from './text.js';
 import { native, type NativeInterface } from '../native.js';
 

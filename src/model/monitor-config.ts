@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { usageError } from '../errors.js';
-import { classifyGroup, parseGroupSpec, parseSourceAddress, type GroupSpec } from './address.js';
+import { parseGroupSpec, parseSourceAddress, type GroupSpec } from './address-input.js';
 import { parseCount, parseDuration, parseRate } from './options.js';
 
 export const DEFAULT_PORT = 5000;
@@ -80,11 +80,6 @@ function group(where: string, raw: unknown, port: unknown): Group {
   let g: GroupSpec & { port?: number };
   try {
     g = parseGroupSpec(raw);
-  } catch (e) {
-    bad(where, (e as Error).message);
-  }
-  try {
-    classifyGroup(g.address); // refuses unicast and reserved addresses, saying why
   } catch (e) {
     bad(where, (e as Error).message);
   }

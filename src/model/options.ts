@@ -8,7 +8,7 @@
 // repeatable option.
 
 import { usageError } from '../errors.js';
-import { quoteInput } from './address.js';
+import { quoteInput } from './text.js';
 import { printable } from './text.js';
 
 export type OptionParser<T> = (raw: string, optionName: string) => T;

@@ -3,7 +3,7 @@
 // Resolves the interface first (explicit ifindex for join and leave, as the
 // model's rule says) and undoes everything on failure.
 
-import { classifyGroup, type GroupSpec } from './address.js';
+import type { GroupSpec } from './address-input.js';
 import { explainNativeError } from './kernel-errors.js';
 import { multicastCandidates, resolveInterface, routeInterface, type ChosenInterface } from './interfaces.js';
 import { native, type SessionInfo } from '../native.js';
@@ -47,7 +47,7 @@ function constants() {
 export async function chooseInterface(group: GroupSpec, iface: string | undefined, role: JoinRole): Promise<{ chosen: ChosenInterface | null; notices: string[]; warnings: string[] }> {
   const notices: string[] = [];
   const warnings: string[] = [];
-  const info = classifyGroup(group.address);
+  const info = group.info;
   if (iface !== undefined && group.zone !== undefined) {
     // Both name an interface: they must name the same one (the zone was silently ignored before).
     const byOption = resolveInterface(iface, group.family);

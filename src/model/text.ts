@@ -31,3 +31,10 @@ export function printable(s: string): string {
 export function isPrintable(s: string): boolean {
   return printable(s) === s;
 }
+
+/** User input echoed in an error message: on one line, unsafe characters escaped, long values cut. */
+export function quoteInput(raw: string): string {
+  let s = printable(raw);
+  if (s.length > 80) s = `${s.slice(0, 77)}...`;
+  return s;
+}

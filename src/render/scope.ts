@@ -2,7 +2,8 @@
 // instance the caller passes (a level-0 instance gives plain text).
 
 import type { ChalkInstance } from 'chalk';
-import type { ScopeReport, TtlAdviceRow } from '../model/address.js';
+import type { TtlAdviceRow } from '../model/group-types.js';
+import type { ScopeReport } from '../model/scope-report.js';
 
 const LABEL_WIDTH = 12;
 

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { join } from 'node:path';
 import { systemError } from '../errors.js';
-import { formatIpv6 } from '../model/address.js';
+import { formatIpv6 } from '../model/ip.js';
 
 /** Where procfs is mounted; tests point this at a fixture tree. */
 export interface ProcOptions {

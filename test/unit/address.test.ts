@@ -1,16 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  canonicalAddress,
-  classifyGroup,
-  formatIpv6,
-  isMulticastAddress,
-  parseCidr,
-  parseGroupSpec,
-  parseSourceAddress,
-  quoteInput,
-  scopeWarnings,
-} from '../../src/model/address.js';
+import { canonicalAddress, formatIpv6 } from '../../src/model/ip.js';
+import { classifyGroup, isMulticastAddress } from '../../src/model/group-registry.js';
+import { parseCidr, parseGroupSpec, parseSourceAddress } from '../../src/model/address-input.js';
+import { quoteInput } from '../../src/model/text.js';
+import { scopeWarnings } from '../../src/model/ttl-scope.js';
 import { McastError } from '../../src/errors.js';
 
 function rejects(fn: () => unknown, code: string, message?: RegExp | string): void {
@@ -27,16 +21,29 @@ function rejects(fn: () => unknown, code: string, message?: RegExp | string): vo
 
 // --- parseGroupSpec -------------------------------------------------------
 
+/** parseGroupSpec without its classification (checked on its own below). */
+function spec(input: string) {
+  const { info, ...rest } = parseGroupSpec(input);
+  assert.equal(info.address, rest.address, 'the classification is of the parsed group');
+  return rest;
+}
+
 test('parseGroupSpec: the accepted forms', () => {
-  assert.deepEqual(parseGroupSpec('239.1.2.3'), { address: '239.1.2.3', family: 4 });
-  assert.deepEqual(parseGroupSpec('239.1.2.3:5000'), { address: '239.1.2.3', family: 4, port: 5000 });
-  assert.deepEqual(parseGroupSpec('ff15::1'), { address: 'ff15::1', family: 6 });
-  assert.deepEqual(parseGroupSpec('[ff15::1]:5000'), { address: 'ff15::1', family: 6, port: 5000 });
-  assert.deepEqual(parseGroupSpec('[ff15::1]'), { address: 'ff15::1', family: 6 });
-  assert.deepEqual(parseGroupSpec('[ff02::1%eth0]:5000'), { address: 'ff02::1', family: 6, port: 5000, zone: 'eth0' });
-  assert.deepEqual(parseGroupSpec('ff02::1%eth0'), { address: 'ff02::1', family: 6, zone: 'eth0' });
-  assert.deepEqual(parseGroupSpec('ff02::1%3'), { address: 'ff02::1', family: 6, zone: '3' });
-  assert.deepEqual(parseGroupSpec('  239.1.2.3  '), { address: '239.1.2.3', family: 4 });
+  assert.deepEqual(spec('239.1.2.3'), { address: '239.1.2.3', family: 4 });
+  assert.deepEqual(spec('239.1.2.3:5000'), { address: '239.1.2.3', family: 4, port: 5000 });
+  assert.deepEqual(spec('ff15::1'), { address: 'ff15::1', family: 6 });
+  assert.deepEqual(spec('[ff15::1]:5000'), { address: 'ff15::1', family: 6, port: 5000 });
+  assert.deepEqual(spec('[ff15::1]'), { address: 'ff15::1', family: 6 });
+  assert.deepEqual(spec('[ff02::1%eth0]:5000'), { address: 'ff02::1', family: 6, port: 5000, zone: 'eth0' });
+  assert.deepEqual(spec('ff02::1%eth0'), { address: 'ff02::1', family: 6, zone: 'eth0' });
+  assert.deepEqual(spec('ff02::1%3'), { address: 'ff02::1', family: 6, zone: '3' });
+  assert.deepEqual(spec('  239.1.2.3  '), { address: '239.1.2.3', family: 4 });
+});
+
+test('parseGroupSpec: the group carries its one classification', () => {
+  assert.deepEqual(parseGroupSpec('232.1.2.3:5000').info, classifyGroup('232.1.2.3'));
+  assert.equal(parseGroupSpec('[ff3e::8000:1]:9').info.ssm, true);
+  assert.equal(parseGroupSpec('ff02::1%eth0').info.needsInterface, true);
 });
 
 test('parseGroupSpec: default port applies only when none is given', () => {
@@ -53,7 +60,7 @@ test('parseGroupSpec: canonical IPv6 text', () => {
 });
 
 test('parseGroupSpec: a bare IPv6 address keeps its last group (no port without brackets)', () => {
-  assert.deepEqual(parseGroupSpec('ff15::1:5000'), { address: 'ff15::1:5000', family: 6 });
+  assert.deepEqual(spec('ff15::1:5000'), { address: 'ff15::1:5000', family: 6 });
 });
 
 test('parseGroupSpec: syntax errors name the input and the accepted forms', () => {
@@ -263,43 +270,41 @@ test('parseCidr: errors are one line', () => {
 // --- scopeWarnings --------------------------------------------------------
 
 test('scopeWarnings: statements', () => {
-  assert.equal(scopeWarnings('239.1.2.3', 1).statement, 'TTL 1: stays on the link; routers do not forward it');
-  assert.equal(scopeWarnings('239.1.2.3', 0).statement, 'TTL 0: stays on this host');
+  assert.equal(scopeWarnings(classifyGroup('239.1.2.3'), 1).statement, 'TTL 1: stays on the link; routers do not forward it');
+  assert.equal(scopeWarnings(classifyGroup('239.1.2.3'), 0).statement, 'TTL 0: stays on this host');
   assert.equal(
-    scopeWarnings('224.0.0.251', 1).statement,
+    scopeWarnings(classifyGroup('224.0.0.251'), 1).statement,
     '224.0.0.251 is in 224.0.0.0/24: never leaves the link whatever the TTL',
   );
-  assert.match(scopeWarnings('239.255.1.1', 255).statement, /admin-scoped .* TTL 255: .*the boundary is your routers' scope configuration, not the TTL/);
-  assert.match(scopeWarnings('232.1.1.1', 16).statement, /^TTL 16: crosses at most 15 routers \(traditional TTL scoping: this site/);
-  assert.match(scopeWarnings('233.1.2.3', 200).statement, /unrestricted/);
-  assert.match(scopeWarnings('ff02::1', 1).statement, /never leaves the link whatever the hop limit/);
-  assert.match(scopeWarnings('ff01::1', 5).statement, /never leaves this host/);
-  assert.match(scopeWarnings('ff05::1:3', 8).statement, /^Hop limit 8: crosses at most 7 routers, never beyond the site-local scope zone/);
-  assert.match(scopeWarnings('ff0e::1', 64).statement, /global scope/);
-  assert.equal(scopeWarnings('ff15::1', 0).statement, 'Hop limit 0: stays on this host');
+  assert.match(scopeWarnings(classifyGroup('239.255.1.1'), 255).statement, /admin-scoped .* TTL 255: .*the boundary is your routers' scope configuration, not the TTL/);
+  assert.match(scopeWarnings(classifyGroup('232.1.1.1'), 16).statement, /^TTL 16: crosses at most 15 routers \(traditional TTL scoping: this site/);
+  assert.match(scopeWarnings(classifyGroup('233.1.2.3'), 200).statement, /unrestricted/);
+  assert.match(scopeWarnings(classifyGroup('ff02::1'), 1).statement, /never leaves the link whatever the hop limit/);
+  assert.match(scopeWarnings(classifyGroup('ff01::1'), 5).statement, /never leaves this host/);
+  assert.match(scopeWarnings(classifyGroup('ff05::1:3'), 8).statement, /^Hop limit 8: crosses at most 7 routers, never beyond the site-local scope zone/);
+  assert.match(scopeWarnings(classifyGroup('ff0e::1'), 64).statement, /global scope/);
+  assert.equal(scopeWarnings(classifyGroup('ff15::1'), 0).statement, 'Hop limit 0: stays on this host');
 });
 
 test('scopeWarnings: W_SCOPE_USELESS and W_SCOPE_F, never a refusal', () => {
-  const w = scopeWarnings('224.0.0.251', 32);
+  const w = scopeWarnings(classifyGroup('224.0.0.251'), 32);
   assert.deepEqual(w.warnings, ['224.0.0.251 never leaves the link, TTL 32 has no effect.']);
   assert.deepEqual(w.warningCodes, ['W_SCOPE_USELESS']);
-  assert.deepEqual(scopeWarnings('224.0.0.251', 1).warnings, []);
-  assert.deepEqual(scopeWarnings('ff02::fb', 255).warnings, ['ff02::fb never leaves the link, hop limit 255 has no effect.']);
-  assert.deepEqual(scopeWarnings('239.1.2.3', 0).warnings, ['TTL 0 keeps traffic on this host.']);
-  assert.deepEqual(scopeWarnings('239.1.2.3', 255).warnings, []);
-  const f = scopeWarnings('ff0f::1', 10);
+  assert.deepEqual(scopeWarnings(classifyGroup('224.0.0.251'), 1).warnings, []);
+  assert.deepEqual(scopeWarnings(classifyGroup('ff02::fb'), 255).warnings, ['ff02::fb never leaves the link, hop limit 255 has no effect.']);
+  assert.deepEqual(scopeWarnings(classifyGroup('239.1.2.3'), 0).warnings, ['TTL 0 keeps traffic on this host.']);
+  assert.deepEqual(scopeWarnings(classifyGroup('239.1.2.3'), 255).warnings, []);
+  const f = scopeWarnings(classifyGroup('ff0f::1'), 10);
   assert.deepEqual(f.warningCodes, ['W_SCOPE_F']);
   assert.equal(f.warnings[0], 'ff0f::1 uses reserved scope F; it will be treated as global.');
-  // A GroupInfo is accepted as well as a string.
-  assert.equal(scopeWarnings(classifyGroup('239.1.2.3'), 1).statement, 'TTL 1: stays on the link; routers do not forward it');
   // Every valid combination works.
   for (const g of ['224.0.0.1', '239.255.0.1', '232.1.1.1', 'ff02::1', 'ff01::1', 'ff3e::8000:1', 'ff0f::1']) {
-    for (const ttl of [0, 1, 2, 31, 32, 64, 128, 255]) assert.ok(scopeWarnings(g, ttl).statement.length > 0);
+    for (const ttl of [0, 1, 2, 31, 32, 64, 128, 255]) assert.ok(scopeWarnings(classifyGroup(g), ttl).statement.length > 0);
   }
 });
 
 test('scopeWarnings: out-of-range TTL is E_SCOPE_RANGE', () => {
-  rejects(() => scopeWarnings('239.1.2.3', 256), 'E_SCOPE_RANGE', /0-255; got 256/);
-  rejects(() => scopeWarnings('239.1.2.3', -1), 'E_SCOPE_RANGE');
-  rejects(() => scopeWarnings('239.1.2.3', 1.5), 'E_SCOPE_RANGE');
+  rejects(() => scopeWarnings(classifyGroup('239.1.2.3'), 256), 'E_SCOPE_RANGE', /0-255; got 256/);
+  rejects(() => scopeWarnings(classifyGroup('239.1.2.3'), -1), 'E_SCOPE_RANGE');
+  rejects(() => scopeWarnings(classifyGroup('239.1.2.3'), 1.5), 'E_SCOPE_RANGE');
 });

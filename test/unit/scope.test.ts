@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Chalk } from 'chalk';
-import { scopeReport } from '../../src/model/address.js';
+import { scopeReport } from '../../src/model/scope-report.js';
 import { McastError } from '../../src/errors.js';
 import { renderScope } from '../../src/render/scope.js';
 
