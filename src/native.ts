@@ -92,7 +92,8 @@ export interface SenderSnapshot {
   errors: { code: string; count: number }[];
   lastError: string | null;
   done: boolean;
-  failed: string | null;
+  /** Why the sender stopped early (every engine says `error`), else null. */
+  error: string | null;
   session: string;
   senderId: number;
   size: number;

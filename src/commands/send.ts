@@ -190,7 +190,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
         snaps.forEach((s, i) => emitEvent('progress', { group: sessions[i]!.session.group, sent: s.sent, rate: s.achievedRate, errors: s.errors }));
       }
       if (snaps.every((s) => s.done)) {
-        stopReason = snaps.some((s) => s.failed) ? 'send failed' : o.count !== undefined ? 'count reached' : 'duration over';
+        stopReason = snaps.some((s) => s.error) ? 'send failed' : o.count !== undefined ? 'count reached' : 'duration over';
         break;
       }
       // --duration is kept by the send engines themselves; the watch handles interrupts and faults.
@@ -227,9 +227,9 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       retry: sn.retry,
       session: sn.session,
       senderId: sn.senderId,
-      failed: sn.failed,
+      failed: sn.error,
       // Without retry, a skipped probe used up its sequence number: the count counts it.
-      complete: o.count === undefined ? !sn.failed : sn.sent + sn.skipped === o.count,
+      complete: o.count === undefined ? !sn.error : sn.sent + sn.skipped === o.count,
       elapsedMs: sn.elapsedMs,
       sendBuffer: sn.sendBuffer,
     };

@@ -22,9 +22,45 @@ use crate::js::value::JsVal;
 /// What an engine exposes to the JS layer.
 pub trait EngineState: Send + Sync {
     fn snapshot(&self) -> JsVal;
-    /// The engine's thread ended abnormally: record why and mark it done, so
-    /// the command stops and says so instead of waiting for it.
-    fn fail(&self, why: String);
+    /// Whether its thread has finished, and why if it failed.
+    fn status(&self) -> &Status;
+}
+
+/// Whether an engine's thread has finished and, if it ended abnormally, why.
+/// Every engine has one, so "failed" is spelled one way (`error`) for all.
+///
+/// It has its own lock: a snapshot reads it *before* the engine's counters,
+/// and the thread marks itself done only after its last counter update, so a
+/// snapshot that says done always carries the final counts.
+#[derive(Default)]
+pub struct Status(Mutex<StatusView>);
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StatusView {
+    pub done: bool,
+    /// Why the engine stopped abnormally (the first reason given), else None.
+    pub error: Option<String>,
+}
+
+impl Status {
+    /// The engine cannot go on: record why (the first reason wins, it is the
+    /// cause) and mark it done, so the command stops and says so.
+    pub fn fail(&self, why: impl Into<String>) {
+        let mut s = lock(&self.0);
+        if s.error.is_none() {
+            s.error = Some(why.into());
+        }
+        s.done = true;
+    }
+
+    /// The engine's thread has finished (its counters are final).
+    pub fn finish(&self) {
+        lock(&self.0).done = true;
+    }
+
+    pub fn get(&self) -> StatusView {
+        lock(&self.0).clone()
+    }
 }
 
 pub struct Engine {
@@ -44,7 +80,7 @@ impl Engine {
             // the state records it so the summary can say so.
             if let Err(p) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| body(s2, stop2))) {
                 let what = p.downcast_ref::<&str>().map(|s| (*s).to_owned()).or_else(|| p.downcast_ref::<String>().cloned());
-                s3.fail(format!("internal error: the engine thread stopped ({})", what.unwrap_or_else(|| "panic".to_owned())));
+                s3.status().fail(format!("internal error: the engine thread stopped ({})", what.unwrap_or_else(|| "panic".to_owned())));
             }
         })?;
         Ok(Engine { stop, thread: Mutex::new(Some(handle)), state })
@@ -80,4 +116,45 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 pub fn ns_to_ms(ns: f64) -> f64 {
     ns / 1_000_000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_failure_is_kept_and_marks_the_engine_done() {
+        let s = Status::default();
+        assert_eq!(s.get(), StatusView { done: false, error: None });
+        s.fail("ENETDOWN");
+        s.fail("a later consequence");
+        assert_eq!(s.get(), StatusView { done: true, error: Some("ENETDOWN".into()) });
+    }
+
+    #[test]
+    fn finishing_is_not_failing() {
+        let s = Status::default();
+        s.finish();
+        assert_eq!(s.get(), StatusView { done: true, error: None });
+    }
+
+    struct Panicking(Status);
+    impl EngineState for Panicking {
+        fn snapshot(&self) -> JsVal {
+            JsVal::Null
+        }
+        fn status(&self) -> &Status {
+            &self.0
+        }
+    }
+
+    #[test]
+    fn a_panicking_engine_thread_is_reported_as_failed() {
+        let st = Arc::new(Panicking(Status::default()));
+        let e = Engine::spawn("mcast-test", st.clone(), |_, _| panic!("boom")).unwrap_or_else(|e| panic!("{e}"));
+        e.stop();
+        let v = st.status().get();
+        assert!(v.done);
+        assert!(v.error.as_deref().is_some_and(|m| m.contains("boom")), "{v:?}");
+    }
 }

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::filter::canonical;
-use super::{EngineState, lock, ns_to_ms};
+use super::{EngineState, Status, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
@@ -144,8 +144,6 @@ struct Inner {
     /// Replies of responders beyond MAX_RESPONDERS: packets and responders.
     untracked: crate::stats::Untracked<SocketAddr>,
     sending_done: bool,
-    done: bool,
-    error: Option<String>,
 }
 
 pub struct PingerState {
@@ -153,12 +151,13 @@ pub struct PingerState {
     started: u64,
     rt_offset: i128,
     inner: Mutex<Inner>,
+    status: Status,
 }
 
 pub fn state(cfg: PingConfig) -> Arc<PingerState> {
     let started = monotonic_ns();
     let rt_offset = realtime_ns() as i128 - started as i128;
-    Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()) })
+    Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()), status: Status::default() })
 }
 
 impl PingerState {
@@ -223,13 +222,12 @@ impl PingerState {
 }
 
 impl EngineState for PingerState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.inner);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let i = lock(&self.inner);
         let responders: Vec<JsVal> = i.order.iter().filter_map(|a| i.responders.get(a)).map(|r| self.responder_js(r, i.sent)).collect();
         let errors: Vec<JsVal> = i.send_errors.iter().map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build()).collect();
@@ -247,8 +245,8 @@ impl EngineState for PingerState {
             .set("sendErrors", JsVal::Arr(errors))
             .set_opt("lastSendError", i.last_send_error.clone())
             .set("sendingDone", i.sending_done)
-            .set("done", i.done)
-            .set_opt("error", i.error.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .set("responders", JsVal::Arr(responders))
             .build()
     }
@@ -257,9 +255,7 @@ impl EngineState for PingerState {
 pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBool>) {
     let cfg = st.cfg.clone();
     let Some(session) = sock.session() else {
-        let mut i = lock(&st.inner);
-        i.error = Some("the socket has not joined a session".into());
-        i.done = true;
+        st.status.fail("the socket has not joined a session");
         return;
     };
     let mut tx = SendBatch::new(1, cfg.size, &session.destination());
@@ -277,9 +273,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
         pacing: None,
     };
     if wire::encode_probe(&header, tx.slot_mut(0)).is_err() {
-        let mut i = lock(&st.inner);
-        i.error = Some(format!("probe size {} is outside 48-65535", cfg.size));
-        i.done = true;
+        st.status.fail(format!("probe size {} is outside 48-65535", cfg.size));
         return;
     }
     let mut rx = RecvBatch::new(32, 65536);
@@ -287,6 +281,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
     let mut seq: u64 = 0;
     let mut sending_done_at: Option<u64> = None;
     let fd = sock.socket.raw_fd();
+    // Why the run ended early; recorded after the last counter update.
+    let mut failure: Option<String> = None;
     while !stop.load(Ordering::Relaxed) {
         let now = monotonic_ns();
         if let Some(d) = cfg.deadline_ns
@@ -331,7 +327,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
             Ok(r) if r.first().copied().unwrap_or(false) => {}
             Ok(_) => continue,
             Err(e) => {
-                lock(&st.inner).error = Some(e.to_string());
+                failure = Some(e.to_string());
                 break;
             }
         }
@@ -342,7 +338,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
                 continue;
             }
             Err(e) => {
-                lock(&st.inner).error = Some(e.to_string());
+                failure = Some(e.to_string());
                 break;
             }
         };
@@ -421,7 +417,9 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
             }
         }
     }
-    let mut i = lock(&st.inner);
-    i.sending_done = true;
-    i.done = true;
+    lock(&st.inner).sending_done = true;
+    match failure {
+        Some(why) => st.status.fail(why),
+        None => st.status.finish(),
+    }
 }

@@ -26,7 +26,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, lock, ns_to_ms};
+use super::{EngineState, Status, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::net::clock::monotonic_ns;
 use crate::net::mmsg::RecvBatch;
@@ -79,18 +79,17 @@ struct Inner {
     malformed: u64,
     ignored: u64,
     other_interface: u64,
-    done: bool,
-    error: Option<String>,
 }
 
 pub struct QuerierState {
     cfg: QuerierConfig,
     started: u64,
     inner: Mutex<Inner>,
+    status: Status,
 }
 
 pub fn state(cfg: QuerierConfig) -> Arc<QuerierState> {
-    Arc::new(QuerierState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()) })
+    Arc::new(QuerierState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()), status: Status::default() })
 }
 
 /// One family's socket, or why there is none (EPERM without CAP_NET_RAW).
@@ -233,13 +232,12 @@ fn query_fields(q: &Query) -> Vec<(&'static str, JsVal)> {
 }
 
 impl EngineState for QuerierState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.inner);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let now = monotonic_ns();
         let rel = |ns: u64| ns_to_ms(ns.saturating_sub(self.started) as f64);
         let i = lock(&self.inner);
@@ -280,8 +278,8 @@ impl EngineState for QuerierState {
             .set("malformed", i.malformed)
             .set("ignored", i.ignored)
             .set("otherInterface", i.other_interface)
-            .set("done", i.done)
-            .set("error", i.error.clone().map(JsVal::Str).unwrap_or(JsVal::Null))
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .build()
     }
 }
@@ -323,11 +321,10 @@ pub fn run(sockets: Vec<(Family, Socket)>, st: Arc<QuerierState>, stop: Arc<Atom
         }
         Flow::Continue
     });
-    let mut i = lock(&st.inner);
-    if let Err(e) = r {
-        i.error = Some(e.to_string());
+    match r {
+        Err(e) => st.status.fail(e.to_string()),
+        Ok(()) => st.status.finish(),
     }
-    i.done = true;
 }
 
 #[cfg(test)]

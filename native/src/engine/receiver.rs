@@ -15,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, lock, ns_to_ms};
+use super::{EngineState, Status, lock, ns_to_ms};
 use crate::analysis::merge::{MAX_MERGED, Merge};
 use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
 use crate::js::value::JsVal;
@@ -203,15 +203,14 @@ struct Inner {
     groups: Vec<GroupState>,
     streams: HashMap<(SocketAddr, IpAddr), Stream>,
     order: Vec<(SocketAddr, IpAddr)>,
-    done: bool,
     count_reached: bool,
-    error: Option<String>,
     recv_buffer: i32,
 }
 
 pub struct ReceiverState {
     cfg: ReceiveConfig,
     inner: Mutex<Inner>,
+    status: Status,
 }
 
 pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono: &[u64]) -> Arc<ReceiverState> {
@@ -249,11 +248,10 @@ pub fn state(cfg: ReceiveConfig, sockets: &[Arc<MultipointSocket>], joined_mono:
             groups,
             streams: HashMap::new(),
             order: Vec::new(),
-            done: false,
             count_reached: false,
-            error: None,
             recv_buffer: 0,
         }),
+        status: Status::default(),
     })
 }
 
@@ -723,15 +721,14 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
 }
 
 impl EngineState for ReceiverState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.inner);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let mut i = lock(&self.inner);
-        if i.done {
+        if status.done {
             // The run is over: flows that never filled their window are classified on what they sent.
             for s in i.streams.values_mut() {
                 if let Some(a) = s.analysis.as_deref_mut() {
@@ -793,8 +790,8 @@ impl EngineState for ReceiverState {
             .set("recvCalls", t.recv_calls)
             .set("recvBuffer", i.recv_buffer)
             .set("countReached", i.count_reached)
-            .set("done", i.done)
-            .set_opt("error", i.error.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .set("merge", i.merges.as_ref().map_or(JsVal::Null, |m| merges_js(m, i.merge_overflow)))
             .set("groups", JsVal::Arr(groups))
             .set("senders", JsVal::Arr(senders))
@@ -831,10 +828,9 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ReceiverState>, stop: Ar
         }
         Flow::Continue
     });
-    let mut inner = lock(&st.inner);
-    if let Err(e) = result {
-        inner.error = Some(e.to_string());
+    lock(&st.inner).ended_mono = Some(monotonic_ns());
+    match result {
+        Err(e) => st.status.fail(e.to_string()),
+        Ok(()) => st.status.finish(),
     }
-    inner.ended_mono = Some(monotonic_ns());
-    inner.done = true;
 }

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain_ticking};
-use super::{EngineState, lock};
+use super::{EngineState, Status, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
@@ -124,28 +124,26 @@ struct Counters {
     untracked: crate::stats::Untracked<IpAddr>,
     tracked_sources: usize,
     evictions: u64,
-    done: bool,
-    error: Option<String>,
 }
 
 pub struct ResponderState {
     cfg: RespondConfig,
     started: u64,
     c: Mutex<Counters>,
+    status: Status,
 }
 
 pub fn state(cfg: RespondConfig) -> Arc<ResponderState> {
-    Arc::new(ResponderState { cfg, started: monotonic_ns(), c: Mutex::new(Counters::default()) })
+    Arc::new(ResponderState { cfg, started: monotonic_ns(), c: Mutex::new(Counters::default()), status: Status::default() })
 }
 
 impl EngineState for ResponderState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.c);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let c = lock(&self.c);
         let mut probers: Vec<(&IpAddr, &Prober)> = c.probers.iter().collect();
         probers.sort_by_key(|(_, p)| p.first_mono);
@@ -207,8 +205,8 @@ impl EngineState for ResponderState {
                     .set("maxSources", self.cfg.max_sources)
                     .build(),
             )
-            .set("done", c.done)
-            .set_opt("error", c.error.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .build()
     }
 }
@@ -552,9 +550,8 @@ pub fn run(sockets: Vec<Arc<MultipointSocket>>, st: Arc<ResponderState>, stop: A
             }
         },
     );
-    let mut c = lock(&st.c);
-    if let Err(e) = result {
-        c.error = Some(e.to_string());
+    match result {
+        Err(e) => st.status.fail(e.to_string()),
+        Ok(()) => st.status.finish(),
     }
-    c.done = true;
 }

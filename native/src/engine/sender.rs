@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::{EngineState, lock};
+use super::{EngineState, Status, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, precise_sleeps, realtime_ns};
@@ -50,8 +50,6 @@ struct Counters {
     last_mono: u64,
     errors: BTreeMap<String, u64>,
     last_error: Option<String>,
-    done: bool,
-    failed: Option<String>,
     /// Gaps between consecutive send calls, for pacing accuracy reports.
     gap_min_ns: u64,
     gap_max_ns: u64,
@@ -62,16 +60,16 @@ struct Counters {
 pub struct SenderState {
     cfg: SendConfig,
     c: Mutex<Counters>,
+    status: Status,
 }
 
 impl EngineState for SenderState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.c);
-        g.failed = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let c = lock(&self.c);
         let elapsed = c.last_mono.saturating_sub(c.started_mono) as f64 / 1e9;
         let achieved = if elapsed > 0.0 && c.sent > 1 { (c.sent - 1) as f64 / elapsed } else { 0.0 };
@@ -87,8 +85,8 @@ impl EngineState for SenderState {
             .set("achievedRate", achieved)
             .set("errors", JsVal::Arr(errors))
             .set_opt("lastError", c.last_error.clone())
-            .set("done", c.done)
-            .set_opt("failed", c.failed.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .set("session", format!("{:016x}", self.cfg.session))
             .set("senderId", self.cfg.sender_id)
             .set("size", self.cfg.size)
@@ -101,7 +99,7 @@ impl EngineState for SenderState {
 }
 
 pub fn state(cfg: SendConfig) -> Arc<SenderState> {
-    Arc::new(SenderState { cfg, c: Mutex::new(Counters::default()) })
+    Arc::new(SenderState { cfg, c: Mutex::new(Counters::default()), status: Status::default() })
 }
 
 fn interval_ns_u64(rate: f64) -> u64 {
@@ -127,9 +125,7 @@ fn planned(cfg: &SendConfig) -> u64 {
 pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBool>) {
     let cfg = st.cfg.clone();
     let Some(session) = sock.session() else {
-        let mut c = lock(&st.c);
-        c.failed = Some("the socket has not joined a session (JoinLeaf sender-only first)".into());
-        c.done = true;
+        st.status.fail("the socket has not joined a session (JoinLeaf sender-only first)");
         return;
     };
     let dest = session.destination();
@@ -159,9 +155,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
     };
     for i in 0..BATCH {
         if wire::encode_probe(&header, batch.slot_mut(i)).is_err() {
-            let mut c = lock(&st.c);
-            c.failed = Some(format!("probe size {} is outside 48-65535", cfg.size));
-            c.done = true;
+            st.status.fail(format!("probe size {} is outside 48-65535", cfg.size));
             return;
         }
     }
@@ -176,6 +170,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
     let mut seq: u64 = 0;
     let mut failing_since: Option<u64> = None;
     let mut last_call: Option<u64> = None;
+    // Why the run ended early; recorded after the last counter update.
+    let mut failure: Option<String> = None;
     loop {
         if stop.load(Ordering::Relaxed) {
             break;
@@ -255,7 +251,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
                 // ENOBUFS is back-pressure: wait a little and retry. Anything
                 // failing for a whole second with nothing sent ends the run.
                 if after - since > 1_000_000_000 {
-                    c.failed = Some(e.to_string());
+                    failure = Some(e.to_string());
                     break;
                 }
                 drop(c);
@@ -263,9 +259,14 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
             }
         }
     }
-    let mut c = lock(&st.c);
-    if c.gap_min_ns == u64::MAX {
-        c.gap_min_ns = 0;
+    {
+        let mut c = lock(&st.c);
+        if c.gap_min_ns == u64::MAX {
+            c.gap_min_ns = 0;
+        }
     }
-    c.done = true;
+    match failure {
+        Some(why) => st.status.fail(why),
+        None => st.status.finish(),
+    }
 }

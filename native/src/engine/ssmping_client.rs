@@ -29,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::filter::canonical;
-use super::{EngineState, lock, ns_to_ms};
+use super::{EngineState, Status, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
@@ -116,18 +116,17 @@ struct Inner {
     events: VecDeque<ReplyEvent>,
     event_count: u64,
     sending_done: bool,
-    done: bool,
-    error: Option<String>,
 }
 
 pub struct ClientState {
     cfg: ClientConfig,
     started: u64,
     inner: Mutex<Inner>,
+    status: Status,
 }
 
 pub fn state(cfg: ClientConfig) -> Arc<ClientState> {
-    Arc::new(ClientState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()) })
+    Arc::new(ClientState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()), status: Status::default() })
 }
 
 fn path_name(p: ReplyPath) -> &'static str {
@@ -175,13 +174,12 @@ impl ClientState {
 }
 
 impl EngineState for ClientState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.inner);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let i = lock(&self.inner);
         let events: Vec<JsVal> = i
             .events
@@ -229,8 +227,8 @@ impl EngineState for ClientState {
             .set("events", JsVal::Arr(events))
             .set("eventCount", i.event_count)
             .set("sendingDone", i.sending_done)
-            .set("done", i.done)
-            .set_opt("error", i.error.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .build()
     }
 }
@@ -247,10 +245,8 @@ fn rtt_ns(sent: Timestamp, rx_realtime_ns: u64) -> Option<u64> {
 }
 
 fn fail(st: &ClientState, msg: String) {
-    let mut i = lock(&st.inner);
-    i.error = Some(msg);
-    i.sending_done = true;
-    i.done = true;
+    lock(&st.inner).sending_done = true;
+    st.status.fail(msg);
 }
 
 pub fn run(sock: Arc<MultipointSocket>, st: Arc<ClientState>, stop: Arc<AtomicBool>) {
@@ -395,9 +391,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<ClientState>, stop: Arc<AtomicBo
             i.events.push_back(ev);
         }
     }
-    let mut i = lock(&st.inner);
-    i.sending_done = true;
-    i.done = true;
+    lock(&st.inner).sending_done = true;
+    st.status.finish();
 }
 
 #[cfg(test)]

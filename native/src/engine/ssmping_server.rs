@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, MIN_SOURCE_PORT, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, lock, ns_to_ms};
+use super::{EngineState, Status, lock, ns_to_ms};
 use crate::js::value::JsVal;
 use crate::model::multipoint::needs_scope_id;
 use crate::net::NetResult;
@@ -186,8 +186,6 @@ struct Counters {
     untracked: crate::stats::Untracked<IpAddr>,
     tracked_sources: usize,
     evictions: u64,
-    done: bool,
-    error: Option<String>,
 }
 
 pub struct ServerState {
@@ -196,6 +194,7 @@ pub struct ServerState {
     ipv6_note: Option<String>,
     started: u64,
     c: Mutex<Counters>,
+    status: Status,
 }
 
 pub fn state(cfg: ServerConfig, listeners: &[Listener], ipv6_note: Option<String>) -> Arc<ServerState> {
@@ -205,6 +204,7 @@ pub fn state(cfg: ServerConfig, listeners: &[Listener], ipv6_note: Option<String
         ipv6_note,
         started: monotonic_ns(),
         c: Mutex::new(Counters::default()),
+        status: Status::default(),
     })
 }
 
@@ -232,13 +232,12 @@ fn error_name(e: &SsmpingError) -> &'static str {
 }
 
 impl EngineState for ServerState {
-    fn fail(&self, why: String) {
-        let mut g = lock(&self.c);
-        g.error = Some(why);
-        g.done = true;
+    fn status(&self) -> &Status {
+        &self.status
     }
 
     fn snapshot(&self) -> JsVal {
+        let status = self.status.get();
         let c = lock(&self.c);
         let since = |mono: u64| ns_to_ms(mono.saturating_sub(self.started) as f64);
         let mut clients: Vec<(&IpAddr, &Client)> = c.clients.iter().collect();
@@ -331,8 +330,8 @@ impl EngineState for ServerState {
                     .set("maxRequestBytes", ssmping::RECOMMENDED_MAX_REQUEST_LEN)
                     .build(),
             )
-            .set("done", c.done)
-            .set_opt("error", c.error.clone())
+            .set("done", status.done)
+            .set_opt("error", status.error)
             .build()
     }
 }
@@ -423,10 +422,10 @@ pub fn run(listeners: Vec<Listener>, st: Arc<ServerState>, stop: Arc<AtomicBool>
         c.evictions = limiter.evictions();
         Flow::Continue
     });
-    if let Err(e) = result {
-        lock(&st.c).error = Some(e.to_string());
+    match result {
+        Err(e) => st.status.fail(e.to_string()),
+        Ok(()) => st.status.finish(),
     }
-    lock(&st.c).done = true;
 }
 
 #[allow(clippy::too_many_arguments)]

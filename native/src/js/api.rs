@@ -2,12 +2,13 @@
 //! panic boundary; argument checking here, behaviour in `model` and `engine`.
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use super::convert;
 use super::env::{Args, Env};
 use super::registry::{self, Resource};
 use super::value::{JsError, JsResult, JsVal};
-use crate::engine::{Engine, receiver, sender};
+use crate::engine::{Engine, EngineState, receiver, sender};
 use crate::model::catalog;
 use crate::model::multipoint::{self as mp, MultipointSocket};
 use crate::net::{clock, iface};
@@ -24,6 +25,18 @@ fn checked_handle(n: f64) -> JsResult<u32> {
         return Err(JsError::new("ERR_INVALID_HANDLE", format!("{n} is not a handle")));
     }
     Ok(n as u32)
+}
+
+/// Start an engine's thread and give JavaScript its handle. `what` names
+/// the thread in the one error this can raise ("could not start the receive thread").
+fn start_engine<S: EngineState + 'static>(
+    thread: &str,
+    what: &str,
+    st: Arc<S>,
+    body: impl FnOnce(Arc<S>, Arc<AtomicBool>) + Send + 'static,
+) -> JsResult<JsVal> {
+    let engine = Engine::spawn(thread, st, body).map_err(|e| JsError::new("ERR_THREAD", format!("could not start the {what} thread: {e}")))?;
+    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
 }
 
 pub fn version(_: &Env, _: &Args) -> JsResult<JsVal> {
@@ -140,9 +153,7 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         merge: env.prop_bool(o, "merge")?.unwrap_or(false),
     };
     let st = receiver::state(cfg, &sockets, &joined);
-    let engine = Engine::spawn("mcast-recv", st, move |st, stop| receiver::run(sockets, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the receive thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-recv", "receive", st, move |st, stop| receiver::run(sockets, st, stop))
 }
 
 pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
@@ -169,9 +180,7 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         retry: env.prop_bool(o, "retry")?.unwrap_or(true),
     };
     let st = sender::state(cfg);
-    let engine = Engine::spawn("mcast-send", st, move |st, stop| sender::run(sock, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the send thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-send", "send", st, move |st, stop| sender::run(sock, st, stop))
 }
 
 pub fn engine_snapshot(env: &Env, args: &Args) -> JsResult<JsVal> {
@@ -279,9 +288,7 @@ pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         reply_ttl: env.prop_u64(o, "replyTtl")?.unwrap_or(64).min(255) as i32,
     };
     let st = crate::engine::responder::state(cfg);
-    let engine = Engine::spawn("mcast-respond", st, move |st, stop| crate::engine::responder::run(sockets, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the responder thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-respond", "responder", st, move |st, stop| crate::engine::responder::run(sockets, st, stop))
 }
 
 /// `pingerStart(socket, { intervalMs, count?, size, waitMs, deadlineMs?, senderId? })`
@@ -309,9 +316,7 @@ pub fn pinger_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         ttl: sock.scope()?,
     };
     let st = crate::engine::pinger::state(cfg);
-    let engine = Engine::spawn("mcast-ping", st, move |st, stop| crate::engine::pinger::run(sock, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ping thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-ping", "ping", st, move |st, stop| crate::engine::pinger::run(sock, st, stop))
 }
 
 pub fn random_session(_: &Env, _: &Args) -> JsResult<JsVal> {
@@ -350,9 +355,7 @@ pub fn ssmping_server_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     };
     let (listeners, v6_note) = srv::open_listeners(&cfg)?;
     let st = srv::state(cfg, &listeners, v6_note);
-    let engine = Engine::spawn("mcast-ssmpingd", st, move |st, stop| srv::run(listeners, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ssmping server thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-ssmpingd", "ssmping server", st, move |st, stop| srv::run(listeners, st, stop))
 }
 
 /// `ssmpingClientStart({ socket, server, serverPort?, mode: 'ssm'|'asm', intervalMs?, count?, waitMs?, deadlineMs?, clientId? })`:
@@ -362,7 +365,7 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     use crate::engine::ssmping_client as cli;
     let o = args.get(0, "options")?;
     let h = env.prop_u64(o, "socket")?.ok_or_else(|| JsError::invalid_arg("socket (a joined session handle) is required"))?;
-    let sock = registry::socket(h.min(u64::from(u32::MAX)) as u32)?;
+    let sock = registry::socket(checked_handle(h as f64)?)?;
     let session = sock.session().filter(|s| s.mode == mp::JoinMode::Both).ok_or_else(|| {
         JsError::new("E_NOT_JOINED", "the ssmping client needs a socket joined with JoinLeaf 'both' (it sends requests and receives both replies)")
     })?;
@@ -405,9 +408,7 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         client_id: env.prop_u64(o, "clientId")?.map(|v| v as u32).unwrap_or_else(|| clock::random_u64() as u32),
     };
     let st = cli::state(cfg);
-    let engine = Engine::spawn("mcast-ssmping", st, move |st, stop| cli::run(sock, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the ssmping client thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-ssmping", "ssmping client", st, move |st, stop| cli::run(sock, st, stop))
 }
 
 /// `querierStart({ ifindex?, ipv4?, ipv6? })`: the passive IGMP/MLD query
@@ -423,9 +424,7 @@ pub fn querier_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     };
     let st = q::state(cfg);
     let sockets = q::open(&st);
-    let engine = Engine::spawn("mcast-querier", st, move |st, stop| q::run(sockets, st, stop))
-        .map_err(|e| JsError::new("ERR_THREAD", format!("could not start the querier listener thread: {e}")))?;
-    Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+    start_engine("mcast-querier", "querier listener", st, move |st, stop| q::run(sockets, st, stop))
 }
 
 /// `bridgeQuerierState(ifindex)`: the querier a Linux bridge on this host
