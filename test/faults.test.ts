@@ -9,24 +9,7 @@ import test from 'node:test';
 import { isAlive, sleep, toolExists, useLab, type Lab } from './helpers/netlab.js';
 import { capture, requireTools } from './helpers/peers.js';
 import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
-
-/** IPv4 groups (dotted) in a namespace's /proc/net/igmp, all devices, except the all-hosts group every device has. */
-async function igmpGroups(lab: Lab, node: string): Promise<string[]> {
-  const text = await lab.readFile(node, '/proc/net/igmp');
-  return [...text.matchAll(/^\s+([0-9A-F]{8})\s/gm)]
-    .map((m) => {
-      const v = parseInt(m[1]!, 16);
-      return [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24].join('.');
-    })
-    .filter((g) => g !== '224.0.0.1');
-}
-
-async function waitJoined(lab: Lab, node: string, group: string, p: McastProcess): Promise<void> {
-  for (let deadline = Date.now() + 15_000; ; await sleep(100)) {
-    if ((await igmpGroups(lab, node)).includes(group)) return;
-    if (p.proc.exited || Date.now() > deadline) throw new Error(`${group} not joined in ${node}:\n${p.stderr}`);
-  }
-}
+import { igmpGroups, waitJoined } from './helpers/membership.js';
 
 /** NDJSON events printed so far. */
 function events(p: McastProcess): { event: string; [k: string]: any }[] {
@@ -45,7 +28,7 @@ test('join: the interface is deleted mid-run -> says so, summary with the counts
   if (!lab) return;
   const group = '239.77.10.1';
   const join = spawnMcast(['join', group, '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 40_000 });
-  await waitJoined(lab, 'h2', group, join);
+  await waitJoined(lab, 'h2', group, { procs: [join] });
   const send = await runMcast(['send', group, '-i', 'eth0', '-r', '200', '-c', '200', '--json'], { lab, node: 'h1', timeoutMs: 20_000 });
   assert.equal(send.code, 0, send.stderr);
   await sleep(300);
@@ -71,7 +54,7 @@ test('join --duration: the interface goes down -> says it keeps waiting, resumes
   if (!lab) return;
   const group = '239.77.10.2';
   const join = spawnMcast(['join', group, '-i', 'eth0', '-d', '12s', '--ndjson', '--interval', '250ms'], { lab, node: 'h2', timeoutMs: 40_000 });
-  await waitJoined(lab, 'h2', group, join);
+  await waitJoined(lab, 'h2', group, { procs: [join] });
   const send = spawnMcast(['send', group, '-i', 'eth0', '-r', '100', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   // Traffic first (start-up times vary on a loaded machine): wait for 100 packets.
   await join.waitForLine((l) => l.includes('"event":"stats"') && JSON.parse(l).received >= 100, 15_000, 'stdout');
@@ -130,7 +113,7 @@ test('ping: its interface is deleted mid-run -> says so, summary with probes and
   if (!lab) return;
   const group = '239.77.10.4';
   const resp = spawnMcast(['respond', group, '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 40_000 });
-  await waitJoined(lab, 'h2', group, resp);
+  await waitJoined(lab, 'h2', group, { procs: [resp] });
   const ping = spawnMcast(['ping', group, '-i', 'eth0', '-c', '200', '--interval', '100ms', '--ndjson'], { lab, node: 'h1', timeoutMs: 40_000 });
   await ping.waitForLine((l) => l.includes('"event":"responder"'), 15_000, 'stdout');
   await sleep(1500);
@@ -233,7 +216,7 @@ test('ENOBUFS at a high rate (device queue full): counted in errors, not fatal, 
   // queue do, reported through IP_RECVERR.)
   await lab.check('h1', 'tc', ['qdisc', 'replace', 'dev', 'eth0', 'root', 'tbf', 'rate', '10mbit', 'burst', '3000', 'limit', '3000']);
   const join = spawnMcast(['join', group, '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 40_000 });
-  await waitJoined(lab, 'h2', group, join);
+  await waitJoined(lab, 'h2', group, { procs: [join] });
   const r = await runMcast(['send', group, '-i', 'eth0', '-r', '5000', '-l', '1400', '-d', '1s', '--json'], { lab, node: 'h1', timeoutMs: 20_000 });
   await sleep(1000);
   join.kill('SIGINT');

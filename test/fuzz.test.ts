@@ -12,6 +12,7 @@ import test from 'node:test';
 import { native } from '../src/native.js';
 import { isAlive, sleep, toolExists, useLab, childEnv } from './helpers/netlab.js';
 import { REPO_ROOT, spawnMcast } from './helpers/mcast.js';
+import { igmpUsers } from './helpers/membership.js';
 
 // ---------------------------------------------------------------------------
 // In-process: a million generated datagrams through the wire decoder
@@ -281,24 +282,6 @@ s.bind(0, cfg.local, () => {
 });
 `;
 
-/** Groups in a namespace's /proc/net/igmp: dotted group -> users, per device. */
-function igmpUsers(text: string, device: string): Map<string, number> {
-  const out = new Map<string, number>();
-  let dev = '';
-  for (const line of text.split('\n').slice(1)) {
-    const head = /^\d+\s+(\S+)\s*:/.exec(line);
-    if (head) {
-      dev = head[1]!;
-      continue;
-    }
-    const m = /^\s+([0-9A-F]{8})\s+(\d+)/.exec(line);
-    if (m && dev === device) {
-      const v = parseInt(m[1]!, 16);
-      out.set([v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, v >>> 24].join('.'), Number(m[2]));
-    }
-  }
-  return out;
-}
 
 function vmRssKb(pid: number): number | undefined {
   try {
@@ -336,7 +319,7 @@ test('live join and respond survive 24,000 hostile datagrams over the wire: aliv
   const responder = spawnMcast(['respond', `${group}:${port}`, '-i', 'eth0', '--name', 'fuzz-target', '--json'], { lab, node: 'h2', timeoutMs: 110_000 });
   // --json keeps stderr quiet: wait until both sockets are members (users 2 in /proc/net/igmp).
   for (let deadline = Date.now() + 15_000; ; await sleep(100)) {
-    if ((igmpUsers(await lab.readFile('h2', '/proc/net/igmp'), 'eth0').get(group) ?? 0) >= 2) break;
+    if ((await igmpUsers(lab, 'h2', group, 'eth0')) >= 2) break;
     if (Date.now() > deadline || joiner.proc.exited || responder.proc.exited) {
       throw new Error(`join and respond did not both join ${group}:\n${joiner.stderr}\n${responder.stderr}`);
     }

@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { execLocal, sleep, useLab, type Lab, type NftTable } from './helpers/netlab.js';
 import { requireTools } from './helpers/peers.js';
 import { REPO_ROOT, runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
+import { isJoined } from './helpers/membership.js';
 
 function skipWithout(t: TestContext, ...tools: string[]): boolean {
   const why = requireTools(...tools);
@@ -51,11 +52,6 @@ async function waitFor(what: string, cond: () => Promise<boolean>, procs: McastP
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
   }
 }
-
-const joinedIn = async (lab: Lab, node: string, group: string): Promise<boolean> => {
-  const hex = Buffer.from(group.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
-  return (await lab.readFile(node, '/proc/net/igmp')).includes(hex);
-};
 
 test('bad configuration is refused before anything starts: exit 2 and one line naming the place and what is accepted', { timeout: 120_000 }, async (t) => {
   const dir = scratch(t);
@@ -121,7 +117,7 @@ test('a real Prometheus scraping the monitor reports the loss nftables caused; p
   if (!lab) return;
   const group = '239.14.1.1';
   const monitor = spawnMcast(['monitor', '--join', group, '-i', 'eth0', '--metrics', '127.0.0.1:9464', '-d', '60s', '--json'], { lab, node: 'h2', timeoutMs: 90_000 });
-  await waitFor('the monitor joined', () => joinedIn(lab, 'h2', group), [monitor]);
+  await waitFor('the monitor joined', () => isJoined(lab, 'h2', group), [monitor]);
   const promDir = join(lab.tmpdir, 'prometheus');
   writeFileSync(join(lab.tmpdir, 'prometheus.yml'), `global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: mcast-monitor\n    static_configs:\n      - targets: ['127.0.0.1:9464']\n`);
   const prom = lab.start('h2', 'prometheus', [`--config.file=${join(lab.tmpdir, 'prometheus.yml')}`, `--storage.tsdb.path=${promDir}`, '--web.listen-address=127.0.0.1:9090', '--log.level=warn']);
@@ -161,15 +157,15 @@ test('SIGHUP re-reads the config: unchanged targets keep running and counting, r
   const file = join(lab.tmpdir, 'monitor.yaml');
   writeFileSync(file, 'interface: eth0\nmetrics: 127.0.0.1:9465\njoin:\n  - 239.14.2.1\n  - 239.14.2.2\n');
   const monitor = spawnMcast(['monitor', '--config', file, '-d', '60s', '--json'], { lab, node: 'h2', timeoutMs: 90_000 });
-  await waitFor('both joined', async () => (await joinedIn(lab, 'h2', '239.14.2.1')) && (await joinedIn(lab, 'h2', '239.14.2.2')), [monitor]);
+  await waitFor('both joined', async () => (await isJoined(lab, 'h2', '239.14.2.1')) && (await isJoined(lab, 'h2', '239.14.2.2')), [monitor]);
   await runMcast(['send', '239.14.2.1', '-i', 'eth0', '-c', '40', '-r', '200'], { lab, node: 'h1' });
   await sleep(300);
   const before = await get(lab, 'h2', 'http://127.0.0.1:9465/metrics');
   assert.equal(sample(before, 'mcast_receive_packets_total', { group: '239.14.2.1' }), 40);
   writeFileSync(file, 'interface: eth0\nmetrics: 127.0.0.1:9465\njoin:\n  - 239.14.2.1\n  - 239.14.2.3\n');
   monitor.kill('SIGHUP');
-  await waitFor('the new group joined and the removed one left', async () => (await joinedIn(lab, 'h2', '239.14.2.3')) && !(await joinedIn(lab, 'h2', '239.14.2.2')), [monitor]);
-  assert.ok(await joinedIn(lab, 'h2', '239.14.2.1'), 'the unchanged target stayed joined');
+  await waitFor('the new group joined and the removed one left', async () => (await isJoined(lab, 'h2', '239.14.2.3')) && !(await isJoined(lab, 'h2', '239.14.2.2')), [monitor]);
+  assert.ok(await isJoined(lab, 'h2', '239.14.2.1'), 'the unchanged target stayed joined');
   await runMcast(['send', '239.14.2.1', '-i', 'eth0', '-c', '10', '-r', '200'], { lab, node: 'h1' });
   await sleep(300);
   const after = await get(lab, 'h2', 'http://127.0.0.1:9465/metrics');
@@ -180,7 +176,7 @@ test('SIGHUP re-reads the config: unchanged targets keep running and counting, r
   writeFileSync(file, 'join: [10.0.0.1]\n');
   monitor.kill('SIGHUP');
   await waitFor('the warning', async () => /SIGHUP: .*the running configuration stays/.test(monitor.stderr), [monitor]);
-  assert.ok(await joinedIn(lab, 'h2', '239.14.2.3'));
+  assert.ok(await isJoined(lab, 'h2', '239.14.2.3'));
   monitor.kill('SIGINT');
   const r = await monitor.result(20_000);
   assert.equal(r.code, 0, r.stderr);
@@ -195,7 +191,7 @@ test('memory stays flat: a monitor with 20 groups and 60 senders over a minute (
   const file = join(lab.tmpdir, 'monitor.yaml');
   writeFileSync(file, `interface: eth0\nmetrics: 127.0.0.1:9466\njoin:\n${groups.map((g) => `  - ${g}`).join('\n')}\n`);
   const monitor = spawnMcast(['monitor', '--config', file, '-d', '120s', '--json'], { lab, node: 'h2', timeoutMs: 150_000 });
-  await waitFor('all joined', async () => (await Promise.all(groups.map((g) => joinedIn(lab, 'h2', g)))).every(Boolean), [monitor], 30_000);
+  await waitFor('all joined', async () => (await Promise.all(groups.map((g) => isJoined(lab, 'h2', g)))).every(Boolean), [monitor], 30_000);
   // Three senders to all 20 groups: 60 (sender, group) streams at 20 packets/s each.
   const senders = [0, 1, 2].map(() => spawnMcast(['send', ...groups, '-i', 'eth0', '-r', '20', '-d', '75s'], { lab, node: 'h1', timeoutMs: 120_000 }));
   const memory = async (): Promise<{ rss: number; heap: number; packets: number }> => {
@@ -230,7 +226,7 @@ test('the monitor hears the querier: queries per querier and the time since a ge
     await lab.check('sw', 'ip', ['link', 'set', 'br0', 'type', 'bridge', k!, v!]);
   }
   const monitor = spawnMcast(['monitor', '--join', '239.14.4.1', '-i', 'eth0', '--metrics', '127.0.0.1:9467', '-d', '60s', '--json'], { lab, node: 'h2', timeoutMs: 90_000 });
-  await waitFor('the monitor joined', () => joinedIn(lab, 'h2', '239.14.4.1'), [monitor]);
+  await waitFor('the monitor joined', () => isJoined(lab, 'h2', '239.14.4.1'), [monitor]);
   const metrics = (): Promise<string> => get(lab, 'h2', 'http://127.0.0.1:9467/metrics');
   await waitFor('a query heard', async () => (sample(await metrics(), 'mcast_querier_queries_total', { interface: 'eth0', family: 'ipv4', querier: '10.200.1.100' }) ?? 0) >= 2, [monitor], 20_000);
   const before = await metrics();

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MCAST_BIN, REPO_ROOT, runMcast, spawnMcast } from './helpers/mcast.js';
 import { extractSchemas, validate } from './helpers/schema.js';
+import { waitJoined } from './helpers/membership.js';
 
 const BRIDGE_V4 = '10.200.1.100';
 
@@ -29,16 +30,6 @@ async function staleSnooping(lab: Lab): Promise<void> {
   await lab.nft('sw', `table bridge noquery {\n chain c {\n  type filter hook forward priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n chain o {\n  type filter hook output priority 0; policy accept;\n  oifname "p2" ip protocol igmp drop\n }\n}\n`);
 }
 
-/** Wait until the node's kernel lists `group` in /proc/net/igmp (the join's report has gone out). */
-async function joined(lab: Lab, node: string, group: string): Promise<void> {
-  const hex = Buffer.from(group.split('.').map(Number).reverse()).toString('hex').toUpperCase();
-  const deadline = Date.now() + 10_000;
-  while (!(await lab.readFile(node, '/proc/net/igmp')).includes(hex)) {
-    assert.ok(Date.now() < deadline, `${group} never joined in ${node}`);
-    await sleep(20);
-  }
-}
-
 test('join --watch-querier: queries reported as heard, and a stream stopped by snooping without a querier diagnosed', { timeout: 90_000 }, async (t) => {
   if (!toolExists('nft')) return t.skip('nft is needed');
   const lab = await useLab(t, 'link3', { snooping: true, ipv6: false });
@@ -47,8 +38,8 @@ test('join --watch-querier: queries reported as heard, and a stream stopped by s
   const group = '239.16.0.1';
   const h2 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h2', timeoutMs: 60_000 });
   const h3 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--ndjson', '-d', '12s'], { lab, node: 'h3', timeoutMs: 60_000 });
-  await joined(lab, 'h2', group);
-  await joined(lab, 'h3', group);
+  await waitJoined(lab, 'h2', group, { timeoutMs: 10_000 });
+  await waitJoined(lab, 'h3', group, { timeoutMs: 10_000 });
   const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   assert.equal(send.code, 0, send.stderr);
   const [r2, r3] = await Promise.all([h2.result(30_000), h3.result(30_000)]);
@@ -89,7 +80,7 @@ test('join --rejoin-every keeps a membership alive behind a snooping switch with
   await staleSnooping(lab);
   const group = '239.16.0.2';
   const h2 = spawnMcast(['join', group, '-i', 'eth0', '--rejoin-every', '2s', '--watch-querier', '--json', '-d', '12s'], { lab, node: 'h2', timeoutMs: 60_000 });
-  await joined(lab, 'h2', group);
+  await waitJoined(lab, 'h2', group, { timeoutMs: 10_000 });
   const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '11s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   const r = await h2.result(30_000);
   t.diagnostic(`received ${r.json.received} of ${send.json.sent}, ${r.json.querier.rejoins} re-joins`);
@@ -122,7 +113,7 @@ test('join --watch-querier: a querier that goes away, and the stream that stops 
   }
   const group = '239.16.0.3';
   const h2 = spawnMcast(['join', group, '-i', 'eth0', '--watch-querier', '--json', '-d', '14s'], { lab, node: 'h2', timeoutMs: 60_000 });
-  await joined(lab, 'h2', group);
+  await waitJoined(lab, 'h2', group, { timeoutMs: 10_000 });
   const send = spawnMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '13s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   await sleep(4000);
   // From now on no query reaches h2: for h2 the querier went away, while the bridge still snoops.

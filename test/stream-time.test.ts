@@ -12,27 +12,12 @@ import { sleep, useLab, type Lab } from './helpers/netlab.js';
 import { capture, requireTools, udpSendRaw } from './helpers/peers.js';
 import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
 import { sessionProbes } from './helpers/probes.js';
-
-/** Users of `group` in the node's /proc/net/igmp (0: not joined). */
-async function igmpUsers(lab: Lab, node: string, group: string): Promise<number> {
-  const hex = Buffer.from(group.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
-  const m = new RegExp(`^\\s+${hex}\\s+(\\d+)`, 'm').exec(await lab.readFile(node, '/proc/net/igmp'));
-  return m ? Number(m[1]) : 0;
-}
-
-async function waitUsers(lab: Lab, node: string, group: string, users: number, procs: McastProcess[]): Promise<void> {
-  for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-    if ((await igmpUsers(lab, node, group)) >= users) return;
-    const dead = procs.find((p) => p.proc.exited);
-    if (dead) throw dead.proc.failure('exited before joining');
-    if (Date.now() > deadline) throw new Error(`${group} not joined ${users}x in ${node}`);
-  }
-}
+import { waitJoined } from './helpers/membership.js';
 
 /** A `join --json` in h2, started and joined. */
 async function startJoin(lab: Lab, group: string, extra: string[] = []): Promise<McastProcess> {
   const p = spawnMcast(['join', group, '-i', 'eth0', '--json', ...extra], { lab, node: 'h2', timeoutMs: 90_000 });
-  await waitUsers(lab, 'h2', group, 1, [p]);
+  await waitJoined(lab, 'h2', group, { users: 1, procs: [p] });
   return p;
 }
 
@@ -56,7 +41,7 @@ test('a stream that dies half-way: join reports it stalled (live and at the end)
   const cap = await capture(lab, 'h2', 'eth0', `udp and dst host ${group}`, { timeoutMs: 40_000 });
   const join = spawnMcast(['join', group, '-i', 'eth0', '--ndjson', '--interval', '500ms', '-d', '9s'], { lab, node: 'h2', timeoutMs: 60_000 });
   const check = spawnMcast(['check', group, '--receive', '--min-rate', '500', '--max-loss', '1%', '--timeout', '10s', '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 60_000 });
-  await waitUsers(lab, 'h2', group, 2, [join, check]);
+  await waitJoined(lab, 'h2', group, { users: 2, procs: [join, check] });
   // The sender means to send 5000 but dies (SIGKILL) after about 1500.
   const sender = spawnMcast(['send', group, '-i', 'eth0', '-c', '5000', '-r', '1000', '--ndjson'], { lab, node: 'h1', timeoutMs: 30_000 });
   await sender.waitForLine((l) => /"event":"progress"/.test(l) && JSON.parse(l).sent >= 1500, 20_000, 'stdout');
@@ -102,7 +87,7 @@ test('rates never add up across a restart: two runs of a sender one after the ot
   const group = '239.12.2.1';
   const check = spawnMcast(['check', group, '--receive', '--min-rate', '1500', '--timeout', '7s', '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 60_000 });
   const join = await startJoin(lab, group);
-  await waitUsers(lab, 'h2', group, 2, [check, join]);
+  await waitJoined(lab, 'h2', group, { users: 2, procs: [check, join] });
   for (let run = 0; run < 2; run++) {
     const r = await runMcast(['send', group, '-i', 'eth0', '-c', '2000', '-r', '1000', '--json'], { lab, node: 'h1', timeoutMs: 30_000 });
     assert.equal(r.code, 0, r.stderr);
@@ -132,7 +117,7 @@ test('head loss: a receiver listening before the session starts counts the missi
   await lab.nft('h2', `table inet headloss {\n chain c {\n  type filter hook input priority 0; policy accept;\n  udp dport 5000 @th,288,32 < 5 counter drop\n }\n}\n`);
   const join = await startJoin(lab, group);
   const check = spawnMcast(['check', group, '--receive', '--max-loss', '0%', '--timeout', '8s', '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 60_000 });
-  await waitUsers(lab, 'h2', group, 2, [join, check]);
+  await waitJoined(lab, 'h2', group, { users: 2, procs: [join, check] });
   await sleep(500);
   const r = await runMcast(['send', group, '-i', 'eth0', '-c', '30', '-r', '50', '--json'], { lab, node: 'h1', timeoutMs: 30_000 });
   assert.equal(r.code, 0, r.stderr);
@@ -252,7 +237,7 @@ test('DELAY is shown only where it means something: a clock a minute ahead is ne
   }
   // Text output: the DELAY column says unsync, never a negative number.
   const text = spawnMcast(['join', group, '-i', 'eth0', '-d', '3s'], { lab, node: 'h2', timeoutMs: 30_000 });
-  await waitUsers(lab, 'h2', group, 1, [text]);
+  await waitJoined(lab, 'h2', group, { users: 1, procs: [text] });
   await udpSendRaw(lab, 'h1', group, 5000, sessionProbes(0x7778n, [0, 1, 2], { startNs: BigInt(Date.now() + 60_000) * 1_000_000n }), { iface: 'eth0', burst: 1, gapMs: 20 });
   const r = await text.result(20_000);
   assert.match(r.stdout, /unsync/);
@@ -315,7 +300,7 @@ test('a snooping bridge whose queries never reach a host ages its membership out
   const cap = await capture(lab, 'h2', 'eth0', `udp and dst host ${group}`, { timeoutMs: 60_000 });
   const join = spawnMcast(['join', group, '-i', 'eth0', '--json', '-d', '16s'], { lab, node: 'h2', timeoutMs: 60_000 });
   const check = spawnMcast(['check', group, '--receive', '--min-rate', '15', '--max-loss', '1%', '--min-packets', '40', '--timeout', '16s', '-i', 'eth0', '--json'], { lab, node: 'h2', timeoutMs: 60_000 });
-  await waitUsers(lab, 'h2', group, 2, [join, check]);
+  await waitJoined(lab, 'h2', group, { users: 2, procs: [join, check] });
   const send = await runMcast(['send', group, '-i', 'eth0', '-r', '20', '-d', '14s', '--json'], { lab, node: 'h1', timeoutMs: 40_000 });
   assert.equal(send.code, 0, send.stderr);
   const [j, c] = await Promise.all([join.result(30_000), check.result(30_000)]);
