@@ -17,7 +17,7 @@ import { runMcast } from './helpers/mcast.js';
 const UDP_V4 = 1001;
 const UDP_V6 = 1002;
 
-// dwServiceFlags1 bits (multipoint-model.md §2.1).
+// dwServiceFlags1 bits (docs/multipoint-model.md, "Service flags").
 const XP1 = {
   CONNECTIONLESS: 0x1,
   GUARANTEED_DELIVERY: 0x2,

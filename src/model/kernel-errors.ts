@@ -1,6 +1,6 @@
 // Native errors (errno names or E_* ids from the Rust model) turned into one
 // line that says what went wrong and what to do, with the exit code.
-// Messages follow docs/multipoint-model.md §10.
+// Messages follow docs/multipoint-model.md, "Error ids and messages".
 
 import { ExitCode, McastError, tooManyOpenFiles } from '../errors.js';
 import { isNativeError } from '../native.js';

@@ -1,6 +1,6 @@
 // What is known about the IGMP/MLD querier of one interface and family, from
 // the passive listener (native/src/engine/querier.rs) or, without
-// CAP_NET_RAW, from what procfs proves (querier-notes.md C.1, C.2). Pure.
+// CAP_NET_RAW, from what procfs proves (the version in force, the querier timers). Pure.
 //
 // Rules: the lowest address wins the election (RFC 3376 6.6.2, RFC 3810
 // 7.6.2); the interval is the median gap between general queries when two

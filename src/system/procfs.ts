@@ -1,6 +1,7 @@
-// Readers for the kernel's per-interface multicast state (multipoint model §7.1-§7.3,
-// querier-notes.md C.1). Each file has a pure `parseX(text)` and a `readX()` that reads
-// it and returns [] (or null for a single value) when the file does not exist.
+// Readers for the kernel's per-interface multicast state: memberships,
+// limits and the group-management version in force. Each file has a pure
+// `parseX(text)` and a `readX()` that reads it and returns [] (or null for a
+// single value) when the file does not exist.
 //
 // What these files can and cannot prove:
 // * `/proc/net/igmp` "Querier" column is the IGMP *compatibility mode*. `V1`/`V2` without
@@ -308,7 +309,7 @@ export interface MulticastLimits {
   wmemMax: number | null;
 }
 
-/** All the limits of §7.2 and the socket buffer ceilings; null for each one that is absent. */
+/** The kernel's multicast limits (igmp_max_memberships, igmp_max_msf, mld_max_msf, ...) and the socket buffer ceilings; null for each one that is absent. */
 export function readMulticastLimits(opts?: ProcOptions): MulticastLimits {
   return {
     igmpMaxMemberships: readIgmpMaxMemberships(opts),

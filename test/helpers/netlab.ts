@@ -3,9 +3,8 @@
 // Every lab lives only in namespaces it creates itself (veth pairs created
 // directly inside them, bridges and routers in namespaces of their own), so no
 // test packet can leave through one of the machine's real interfaces. The
-// recipes, timings and pitfalls behind this file are in
-// /work/shared/reference/netlab/REPORT.md; the numbers in comments were
-// measured on the project VM (Debian 12, kernel 6.18, iproute2 6.1).
+// numbers in comments (timings, settle delays) were measured on the project
+// VM (Debian 12, kernel 6.18, iproute2 6.1); test/README.md says how labs work.
 //
 //   const lab = await useLab(t, 'link2');      // node:test: destroyed in t.after
 //   if (!lab) return;                          // skipped, reason printed

@@ -111,7 +111,7 @@ test('parseGroupSpec: unicast and reserved groups', () => {
 
 // --- classifyGroup --------------------------------------------------------
 
-test('classifyGroup: TTL advice per §9.1', () => {
+test('classifyGroup: TTL advice per IPv4 block (RFC 5771, RFC 2365)', () => {
   const g = classifyGroup('224.0.1.1');
   assert.equal(g.ttlAdvice.boundary, 'ttl');
   const rows = Object.fromEntries(g.ttlAdvice.rows.map((r) => [r.reach, [r.min, r.max]]));

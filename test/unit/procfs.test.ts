@@ -33,7 +33,7 @@ import {
   type KernelTables,
 } from '../../src/system/procfs.js';
 
-// Fixtures copied from multipoint-model §7.1 and netlab/REPORT.md (x86-64, little-endian).
+// Fixtures are /proc texts captured on an x86-64 (little-endian) kernel 6.18.
 const IGMP = [
   'Idx\tDevice    : Count Querier\tGroup    Users Timer\tReporter',
   '1\tlo        :     1      V3',

@@ -1,5 +1,5 @@
 //! The host's protocol catalog, shaped like Winsock's WSAPROTOCOL_INFO records
-//! (docs/multipoint-model.md §5), detected at run time in the current network
+//! (docs/multipoint-model.md, "The protocol catalog"), detected at run time in the current network
 //! namespace: an entry is unavailable when its socket cannot be created here.
 
 use crate::net::socket::Socket;

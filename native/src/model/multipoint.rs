@@ -1,7 +1,7 @@
 //! Multipoint sockets: roles fixed at creation (c_root/c_leaf, d_root/d_leaf),
 //! JoinLeaf as the only membership primitive, and the two controls
 //! (SIO_MULTIPOINT_LOOPBACK, SIO_MULTICAST_SCOPE), mapped onto Linux as
-//! docs/multipoint-model.md §6 describes.
+//! docs/multipoint-model.md describes ("Opening a socket" to "Loopback and scope controls").
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
 use std::sync::Mutex;
@@ -137,7 +137,7 @@ pub struct MultipointSocket {
     bound: Mutex<bool>,
 }
 
-/// Validate the role flags against the entry exactly as the model says (§1.4, §2.4).
+/// Validate the role flags against the entry exactly as the model says (docs/multipoint-model.md, "Roles and the admissibility rule").
 pub fn validate_roles(p: &ProtocolInfo, flags: u32) -> CoreResult<(ControlRole, DataRole)> {
     if !p.is_multipoint() {
         return Err(CoreError::rule("E_NOT_DATAGRAM", format!("{} is not a multipoint protocol; use UDP.", p.name)));
