@@ -2,18 +2,13 @@
 // Every error leaves as one stderr line (plus a JSON error document on stdout
 // under --json/--ndjson) and a documented exit code; never a stack trace.
 
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { EXIT_CODE_HELP, ExitCode, McastError, isTooManyOpenFiles, tooManyOpenFiles } from './errors.js';
-import { createUi, type Ui } from './ui/terminal.js';
+import { createUi } from './ui/terminal.js';
+import type { OutputOptions, RunContext } from './ui/context.js';
 import { jsonDocument, mcastVersion } from './ui/json.js';
 import { installOutputGuards, keepRunningWhenReaderGoes, outputFailure } from './ui/output.js';
 import { registerCommands } from './commands/index.js';
-
-export interface RunContext {
-  ui: Ui;
-  /** Aborted on the first SIGINT/SIGTERM: commands stop, print their summary and leave. */
-  signal: AbortSignal;
-}
 
 const argvWantsJson = (argv: string[]) => argv.includes('--json') || argv.includes('--ndjson');
 
@@ -72,7 +67,7 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
         if (!s.startsWith('error:')) process.stderr.write(s);
       },
     });
-  const ctxFor = (opts: { json?: boolean; ndjson?: boolean; quiet?: boolean; color?: boolean }): RunContext => ({
+  const ctxFor = (opts: OutputOptions): RunContext => ({
     ui: createUi(opts),
     signal: controller.signal,
   });
@@ -113,5 +108,3 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     if (outputFailure()) process.exitCode = ExitCode.System;
   }
 }
-
-export { Option };

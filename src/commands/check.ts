@@ -9,7 +9,7 @@ import { canonicalAddress } from '../model/ip.js';
 import { atLeast, atMost, judgedProbes, maxMs, maxPercent, maxSilence, minRate, present, type Criterion } from '../model/criteria.js';
 import { flowLoss, stallAfterMs } from '../model/stream-health.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
 import * as join from './join.js';
 import { junitXml } from '../render/junit.js';

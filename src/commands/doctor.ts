@@ -12,7 +12,7 @@ import { kernelMulticastRouting, readBridges, readFirewall, readMulticastRoutes,
 import { diagnose, doctorExitCode, type DoctorFacts, type DoctorInterface, type Finding } from '../model/doctor.js';
 import type { QuerierReport } from '../model/querier.js';
 import { listenForQueriers } from './querier-listen.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 
 /** Long enough for a default querier's start-up queries (every 31.25 s); 190 s decides for sure. */
 export const DEFAULT_LISTEN_MS = 35_000;

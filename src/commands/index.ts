@@ -1,113 +1,19 @@
-// The command table: options (defined once, with defaults shown in --help),
-// argument parsing, and dispatch to command modules and renderers.
-
-import { Command, Option } from 'commander';
-import { parseGroupSpec } from '../model/address-input.js';
-import { quoteInput } from '../model/text.js';
-import { asListParser, asParser, parseBitrate, parseClockRate, parseCount, parseLimit, parseDatagramSize, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
-import { ExitCode, usageError } from '../errors.js';
-import { printJson, emitEvent } from '../ui/json.js';
-import type { RunContext } from '../cli.js';
+// The command table: every option defined once (with its parser and the
+// default --help shows), and each action: flags -> command module -> renderer.
 // Command modules and renderers are imported by their command's action, so
 // `mcast --help`, `--version` and every other command skip loading the rest
 // (start-up time: docs/performance.md).
 
-export const DEFAULT_PORT = 5000;
+import { Option, type Command } from 'commander';
+import { asListParser, asParser, DEFAULT_PORT, parseBitrate, parseClockRate, parseCount, parseLimit, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
+import { ExitCode, usageError } from '../errors.js';
+import { checkOutput, collectList, rejectInMode, durationOption, finish, IFACE, listenOption, outputOptions, parseGroups, peersParser, rejectContradictions, sizeOption, sourceList, type CtxFor } from './cli-kit.js';
+import type { CheckFlags, DoctorFlags, InterfacesFlags, JoinFlags, ListProtocolsFlags, MeshFlags, MonitorFlags, PingFlags, RespondFlags, ScopeFlags, SendFlags } from './flags.js';
 
-type CtxFor = (opts: { json?: boolean; ndjson?: boolean; quiet?: boolean; color?: boolean }) => RunContext;
-
-interface OutputOpts {
-  json?: boolean;
-  ndjson?: boolean;
-  quiet?: boolean;
-  color?: boolean;
-}
-
-/** Repeatable option values, in order. */
-function collectList(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
-}
-
-function outputOptions(cmd: Command, { ndjson = false } = {}): Command {
-  cmd.option('--json', 'print one JSON document at the end (docs/json.md)');
-  if (ndjson) cmd.option('--ndjson', 'print one JSON event per line as things happen');
-  return cmd.option('-q, --quiet', 'print only the result (no notices or live view)').option('--no-color', 'never use colour');
-}
-
-/** Print a command's result the way the user asked (JSON document, NDJSON summary event, or text) and set the exit code. */
-function finish<R extends object>(command: string, o: OutputOpts, ctx: RunContext, done: { result: R; exitCode: number }, render: (r: R, c: RunContext['ui']['color']) => string): void {
-  if (o.json) printJson(command, done.result);
-  else if (o.ndjson) emitEvent('summary', done.result);
-  else ctx.ui.out(render(done.result, ctx.ui.color));
-  process.exitCode = done.exitCode;
-}
-
-function checkOutput(o: OutputOpts): void {
-  if (o.json && o.ndjson) throw usageError('E_USAGE', '--json and --ndjson cannot be combined; choose one output format');
-}
-
-/** Flags given in both forms on the command line (e.g. --loopback --no-loopback). */
-export function rejectContradictions(argv: string[], pairs: [string, string][]): void {
-  for (const [a, b] of pairs) {
-    if (argv.includes(a) && argv.includes(b)) throw usageError('E_USAGE', `${a} and ${b} contradict each other; give one of them`);
-  }
-}
-
-/** What the user typed for an option (last occurrence): `-l X`, `-lX`, `--size X` or `--size=X`; for error messages. */
-export function rawOptionValue(argv: string[], short: string, long: string): string | undefined {
-  for (let i = argv.length - 1; i >= 0; i--) {
-    const a = argv[i]!;
-    if (a === short || a === long) return argv[i + 1];
-    if (a.startsWith(`${long}=`)) return a.slice(long.length + 1);
-    if (a.startsWith(short) && !a.startsWith('--') && a.length > short.length) return a.slice(short.length);
-  }
-  return undefined;
-}
-
-export function parseGroups(raw: string[], port: number | undefined): (ReturnType<typeof parseGroupSpec> & { port: number })[] {
-  if (raw.length === 0) throw usageError('E_USAGE', 'at least one group is required, e.g. 239.1.2.3 or [ff15::1]:5000');
-  const groups = raw.map((g) => {
-    const spec = parseGroupSpec(g);
-    return { ...spec, port: spec.port ?? port ?? DEFAULT_PORT };
-  });
-  const seen = new Set<string>();
-  for (const g of groups) {
-    const k = `${g.address}|${g.port}`;
-    if (seen.has(k)) throw usageError('E_USAGE', `group ${g.address} port ${g.port} is given twice`);
-    seen.add(k);
-  }
-  return groups;
-}
-
-// Text options: never empty (an empty -i or --expect would silently mean "the default" or "anyone").
-const IFACE = asParser(parseText('an interface name, index or address, e.g. eth0, 2 or 10.0.0.1'), '--interface');
-const sourceList = (name: string) => asListParser(parseText("a sender's unicast address, e.g. 192.0.2.10 or 2001:db8::10"), name);
-const sizeOption = asParser(parseDatagramSize, '--size');
-
-/** --peers A,B,C (repeatable): every entry a non-empty address. */
-function peersParser(v: string, prev: string[] = []): string[] {
-  const entries = v.split(',').map((x) => x.trim());
-  if (entries.some((x) => x === '')) {
-    throw usageError('E_OPTION_VALUE', `--peers must be a comma-separated list of host addresses, e.g. 10.0.0.1,10.0.0.2; got '${quoteInput(v)}'`);
-  }
-  return [...prev, ...entries];
-}
-
-const durationParser = (name: string) => asParser((raw, n) => parseDuration(raw, n), name);
-
-/** Durations in ms internally; --help shows defaults the way users type them (1s, 200ms). */
-function durationOption(flags: string, description: string, name: string, defaultMs?: number): Option {
-  const o = new Option(flags, description).argParser(durationParser(name));
-  if (defaultMs === undefined) return o;
-  const shown = defaultMs % 1000 === 0 ? `${defaultMs / 1000}s` : `${defaultMs}ms`;
-  return o.default(defaultMs, shown);
-}
-
-/** --listen TIME for the querier listener: 0 allowed (no listening). */
-function listenOption(description: string, defaultMs: number): Option {
-  const o = new Option('--listen <time>', description).argParser(asParser((raw, n) => parseDuration(raw, n, { allowZero: true }), '--listen'));
-  return defaultMs > 0 ? o.default(defaultMs, `${defaultMs / 1000}s`) : o;
-}
+/** respond's reply limits (respond --ssmping has its own: src/commands/ssmping-respond.ts). */
+const RESPOND_LIMITS = { perSourcePps: 10, globalPps: 1000 };
+/** ping's probe size and TTL; no commander default, since with --ssmping they must not be given at all. */
+const PING_DEFAULTS = { size: 64, ttl: 1 };
 
 export function registerCommands(program: Command, ctxFor: CtxFor): void {
   const rawArgs = process.argv.slice(2);
@@ -117,7 +23,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('list-protocols')
       .description("the host's transport protocols and their multipoint attributes (Winsock-style catalog)")
       .option('-a, --all', 'include non-multipoint transports such as TCP'),
-  ).action(async (o: OutputOpts & { all?: boolean }) => {
+  ).action(async (o: ListProtocolsFlags) => {
     const listProtocols = await import('./list-protocols.js');
     const { renderListProtocols } = await import('../render/list-protocols.js');
     checkOutput(o);
@@ -131,7 +37,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('interfaces')
       .description('interfaces with flags, addresses, IGMP/MLD version, querier evidence and joined groups')
       .addOption(listenOption('listen this long for IGMP/MLD queries to name the queriers (needs CAP_NET_RAW; default: only what procfs proves)', 0)),
-  ).action(async (o: OutputOpts & { listen?: number }) => {
+  ).action(async (o: InterfacesFlags) => {
     const interfaces = await import('./interfaces.js');
     const { renderInterfaces } = await import('../render/interfaces.js');
     checkOutput(o);
@@ -146,7 +52,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .description('check this host for what silently breaks multicast (querier, routes, rp_filter, firewall, versions, limits, bridges): findings with evidence and the fix; exit 1 when one is a problem')
       .option('-i, --interface <name|address>', 'judge only this interface (host-wide checks still run)', IFACE)
       .addOption(listenOption('how long to listen for IGMP/MLD queries (0: do not listen; 190s decides whether a default querier exists)', 35_000)),
-  ).action(async (o: OutputOpts & Record<string, any>) => {
+  ).action(async (o: DoctorFlags) => {
     const doctor = await import('./doctor.js');
     const { renderDoctor } = await import('../render/doctor.js');
     checkOutput(o);
@@ -160,7 +66,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .command('scope')
       .description('what a multicast address is, whether routers forward it, and the TTL / hop limit for each scope')
       .argument('<address>', 'an IPv4 or IPv6 multicast address'),
-  ).action(async (address: string, o: OutputOpts) => {
+  ).action(async (address: string, o: ScopeFlags) => {
     const scope = await import('./scope.js');
     const { renderScope } = await import('../render/scope.js');
     checkOutput(o);
@@ -176,8 +82,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)", IFACE)
-      .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', sourceList('--source'), [])
-      .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', sourceList('--exclude'), [])
+      .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', sourceList('--source'))
+      .option('-x, --exclude <address>', 'any-source join that blocks this sender (repeatable; EXCLUDE mode)', sourceList('--exclude'))
       .option('-c, --count <n>', 'stop after N packets (exit 1 if --duration ends first)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s, 1m (default: until Ctrl-C)', '--duration'))
       .addOption(durationOption('--interval <time>', 'statistics interval for --ndjson and the live view', '--interval', 1000))
@@ -189,7 +95,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--pcr-max <ms>', 'MPEG-TS: the longest PCR interval before a TR 101 290 2.3 error (default 40ms)', asParser(parseMilliseconds, '--pcr-max'))
       .option('--merge', 'the two groups carry the same stream (A/B feeds, ST 2022-7): report the loss left after merging them and the skew between the legs'),
     { ndjson: true },
-  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+  ).action(async (groups: string[], o: JoinFlags) => {
     const join = await import('./join.js');
     const { renderJoinSummary } = await import('../render/join.js');
     checkOutput(o);
@@ -236,7 +142,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer'))
       .option('--no-retry', "a probe the kernel's egress path refuses (ENOBUFS: queue full, tc/nftables egress rule, policer) is skipped, not sent again, so receivers see the loss"),
     { ndjson: true },
-  ).action(async (groups: string[], o: OutputOpts & Record<string, any>) => {
+  ).action(async (groups: string[], o: SendFlags) => {
     const send = await import('./send.js');
     const { renderSendSummary } = await import('../render/send.js');
     checkOutput(o);
@@ -283,9 +189,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     program
       .command('monitor')
       .description('keep groups joined, answer probes and ping groups periodically, for hours and days, exporting Prometheus metrics (docs/monitoring.md)')
-      .option('--join <group>', 'keep this group joined and measure what arrives (repeatable)', collectList, [])
-      .option('--respond <group>', 'answer probes on this group (repeatable)', collectList, [])
-      .option('--ping <group>', 'ping this group every --every (repeatable)', collectList, [])
+      .option('--join <group>', 'keep this group joined and measure what arrives (repeatable)', collectList)
+      .option('--respond <group>', 'answer probes on this group (repeatable)', collectList)
+      .option('--ping <group>', 'ping this group every --every (repeatable)', collectList)
       .option('--every <time>', 'period of each ping round (default 10s)')
       .option('--count <n>', 'probes per ping round (default 10)')
       .option('--interval <time>', 'between the probes of a round (default 200ms)')
@@ -294,13 +200,13 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--metrics <host:port>', 'serve /metrics and /healthz here (default 127.0.0.1:9464: loopback only)')
       .option('--config <file>', 'targets from a JSON or YAML file (re-read on SIGHUP); flags and a file do not mix')
       .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until SIGINT/SIGTERM)', '--duration')),
-  ).action(async (o: OutputOpts & Record<string, any>) => {
+  ).action(async (o: MonitorFlags) => {
     const monitor = await import('./monitor.js');
     const { loadConfigFile } = await import('../model/monitor-config.js');
     checkOutput(o);
-    const flagged = o.join.length + o.respond.length + o.ping.length > 0 || [o.every, o.count, o.interval, o.metrics, o.maxRepliesPerSecond].some((x) => x !== undefined);
+    const flagged = (o.join ?? []).length + (o.respond ?? []).length + (o.ping ?? []).length > 0 || [o.every, o.count, o.interval, o.metrics, o.maxRepliesPerSecond].some((x) => x !== undefined);
     if (o.config !== undefined && flagged) throw usageError('E_USAGE', '--config and target flags (--join, --respond, --ping, --every, --metrics, ...) do not mix: put everything in the file');
-    const config = o.config !== undefined ? loadConfigFile(o.config) : monitor.configFromFlags({ ...o, interface: o.interface } as never);
+    const config = o.config !== undefined ? loadConfigFile(o.config) : monitor.configFromFlags({ ...o, join: o.join ?? [], respond: o.respond ?? [], ping: o.ping ?? [] });
     const ctx = ctxFor(o);
     const { result, exitCode } = await monitor.run({ config, configFile: o.config, durationMs: o.duration }, ctx);
     finish('monitor', o, ctx, { result, exitCode }, (r) => `--- mcast monitor (${(r.durationMs / 1000).toFixed(1)}s, ${r.stopReason}) ---\ntargets: ${r.targets.join} joined, ${r.targets.respond} answered, ${r.targets.ping} pinged; metrics were on ${r.metrics}; ${r.reloads} reloads`);
@@ -314,34 +220,37 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--ssmping', 'be an ssmping server (like ssmpingd, UDP 4321, but replies never exceed requests; default limits 2 requests/s per client, 100/s in all)')
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)", IFACE)
-      .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', sourceList('--source'), [])
-      .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser(parseText('an address or prefix, e.g. 10.0.0.0/8 or 2001:db8::/32'), '--allow'), [])
-      .option('--max-replies-per-second <n>', 'replies per second to any one prober; a pinger probing faster has the excess refused (it is told, and counts them apart from loss)', asParser(parseRate, '--max-replies-per-second'), 10)
-      .option('--global-max-replies-per-second <n>', 'replies per second in all', asParser(parseRate, '--global-max-replies-per-second'), 1000)
+      .option('-s, --source <address>', 'answer only probes from this sender (source-specific join; repeatable)', sourceList('--source'))
+      .option('--allow <cidr>', 'answer only probers inside this prefix (repeatable; default: everyone)', asListParser(parseText('an address or prefix, e.g. 10.0.0.0/8 or 2001:db8::/32'), '--allow'))
+      .option('--max-replies-per-second <n>', `replies per second to any one prober; a pinger probing faster has the excess refused (it is told, and counts them apart from loss) (default ${RESPOND_LIMITS.perSourcePps}; --ssmping: 2)`, asParser(parseRate, '--max-replies-per-second'))
+      .option('--global-max-replies-per-second <n>', `replies per second in all (default ${RESPOND_LIMITS.globalPps}; --ssmping: 100)`, asParser(parseRate, '--global-max-replies-per-second'))
       .option('--name <name>', 'name carried in replies, at most 64 bytes (default: the host name)', asParser(parseName, '--name'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long (default: until Ctrl-C)', '--duration')),
     { ndjson: true },
-  ).action(async (groups: string[], o: OutputOpts & Record<string, any>, cmd: Command) => {
-    const respond = await import('./respond.js');
-    const ssmpingRespond = await import('./ssmping-respond.js');
-    const { renderRespondSummary } = await import('../render/respond.js');
+  ).action(async (groups: string[], o: RespondFlags) => {
     checkOutput(o);
     const ctx = ctxFor(o);
-    if (o.ssmping) return ssmpingRespond.cliAction(groups, o, cmd, ctx);
+    if (o.ssmping) {
+      const ssmpingRespond = await import('./ssmping-respond.js');
+      const { renderSsmpingServeSummary } = await import('../render/ssmping.js');
+      return finish('respond', o, ctx, await ssmpingRespond.run(ssmpingRespond.optionsFromFlags(groups, o), ctx), renderSsmpingServeSummary);
+    }
+    const respond = await import('./respond.js');
+    const { renderRespondSummary } = await import('../render/respond.js');
     const { result, exitCode } = await respond.run(
       {
         groups: parseGroups(groups, o.port),
         iface: o.interface,
         source: o.source ?? [],
         allow: o.allow ?? [],
-        perSourcePps: o.maxRepliesPerSecond,
-        globalPps: o.globalMaxRepliesPerSecond,
+        perSourcePps: o.maxRepliesPerSecond ?? RESPOND_LIMITS.perSourcePps,
+        globalPps: o.globalMaxRepliesPerSecond ?? RESPOND_LIMITS.globalPps,
         name: o.name,
         durationMs: o.duration,
       },
       ctx,
     );
-    finish('respond', o, ctx, { result: result, exitCode }, renderRespondSummary);
+    finish('respond', o, ctx, { result, exitCode }, renderRespondSummary);
   });
 
   outputOptions(
@@ -354,23 +263,28 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--group <group>', 'with --ssmping: asmping mode, an any-source join of this group with the ssmping group ID (224.3.3.3 -> 224.3.3.234)', asParser(parseText('a multicast group, e.g. 224.3.3.3'), '--group'))
       .option('-c, --count <n>', 'probes to send', asParser(parseCount, '--count'), 10)
       .addOption(durationOption('--interval <time>', 'time between probes, e.g. 200ms', '--interval', 1000))
-      .option('-l, --size <bytes>', 'probe size in bytes (48-65507)', sizeOption, 64)
-      .option('-t, --ttl <n>', 'TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
+      .option('-l, --size <bytes>', `probe size in bytes (48-65507; default ${PING_DEFAULTS.size})`, sizeOption)
+      .option('-t, --ttl <n>', `TTL / hop limit of the probes (default ${PING_DEFAULTS.ttl})`, asParser(parseTtl, '--ttl'))
       .option('-i, --interface <name|address>', "outgoing interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('-w, --wait <time>', 'how long to wait for late replies after the last probe', '--wait', 2000))
       .option('--synced-clocks', 'the hosts\' clocks are synchronised: also report one-way delay'),
     { ndjson: true },
-  ).action(async (group: string, o: OutputOpts & Record<string, any>, cmd: Command) => {
-    const ping = await import('./ping.js');
-    const ssmpingPing = await import('./ssmping-ping.js');
-    const { renderPingSummary } = await import('../render/ping.js');
+  ).action(async (group: string, o: PingFlags) => {
     checkOutput(o);
     const ctx = ctxFor(o);
-    if (o.ssmping) return ssmpingPing.cliAction(group, o, cmd, ctx);
+    if (o.ssmping) {
+      rejectInMode([[o.size, '--size'], [o.ttl, '--ttl'], [o.syncedClocks, '--synced-clocks']], "--ssmping (requests are ssmping's own, replies come with TTL 64)");
+      const ssmpingPing = await import('./ssmping-ping.js');
+      const { renderSsmpingPingSummary } = await import('../render/ssmping.js');
+      const run = ssmpingPing.run({ server: group, group: o.group, serverPort: o.port ?? ssmpingPing.SSMPING_PORT, count: o.count, intervalMs: o.interval, waitMs: o.wait, iface: o.interface }, ctx);
+      return finish('ping', o, ctx, await run, renderSsmpingPingSummary);
+    }
+    const ping = await import('./ping.js');
+    const { renderPingSummary } = await import('../render/ping.js');
     if (o.group !== undefined) throw usageError('E_USAGE', '--group applies only with --ssmping');
     const [g] = parseGroups([group], o.port);
     const { result, exitCode } = await ping.run(
-      { group: g!, count: o.count, intervalMs: o.interval, size: o.size, ttl: o.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
+      { group: g!, count: o.count, intervalMs: o.interval, size: o.size ?? PING_DEFAULTS.size, ttl: o.ttl ?? PING_DEFAULTS.ttl, iface: o.interface, waitMs: o.wait, syncedClocks: Boolean(o.syncedClocks) },
       ctx,
     );
     finish('ping', o, ctx, { result: result, exitCode }, renderPingSummary);
@@ -383,7 +297,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('--responders <n>', 'active: at least N responders must answer', asParser(parseCount, '--responders'))
-      .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser(parseText("a responder's address or name, e.g. 10.0.0.2 or h2"), '--expect'), [])
+      .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser(parseText("a responder's address or name, e.g. 10.0.0.2 or h2"), '--expect'))
       .option('--max-loss <percent>', 'loss limit per responder (active) or of the stream (passive), e.g. 5%', asParser(parsePercent, '--max-loss'))
       .option('--max-rtt <ms>', 'active: limit on each responder\'s average RTT', asParser(parseMilliseconds, '--max-rtt'))
       .option('--max-p99-rtt <ms>', 'active: limit on each responder\'s 99th percentile RTT', asParser(parseMilliseconds, '--max-p99-rtt'))
@@ -393,7 +307,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-t, --ttl <n>', 'active: TTL / hop limit of the probes', asParser(parseTtl, '--ttl'), 1)
       .option('-l, --size <bytes>', 'active: probe size', sizeOption, 64)
       .option('--receive', 'passive: join and judge the stream arriving on the group')
-      .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'), [])
+      .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'))
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
       .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast, over the whole check from the join', asParser(parseRate, '--min-rate'))
       .option('--max-cc-errors <n>', 'passive, MPEG-TS: at most this many continuity-count errors (TR 101 290 1.4)', asParser(parseLimit, '--max-cc-errors'))
@@ -403,7 +317,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
       .option('--junit <file>', 'also write a JUnit XML report to FILE (checked before the check runs)', asParser(parseText('a file path, e.g. junit.xml'), '--junit')),
-  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+  ).action(async (group: string, o: CheckFlags) => {
     const check = await import('./check.js');
     const { renderCheck } = await import('../render/check.js');
     checkOutput(o);
@@ -458,7 +372,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--max-loss <percent>', 'fail when any cell\'s loss is above this', asParser(parsePercent, '--max-loss'))
       .option('--max-rtt <ms>', 'fail when any cell\'s average RTT is above this', asParser(parseMilliseconds, '--max-rtt'))
       .addOption(durationOption('--timeout <time>', 'the whole run (probing and exchanging results) ends within this time', '--timeout', 30000)),
-  ).action(async (group: string, o: OutputOpts & Record<string, any>) => {
+  ).action(async (group: string, o: MeshFlags) => {
     const mesh = await import('./mesh.js');
     const { renderMesh } = await import('../render/mesh.js');
     checkOutput(o);
@@ -471,5 +385,3 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     finish('mesh', o, ctx, { result: result, exitCode }, renderMesh);
   });
 }
-
-export { ExitCode };

@@ -5,7 +5,7 @@ import { native, type NativeInterface } from '../native.js';
 import { interfaceMulticastState, readMulticastLimits, type InterfaceMulticastState, type MulticastLimits } from '../system/procfs.js';
 import type { QuerierReport } from '../model/querier.js';
 import { listenForQueriers } from './querier-listen.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { readFullMembershipTables } from '../system/membership.js';
 
 export interface InterfaceReport extends NativeInterface {

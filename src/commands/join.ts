@@ -6,12 +6,12 @@ import { checkSourceList, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
-import { ExitCode, McastError, usageError } from '../errors.js';
+import { ExitCode, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState, mldReportVersion, readMldCounters, type MldCounters } from '../system/procfs.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import { QuerierWatch, type QuerierWatchResult } from './querier-watch.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared, renderStallChange } from '../render/join.js';
 import { readRmemMax } from '../system/procfs.js';
 
@@ -430,8 +430,4 @@ export function untrackedWarning(u: Untracked, what: string, limit: number): str
   if (u.packets === 0) return null;
   const n = `${u.sendersCapped ? 'at least ' : ''}${u.senders} ${what}${u.senders === 1 ? '' : 's'}`;
   return `${u.packets} packet${u.packets === 1 ? '' : 's'} from ${n} beyond the first ${limit} ${what}s: counted in the totals only, without a row of their own (untracked)`;
-}
-
-export function assertGroups(groups: unknown[]): void {
-  if (groups.length === 0) throw new McastError('E_USAGE', 'at least one group is required, e.g. mcast join 239.1.2.3', ExitCode.Usage);
 }

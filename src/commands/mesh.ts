@@ -12,7 +12,7 @@ import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { startResponder } from './respond.js';
 import { tick } from './run-loop.js';
 import { pathCause, pathWorks, UnicastPinger, type PathCause, type UnicastStats } from '../model/unicast-probe.js';

@@ -16,7 +16,7 @@ import { tick } from './run-loop.js';
 import { DEFAULT_RECV_BUFFER } from './join.js';
 import { startResponder } from './respond.js';
 import { runPing } from './ping.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 
 export interface MonitorOptions {
   /** The file behind the configuration (re-read on SIGHUP), if any. */

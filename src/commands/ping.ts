@@ -9,10 +9,10 @@ import { localAddresses, untrackedWarning } from './join.js';
 import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { renderPingLive } from '../render/ping.js';
-import { printable } from '../render/format.js';
-import { validateSize } from './send.js';
+import { printable } from '../model/text.js';
+import { checkDatagramSize } from '../model/options.js';
 
 export interface PingOptions {
   group: GroupSpec & { port: number };
@@ -97,7 +97,7 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
 
 export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResult> {
   const { ui, signal } = ctx;
-  validateSize(o.size, o.group.family);
+  checkDatagramSize(o.size, o.group.family);
   const core = native();
   const s = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true });
   for (const n of s.notices) ui.info(n);

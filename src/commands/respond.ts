@@ -8,7 +8,7 @@ import { native, type ResponderSnapshot } from '../native.js';
 import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { renderRespondLive } from '../render/respond.js';
 import { untrackedWarning } from './join.js';
 

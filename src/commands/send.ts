@@ -7,14 +7,13 @@ import { scopeWarnings } from '../model/ttl-scope.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SenderSnapshot } from '../native.js';
 import { ExitCode, usageError } from '../errors.js';
+import { checkDatagramSize } from '../model/options.js';
 import { emitEvent } from '../ui/json.js';
 import { addressFault, RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import { printable } from '../model/text.js';
-import type { RunContext } from '../cli.js';
+import type { RunContext } from '../ui/context.js';
 import { renderSendLive } from '../render/send.js';
 
-export const PROBE_HEADER_LEN = 48;
-export const DEFAULT_PORT = 5000;
 
 export interface SendOptions {
   groups: (GroupSpec & { port: number })[];
@@ -97,19 +96,12 @@ export function explainSendError(code: string): string {
   return ERROR_MEANINGS[code] ?? 'see errno(3)';
 }
 
-export function validateSize(size: number, family: 4 | 6): void {
-  const max = family === 6 ? 65527 : 65507;
-  if (!Number.isInteger(size) || size < PROBE_HEADER_LEN || size > max) {
-    throw usageError('E_SIZE_RANGE', `--size must be an integer from ${PROBE_HEADER_LEN} (the probe header) to ${max} (the UDP/IPv${family} maximum); got '${size}'`);
-  }
-}
-
 export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: SendResult; exitCode: number }> {
   const { ui, signal } = ctx;
   if (o.rate !== undefined && o.bitrate !== undefined) {
     throw usageError('E_USAGE', '--rate and --bitrate cannot be combined; give one (packets/s or bits/s)');
   }
-  for (const g of o.groups) validateSize(o.size, g.family);
+  for (const g of o.groups) checkDatagramSize(o.size, g.family);
   // A local address of the other family (or not unicast) is bad input, before any socket or route lookup.
   if (o.sourceAddress !== undefined) {
     let local = '';

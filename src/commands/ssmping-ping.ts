@@ -13,10 +13,10 @@ import { canonicalAddress, formatIpv6, ipv6Bytes, type Family } from '../model/i
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SsmpingClientSnapshot, type SsmpingMulticastStats, type SsmpingPathStats } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
-import { emitEvent, printJson } from '../ui/json.js';
+import { emitEvent } from '../ui/json.js';
 import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
-import type { RunContext } from '../cli.js';
-import { renderSsmpingPingSummary, renderSsmpingReply } from '../render/ssmping.js';
+import type { RunContext } from '../ui/context.js';
+import { renderSsmpingReply } from '../render/ssmping.js';
 import { SSMPING_PORT } from './ssmping-respond.js';
 
 export const SSM_GROUP_V4 = '232.43.211.234';
@@ -34,6 +34,7 @@ export interface SsmpingPingOptions {
 }
 
 export interface SsmpingPingResult {
+  protocol: 'ssmping';
   server: string;
   serverPort: number;
   /** The group joined and named in the requests. */
@@ -173,6 +174,7 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
   }
   flush(snap);
   return {
+    protocol: 'ssmping',
     server: server.address,
     serverPort: o.serverPort,
     group,
@@ -205,33 +207,3 @@ export async function run(o: SsmpingPingOptions, ctx: RunContext): Promise<{ res
 }
 
 export { SSMPING_PORT };
-
-/** Options of `mcast ping` that mean nothing to an ssmping client. */
-const NOT_FOR_SSMPING: [string, string][] = [
-  ['size', '--size'],
-  ['ttl', '--ttl'],
-  ['syncedClocks', '--synced-clocks'],
-];
-
-/**
- * `mcast ping --ssmping <server> [--group G] [--port] [--count] [--interval] [--wait]
- * [--interface] [--json|--ndjson]`: checks, runs, prints, sets the exit code.
- */
-export async function cliAction(
-  server: string,
-  o: Record<string, any>,
-  cmd: { getOptionValueSource(key: string): string | undefined },
-  ctx: RunContext,
-): Promise<void> {
-  for (const [key, flag] of NOT_FOR_SSMPING) {
-    if (cmd.getOptionValueSource(key) === 'cli') throw usageError('E_USAGE', `${flag} does not apply to --ssmping (requests are ssmping's own, replies come with TTL 64)`);
-  }
-  const { result, exitCode } = await run(
-    { server, group: o.group, serverPort: o.port ?? SSMPING_PORT, count: o.count, intervalMs: o.interval, waitMs: o.wait, iface: o.interface },
-    ctx,
-  );
-  if (o.json) printJson('ping', { protocol: 'ssmping', ...result });
-  else if (o.ndjson) emitEvent('summary', { protocol: 'ssmping', ...result });
-  else ctx.ui.out(renderSsmpingPingSummary(result, ctx.ui.color));
-  process.exitCode = exitCode;
-}

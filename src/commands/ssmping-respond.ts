@@ -10,10 +10,12 @@ import { resolveInterface } from '../model/interfaces.js';
 import { printable } from '../model/text.js';
 import { isNativeError, native, type SsmpingServerSnapshot } from '../native.js';
 import { ExitCode, systemError, usageError } from '../errors.js';
-import { emitEvent, printJson } from '../ui/json.js';
+import { emitEvent } from '../ui/json.js';
+import type { RespondFlags } from './flags.js';
+import { rejectInMode } from './cli-kit.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
-import type { RunContext } from '../cli.js';
-import { renderSsmpingServeLive, renderSsmpingServeSummary } from '../render/ssmping.js';
+import type { RunContext } from '../ui/context.js';
+import { renderSsmpingServeLive } from '../render/ssmping.js';
 import { untrackedWarning } from './join.js';
 
 export const SSMPING_PORT = 4321;
@@ -33,6 +35,7 @@ export interface SsmpingRespondOptions {
 }
 
 export interface SsmpingRespondResult extends SsmpingServerSnapshot {
+  protocol: 'ssmping';
   interface: string | null;
   durationMs: number;
   stopReason: string;
@@ -108,6 +111,7 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
     ui.commit();
   }
   const result: SsmpingRespondResult = {
+    protocol: 'ssmping',
     ...snap,
     interface: iface?.iface.name ?? null,
     durationMs: Date.now() - started,
@@ -120,43 +124,28 @@ export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ 
   return { result, exitCode: failed ? ExitCode.System : ExitCode.Ok };
 }
 
-/** Options of `mcast respond` that mean nothing to an ssmping server. */
-const NOT_FOR_SSMPING: [string, string][] = [
-  ['source', '--source'],
-  ['name', '--name'],
-];
-
 /**
  * `mcast respond --ssmping [--port] [--interface] [--allow ...] [--max-replies-per-second]
- * [--global-max-replies-per-second] [--duration] [--json|--ndjson]`: checks, runs, prints, sets the exit code.
+ * [--global-max-replies-per-second] [--duration]`: the flags checked (no group, no --source or
+ * --name) and the ssmping defaults applied.
  */
-export async function cliAction(
-  groups: string[],
-  o: Record<string, any>,
-  cmd: { getOptionValueSource(key: string): string | undefined },
-  ctx: RunContext,
-): Promise<void> {
+export function optionsFromFlags(groups: string[], o: RespondFlags): SsmpingRespondOptions {
   if (groups.length > 0) {
     throw usageError('E_USAGE', `--ssmping answers requests for any group on UDP port ${SSMPING_PORT}; drop the group argument(s) (${groups.join(' ')})`);
   }
-  for (const [key, flag] of NOT_FOR_SSMPING) {
-    const given = cmd.getOptionValueSource(key) === 'cli' && !(Array.isArray(o[key]) && o[key].length === 0);
-    if (given) throw usageError('E_USAGE', `${flag} does not apply to --ssmping`);
-  }
-  const explicit = (key: string) => cmd.getOptionValueSource(key) === 'cli';
-  const { result, exitCode } = await run(
-    {
-      port: o.port ?? SSMPING_PORT,
-      iface: o.interface,
-      allow: o.allow ?? [],
-      perSourcePps: explicit('maxRepliesPerSecond') ? o.maxRepliesPerSecond : SSMPING_PER_SOURCE_PPS,
-      globalPps: explicit('globalMaxRepliesPerSecond') ? o.globalMaxRepliesPerSecond : SSMPING_GLOBAL_PPS,
-      durationMs: o.duration,
-    },
-    ctx,
+  rejectInMode(
+    [
+      [o.source, '--source'],
+      [o.name, '--name'],
+    ],
+    '--ssmping',
   );
-  if (o.json) printJson('respond', { protocol: 'ssmping', ...result });
-  else if (o.ndjson) emitEvent('summary', { protocol: 'ssmping', ...result });
-  else ctx.ui.out(renderSsmpingServeSummary(result, ctx.ui.color));
-  process.exitCode = exitCode;
+  return {
+    port: o.port ?? SSMPING_PORT,
+    iface: o.interface,
+    allow: o.allow ?? [],
+    perSourcePps: o.maxRepliesPerSecond ?? SSMPING_PER_SOURCE_PPS,
+    globalPps: o.globalMaxRepliesPerSecond ?? SSMPING_GLOBAL_PPS,
+    durationMs: o.duration,
+  };
 }

@@ -8,9 +8,8 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { usageError } from '../errors.js';
 import { parseGroupSpec, parseSourceAddress, type GroupSpec } from './address-input.js';
-import { parseCount, parseDuration, parseRate } from './options.js';
+import { DEFAULT_PORT, parseCount, parseDuration, parseRate } from './options.js';
 
-export const DEFAULT_PORT = 5000;
 export const DEFAULT_METRICS = '127.0.0.1:9464';
 
 export type Group = GroupSpec & { port: number };

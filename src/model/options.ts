@@ -141,9 +141,28 @@ export function parseSize(min: number, max: number): OptionParser<number> {
   return (raw: string, optionName: string): number => parseInteger(raw, optionName, { min, max, expectation: `an integer ${min}-${max} (bytes)` });
 }
 
-/** Datagram size (-l, --size): the integer syntax here; the range (48 to 65507, IPv6 65527) once the group's family is known (validateSize). */
-export function parseDatagramSize(raw: string, optionName: string): number {
-  return parseInteger(raw, optionName, { min: 0, expectation: 'an integer from 48 (the probe header) to 65507 (IPv6: 65527)', code: 'E_SIZE_RANGE' });
+/** The UDP port of a group given without one (--port's default). */
+export const DEFAULT_PORT = 5000;
+
+/** The probe header (native/src/probe/wire.rs): the smallest probe. */
+export const PROBE_HEADER_LEN = 48;
+const UDP_MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
+
+/**
+ * Datagram size (-l, --size): an integer from the probe header to the UDP
+ * maximum of the group's family. When the option is read the family is not
+ * known yet: only the integer syntax is checked then, and the range once the
+ * group is parsed (`checkDatagramSize`), in the same words.
+ */
+export function parseDatagramSize(raw: string, optionName: string, family?: 4 | 6): number {
+  const upTo = family === undefined ? `${UDP_MAX_PAYLOAD[4]} (IPv6: ${UDP_MAX_PAYLOAD[6]})` : `${UDP_MAX_PAYLOAD[family]} (the UDP/IPv${family} maximum)`;
+  const range = family === undefined ? { min: 0 } : { min: PROBE_HEADER_LEN, max: UDP_MAX_PAYLOAD[family] };
+  return parseInteger(raw, optionName, { ...range, expectation: `an integer from ${PROBE_HEADER_LEN} (the probe header) to ${upTo}`, code: 'E_SIZE_RANGE' });
+}
+
+/** A --size already parsed, checked against the group's family (IPv4 stops at 65507). */
+export function checkDatagramSize(size: number, family: 4 | 6): void {
+  parseDatagramSize(String(size), '--size', family);
 }
 
 /**

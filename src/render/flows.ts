@@ -3,7 +3,6 @@
 // 0.45ms`). Shared by join's live view, plain lines and summary.
 
 import type { SenderStats } from '../native.js';
-export { flowLoss } from '../model/stream-health.js';
 
 const n = (v: number, word: string): string => `${v} ${word}${v === 1 ? '' : 's'}`;
 

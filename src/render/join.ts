@@ -2,7 +2,8 @@ import type { ChalkInstance } from 'chalk';
 import type { JoinResult, JoinSender } from '../commands/join.js';
 import type { ReceiverSnapshot, SenderStats } from '../native.js';
 import { humanSeconds, sparkline } from '../model/stream-health.js';
-import { flowLoss, flowNotes, flowText } from './flows.js';
+import { flowNotes, flowText } from './flows.js';
+import { flowLoss } from '../model/stream-health.js';
 import { bytes, ms, pct, rate, seconds } from './format.js';
 import { table } from './table.js';
 

@@ -8,7 +8,8 @@ import { Chalk, type ChalkInstance } from 'chalk';
 // spinner is really drawn, so `mcast --help` and scripted runs start faster.
 import type { Ora } from 'ora';
 
-export interface UiOptions {
+/** The output flags every command takes (--json, --ndjson, --quiet, --no-color). */
+export interface OutputOptions {
   json?: boolean;
   ndjson?: boolean;
   quiet?: boolean;
@@ -50,7 +51,7 @@ function colourWanted(stream: NodeJS.WriteStream, explicit?: boolean): boolean {
   return Boolean(stream.isTTY);
 }
 
-export function createUi(opts: UiOptions = {}): Ui {
+export function createUi(opts: OutputOptions = {}): Ui {
   const json = Boolean(opts.json);
   const ndjson = Boolean(opts.ndjson);
   const quiet = Boolean(opts.quiet);

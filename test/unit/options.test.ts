@@ -200,7 +200,7 @@ test('one integer grammar for every integer option (issue 14): decimal digits on
     bad(() => parsePort(raw, '--port'), '--port', raw, 'E_PORT_RANGE');
     bad(() => parseTtl(raw, '--ttl'), '--ttl', raw, 'E_SCOPE_RANGE');
   }
-  // The range depends on the family: checked with the group (send.ts validateSize).
+  // The IPv4 maximum is checked once the group's family is known (checkDatagramSize).
   assert.equal(parseDatagramSize('48', '--size'), 48);
   assert.equal(parseDatagramSize('65527', '--size'), 65527);
 });
