@@ -99,150 +99,113 @@ function macFor(p: ParsedIp): string {
   return ['33', '33', ...p.bytes.slice(12).map(hx)].join(':');
 }
 
-function inRange(n: number, first: string, last: string): boolean {
-  return n >= ipv4ToInt(ipv4Bytes(first)) && n <= ipv4ToInt(ipv4Bytes(last));
+// ---------------------------------------------------------------------------
+// IPv4: the RFC 5771 registry layout, one row per block, in address order.
+
+interface V4Block {
+  first: string;
+  last: string;
+  block: string;
+  blockName: string;
+  blockRange: string;
+}
+
+const V4_BLOCKS: V4Block[] = [
+  { first: '224.0.0.0', last: '224.0.0.255', block: 'local-network-control', blockName: 'Local Network Control', blockRange: '224.0.0.0/24' },
+  { first: '224.0.1.0', last: '224.0.1.255', block: 'internetwork-control', blockName: 'Internetwork Control', blockRange: '224.0.1.0/24' },
+  { first: '224.0.2.0', last: '224.0.255.255', block: 'ad-hoc-1', blockName: 'AD-HOC block I', blockRange: '224.0.2.0-224.0.255.255' },
+  { first: '224.1.0.0', last: '224.1.255.255', block: 'reserved', blockName: 'Reserved (IANA)', blockRange: '224.1.0.0/16' },
+  { first: '224.2.0.0', last: '224.2.255.255', block: 'sdp-sap', blockName: 'SDP/SAP block', blockRange: '224.2.0.0/16' },
+  { first: '224.3.0.0', last: '224.4.255.255', block: 'ad-hoc-2', blockName: 'AD-HOC block II', blockRange: '224.3.0.0-224.4.255.255' },
+  { first: '224.5.0.0', last: '231.255.255.255', block: 'reserved', blockName: 'Reserved (IANA)', blockRange: '224.5.0.0-231.255.255.255' },
+  { first: '232.0.0.0', last: '232.255.255.255', block: 'ssm', blockName: 'Source-Specific Multicast (RFC 4607)', blockRange: '232.0.0.0/8' },
+  { first: '233.0.0.0', last: '233.251.255.255', block: 'glop', blockName: 'GLOP (RFC 3180)', blockRange: '233.0.0.0-233.251.255.255' },
+  { first: '233.252.0.0', last: '233.255.255.255', block: 'ad-hoc-3', blockName: 'AD-HOC block III', blockRange: '233.252.0.0/14' },
+  { first: '234.0.0.0', last: '234.255.255.255', block: 'unicast-prefix-based', blockName: 'Unicast-prefix-based (RFC 6034)', blockRange: '234.0.0.0/8' },
+  { first: '235.0.0.0', last: '238.255.255.255', block: 'reserved', blockName: 'Reserved (IANA)', blockRange: '235.0.0.0-238.255.255.255' },
+  { first: '239.0.0.0', last: '239.255.255.255', block: 'admin-scoped', blockName: 'Administratively scoped (RFC 2365)', blockRange: '239.0.0.0/8' },
+];
+
+const v4Int = (text: string): number => ipv4ToInt(ipv4Bytes(text));
+
+/** The RFC 2365 sub-scope of a 239/8 group and the scope it gives. */
+function adminScopeOf(b: number[]): { scope: GroupScope; adminScope: AdminScope } {
+  if (b[1] === 255) return { scope: 'site-local', adminScope: { id: 'local', name: 'IPv4 Local Scope', range: '239.255.0.0/16' } };
+  if (b[1] === 253 || b[1] === 254) {
+    return { scope: 'site-local', adminScope: { id: 'local-expansion', name: 'IPv4 Local Scope expansion (reserved until needed)', range: `239.${b[1]}.0.0/16` } };
+  }
+  if (b[1] >= 192 && b[1] <= 195) {
+    return { scope: 'organization-local', adminScope: { id: 'organization-local', name: 'IPv4 Organization Local Scope', range: '239.192.0.0/14' } };
+  }
+  if (b[1] < 192) {
+    const base = b[1] & 0xc0;
+    return { scope: 'organization-local', adminScope: { id: 'organization-local-expansion', name: 'Organization Local Scope expansion space', range: `239.${base}.0.0/10` } };
+  }
+  return { scope: 'administrative', adminScope: { id: 'reserved', name: 'Reserved administrative range (RFC 2365)', range: '239.196.0.0-239.252.255.255' } };
+}
+
+/** What only some IPv4 blocks carry: GLOP AS, documentation range, embedded prefix, admin scope; and their notes. */
+function v4BlockFacts(block: string, b: number[]): Pick<GroupInfo, 'glopAs' | 'embeddedPrefix' | 'adminScope' | 'documentation' | 'notes'> & { scope: GroupScope } {
+  const notes: string[] = [];
+  const facts: ReturnType<typeof v4BlockFacts> = { scope: block === 'local-network-control' ? 'link-local' : 'global', documentation: false, notes };
+  if (block === 'glop') {
+    facts.glopAs = b[1] * 256 + b[2];
+    notes.push(`GLOP: 233.${b[1]}.${b[2]}.0/24 belongs to the network with 16-bit AS number ${facts.glopAs}`);
+  } else if (block === 'ad-hoc-3' && b[1] === 252 && b[2] === 0) {
+    facts.documentation = true;
+    notes.push('233.252.0.0/24 is reserved for documentation (RFC 6676)');
+  } else if (block === 'unicast-prefix-based') {
+    facts.embeddedPrefix = `${b[1]}.${b[2]}.${b[3]}.0/24`;
+    notes.push(`unicast-prefix-based: assigned to the holder of ${facts.embeddedPrefix} (or a covering prefix); RFC 5771's table still lists 234/8 as reserved`);
+  } else if (block === 'admin-scoped') {
+    Object.assign(facts, adminScopeOf(b));
+    notes.push('administratively scoped: private to your organization, like RFC 1918 unicast space');
+  }
+  if (block === 'ssm') notes.push('source-specific: routers accept only (S,G) joins here; receivers must name the sender (--source)');
+  if (block === 'reserved') notes.push('reserved by IANA: not assigned to any use; joins work but the address may be assigned later');
+  return facts;
+}
+
+function v4Forwarding(block: string): string {
+  if (block === 'local-network-control') return 'never forwarded by routers, whatever the TTL: it stays on the link';
+  if (block === 'admin-scoped') return 'forwarded by multicast routers up to the administrative scope boundary configured on them';
+  if (block === 'ssm') return 'forwarded by multicast routers for (S,G) joins only, while the TTL lasts';
+  return 'forwarded by multicast routers while the TTL lasts (traditional TTL thresholds may apply)';
 }
 
 function classifyV4(p: ParsedIp, address: string): GroupInfo {
-  const b = p.bytes;
-  const n = ipv4ToInt(b);
-  let block: string;
-  let blockName: string;
-  let blockRange: string;
-  let scope: GroupScope = 'global';
-  let adminScope: AdminScope | undefined;
-  let glopAs: number | undefined;
-  let embeddedPrefix: string | undefined;
-  let documentation = false;
-  const notes: string[] = [];
-
-  if (b[0] === 224 && b[1] === 0 && b[2] === 0) {
-    block = 'local-network-control';
-    blockName = 'Local Network Control';
-    blockRange = '224.0.0.0/24';
-    scope = 'link-local';
-  } else if (b[0] === 224 && b[1] === 0 && b[2] === 1) {
-    block = 'internetwork-control';
-    blockName = 'Internetwork Control';
-    blockRange = '224.0.1.0/24';
-  } else if (b[0] === 224 && b[1] === 0) {
-    block = 'ad-hoc-1';
-    blockName = 'AD-HOC block I';
-    blockRange = '224.0.2.0-224.0.255.255';
-  } else if (b[0] === 224 && b[1] === 1) {
-    block = 'reserved';
-    blockName = 'Reserved (IANA)';
-    blockRange = '224.1.0.0/16';
-  } else if (b[0] === 224 && b[1] === 2) {
-    block = 'sdp-sap';
-    blockName = 'SDP/SAP block';
-    blockRange = '224.2.0.0/16';
-  } else if (inRange(n, '224.3.0.0', '224.4.255.255')) {
-    block = 'ad-hoc-2';
-    blockName = 'AD-HOC block II';
-    blockRange = '224.3.0.0-224.4.255.255';
-  } else if (inRange(n, '224.5.0.0', '231.255.255.255')) {
-    block = 'reserved';
-    blockName = 'Reserved (IANA)';
-    blockRange = '224.5.0.0-231.255.255.255';
-  } else if (b[0] === 232) {
-    block = 'ssm';
-    blockName = 'Source-Specific Multicast (RFC 4607)';
-    blockRange = '232.0.0.0/8';
-  } else if (b[0] === 233 && b[1] <= 251) {
-    block = 'glop';
-    blockName = 'GLOP (RFC 3180)';
-    blockRange = '233.0.0.0-233.251.255.255';
-    glopAs = b[1] * 256 + b[2];
-    notes.push(`GLOP: 233.${b[1]}.${b[2]}.0/24 belongs to the network with 16-bit AS number ${glopAs}`);
-  } else if (b[0] === 233) {
-    block = 'ad-hoc-3';
-    blockName = 'AD-HOC block III';
-    blockRange = '233.252.0.0/14';
-    if (b[1] === 252 && b[2] === 0) {
-      documentation = true;
-      notes.push('233.252.0.0/24 is reserved for documentation (RFC 6676)');
-    }
-  } else if (b[0] === 234) {
-    block = 'unicast-prefix-based';
-    blockName = 'Unicast-prefix-based (RFC 6034)';
-    blockRange = '234.0.0.0/8';
-    embeddedPrefix = `${b[1]}.${b[2]}.${b[3]}.0/24`;
-    notes.push(
-      `unicast-prefix-based: assigned to the holder of ${embeddedPrefix} (or a covering prefix); RFC 5771's table still lists 234/8 as reserved`,
-    );
-  } else if (b[0] >= 235 && b[0] <= 238) {
-    block = 'reserved';
-    blockName = 'Reserved (IANA)';
-    blockRange = '235.0.0.0-238.255.255.255';
-  } else {
-    block = 'admin-scoped';
-    blockName = 'Administratively scoped (RFC 2365)';
-    blockRange = '239.0.0.0/8';
-    if (b[1] === 255) {
-      scope = 'site-local';
-      adminScope = { id: 'local', name: 'IPv4 Local Scope', range: '239.255.0.0/16' };
-    } else if (b[1] === 253 || b[1] === 254) {
-      scope = 'site-local';
-      adminScope = {
-        id: 'local-expansion',
-        name: 'IPv4 Local Scope expansion (reserved until needed)',
-        range: `239.${b[1]}.0.0/16`,
-      };
-    } else if (b[1] >= 192 && b[1] <= 195) {
-      scope = 'organization-local';
-      adminScope = { id: 'organization-local', name: 'IPv4 Organization Local Scope', range: '239.192.0.0/14' };
-    } else if (b[1] < 192) {
-      scope = 'organization-local';
-      const base = b[1] & 0xc0;
-      adminScope = {
-        id: 'organization-local-expansion',
-        name: 'Organization Local Scope expansion space',
-        range: `239.${base}.0.0/10`,
-      };
-    } else {
-      scope = 'administrative';
-      adminScope = { id: 'reserved', name: 'Reserved administrative range (RFC 2365)', range: '239.196.0.0-239.252.255.255' };
-    }
-    notes.push('administratively scoped: private to your organization, like RFC 1918 unicast space');
-  }
-
-  const routable = block !== 'local-network-control';
-  const ssm = block === 'ssm';
-  if (ssm) notes.push('source-specific: routers accept only (S,G) joins here; receivers must name the sender (--source)');
-  if (block === 'reserved') notes.push('reserved by IANA: not assigned to any use; joins work but the address may be assigned later');
-
-  let forwarding: string;
-  if (!routable) forwarding = 'never forwarded by routers, whatever the TTL: it stays on the link';
-  else if (block === 'admin-scoped')
-    forwarding = 'forwarded by multicast routers up to the administrative scope boundary configured on them';
-  else if (ssm) forwarding = 'forwarded by multicast routers for (S,G) joins only, while the TTL lasts';
-  else forwarding = 'forwarded by multicast routers while the TTL lasts (traditional TTL thresholds may apply)';
-
+  const n = ipv4ToInt(p.bytes);
+  const row = V4_BLOCKS.find((r) => n >= v4Int(r.first) && n <= v4Int(r.last))!; // 224/4 is covered whole
+  const { scope, ...facts } = v4BlockFacts(row.block, p.bytes);
+  const routable = row.block !== 'local-network-control';
+  const ssm = row.block === 'ssm';
   return {
     address,
     family: 4,
-    block,
-    blockName,
-    blockRange,
+    block: row.block,
+    blockName: row.blockName,
+    blockRange: row.blockRange,
     scope,
     ssm,
     ssmAllowed: ssm,
-    glopAs,
-    adminScope,
-    embeddedPrefix,
-    documentation,
+    glopAs: facts.glopAs,
+    adminScope: facts.adminScope,
+    embeddedPrefix: facts.embeddedPrefix,
+    documentation: facts.documentation,
     wellKnown: WELL_KNOWN_V4[address],
     routable,
-    forwarding,
+    forwarding: v4Forwarding(row.block),
     needsInterface: false,
     macAddress: macFor(p),
     macSharedBy: 32,
-    ttlAdvice: ttlAdviceFor(4, scope, routable, block, adminScope?.range ?? blockRange),
-    notes,
+    ttlAdvice: ttlAdviceFor(4, scope, routable, row.block, facts.adminScope?.range ?? row.blockRange),
+    notes: facts.notes,
     warnings: [],
   };
 }
+
+// ---------------------------------------------------------------------------
+// IPv6: flags 0RPT and scope nibble (RFC 4291, RFC 7346), RFC 3306 / RFC 3956 layouts.
 
 const V6_SCOPES: Record<number, { scope: GroupScope; name: string }> = {
   0x1: { scope: 'interface-local', name: 'interface-local scope' },
@@ -255,141 +218,128 @@ const V6_SCOPES: Record<number, { scope: GroupScope; name: string }> = {
   0xf: { scope: 'global', name: 'reserved scope F (treated as global)' },
 };
 
-function classifyV6(p: ParsedIp, address: string, shown: string): GroupInfo {
-  const b = p.bytes;
-  const flagBits = b[1] >> 4;
-  const scopeValue = b[1] & 0xf;
-  const flags = { R: (flagBits & 4) !== 0, P: (flagBits & 2) !== 0, T: (flagBits & 1) !== 0 };
+/** Refuse flag and scope combinations no RFC allows (E_GROUP_RESERVED, every reason named). */
+function checkV6Flags(flagBits: number, flags: { R: boolean; P: boolean; T: boolean }, scopeValue: number, shown: string): void {
   const reasons: string[] = [];
   if (flagBits & 8) reasons.push('the reserved high flag bit is set');
   if (flags.R && !(flags.P && flags.T)) reasons.push('the R flag requires the P and T flags (RFC 3956)');
   else if (flags.P && !flags.T) reasons.push('the P flag requires the T flag (RFC 3306)');
   if (scopeValue === 0) reasons.push('scope 0 is reserved');
   if (reasons.length > 0) throw reservedError(shown, reasons.join('; '));
+}
 
-  const sc = V6_SCOPES[scopeValue] ?? { scope: 'unassigned' as GroupScope, name: `unassigned scope ${scopeValue.toString(16).toUpperCase()}` };
-  const scopeHex = scopeValue.toString(16);
-  const scopeRange = `ff0${scopeHex}::/16`;
-  const notes: string[] = [];
-  const warnings: Warning[] = [];
-  if (scopeValue === 0xf) {
-    warnings.push({ code: 'W_SCOPE_F', message: `${address} uses reserved scope F; it will be treated as global.` });
+/** The unicast prefix of an RFC 3306 / RFC 3956 address (bytes 4-11, `plen` bits), as 16 bytes. */
+function v6EmbeddedPrefix(b: number[], plen: number): number[] {
+  const out = new Array<number>(16).fill(0);
+  for (let i = 0; i < 8; i++) {
+    const bitsLeft = Math.max(0, Math.min(8, plen - i * 8));
+    out[i] = b[4 + i] & (bitsLeft === 0 ? 0 : (0xff << (8 - bitsLeft)) & 0xff);
   }
-  if (sc.scope === 'unassigned') {
-    notes.push(`scope ${scopeHex.toUpperCase()} is unassigned (RFC 7346); routers treat it as an administratively configured scope`);
-  }
+  return out;
+}
 
-  // RFC 3306 layout: ff | flgs scop | rsvd riid | plen | prefix (64) | group id (32)
+type V6TypeFacts = Pick<GroupInfo, 'ipv6Type' | 'blockName' | 'blockRange' | 'embeddedPrefix' | 'rendezvousPoint'>;
+
+/** The address type from the flags (embedded-RP, SSM, unicast-prefix-based, transient, permanent), adding its notes. */
+function v6AddressType(b: number[], flags: { R: boolean; P: boolean; T: boolean }, ssm: boolean, ssmAllowed: boolean, scopeName: string, notes: string[]): V6TypeFacts {
+  const scopeHex = (b[1] & 0xf).toString(16);
   const plen = b[3];
-  const ssm = flags.P && flags.T && !flags.R && b[2] === 0 && b[3] === 0;
-  const ssmAllowed = ssm && b.slice(4, 12).every((x) => x === 0);
-  let ipv6Type: GroupInfo['ipv6Type'];
-  let embeddedPrefix: string | undefined;
-  let rendezvousPoint: string | undefined;
-  let blockName: string;
-  let blockRange: string;
-
-  const prefixBytes = (): number[] => {
-    const out = new Array<number>(16).fill(0);
-    for (let i = 0; i < 8; i++) {
-      const bitsLeft = Math.max(0, Math.min(8, plen - i * 8));
-      const mask = bitsLeft === 0 ? 0 : (0xff << (8 - bitsLeft)) & 0xff;
-      out[i] = b[4 + i] & mask;
-    }
-    return out;
-  };
-
   if (flags.R) {
-    ipv6Type = 'embedded-rp';
-    blockName = `IPv6 embedded-RP (RFC 3956), ${sc.name}`;
-    blockRange = `ff7${scopeHex}::/16`;
+    const facts: V6TypeFacts = { ipv6Type: 'embedded-rp', blockName: `IPv6 embedded-RP (RFC 3956), ${scopeName}`, blockRange: `ff7${scopeHex}::/16` };
     if (plen >= 1 && plen <= 64) {
-      const rp = prefixBytes();
+      const rp = v6EmbeddedPrefix(b, plen);
       rp[15] = b[2] & 0x0f;
-      rendezvousPoint = formatIpv6(rp);
-      embeddedPrefix = `${formatIpv6(prefixBytes())}/${plen}`;
-      notes.push(`embedded RP: the rendezvous point is ${rendezvousPoint}`);
+      facts.rendezvousPoint = formatIpv6(rp);
+      facts.embeddedPrefix = `${formatIpv6(v6EmbeddedPrefix(b, plen))}/${plen}`;
+      notes.push(`embedded RP: the rendezvous point is ${facts.rendezvousPoint}`);
     } else {
       notes.push(`embedded-RP prefix length ${plen} is invalid (must be 1-64); routers will not derive an RP`);
     }
-  } else if (ssm) {
-    ipv6Type = 'ssm';
-    blockName = `IPv6 source-specific multicast (RFC 4607), ${sc.name}`;
-    blockRange = `ff3${scopeHex}::/32`;
+    return facts;
+  }
+  if (ssm) {
     notes.push('source-specific: routers accept only (S,G) joins here; receivers must name the sender (--source)');
     if (!ssmAllowed) notes.push(`only ff3${scopeHex}::/96 (a 32-bit group ID) is currently allowed as an SSM destination`);
-  } else if (flags.P) {
-    ipv6Type = 'unicast-prefix-based';
-    blockName = `IPv6 unicast-prefix-based (RFC 3306), ${sc.name}`;
-    blockRange = `ff3${scopeHex}::/16`;
+    return { ipv6Type: 'ssm', blockName: `IPv6 source-specific multicast (RFC 4607), ${scopeName}`, blockRange: `ff3${scopeHex}::/32` };
+  }
+  if (flags.P) {
+    const facts: V6TypeFacts = { ipv6Type: 'unicast-prefix-based', blockName: `IPv6 unicast-prefix-based (RFC 3306), ${scopeName}`, blockRange: `ff3${scopeHex}::/16` };
     if (plen <= 64) {
-      embeddedPrefix = `${formatIpv6(prefixBytes())}/${plen}`;
-      notes.push(`unicast-prefix-based: assigned to the holder of ${embeddedPrefix}`);
+      facts.embeddedPrefix = `${formatIpv6(v6EmbeddedPrefix(b, plen))}/${plen}`;
+      notes.push(`unicast-prefix-based: assigned to the holder of ${facts.embeddedPrefix}`);
     } else {
       notes.push(`prefix length ${plen} is invalid for a unicast-prefix-based address (must be at most 64)`);
     }
-  } else if (flags.T) {
-    ipv6Type = 'transient';
-    blockName = `IPv6 ${sc.name}, transient (dynamically assigned)`;
-    blockRange = `ff1${scopeHex}::/16`;
-  } else {
-    ipv6Type = 'permanent';
-    blockName = `IPv6 ${sc.name}, permanent (IANA-assigned)`;
-    blockRange = scopeRange;
+    return facts;
   }
+  if (flags.T) return { ipv6Type: 'transient', blockName: `IPv6 ${scopeName}, transient (dynamically assigned)`, blockRange: `ff1${scopeHex}::/16` };
+  return { ipv6Type: 'permanent', blockName: `IPv6 ${scopeName}, permanent (IANA-assigned)`, blockRange: `ff0${scopeHex}::/16` };
+}
 
-  // Well-known groups.
-  let wellKnown: string | undefined = WELL_KNOWN_V6[address];
-  if (!wellKnown && scopeValue === 2 && flagBits === 0) {
-    // ff02::1:ff00:0/104 solicited-node
-    const prefix = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff];
-    if (prefix.every((x, i) => b[i] === x)) {
-      const low = b.slice(13).map((x) => x.toString(16).padStart(2, '0')).join('');
-      wellKnown = `solicited-node group for unicast addresses ending in ${low.slice(0, 2)}:${low.slice(2)} (neighbour discovery)`;
-    }
+/** What a well-known IPv6 group is: the registry, solicited-node groups, variable-scope assignments. */
+function v6WellKnown(address: string, b: number[]): string | undefined {
+  const flagBits = b[1] >> 4;
+  const wellKnown = WELL_KNOWN_V6[address];
+  if (wellKnown) return wellKnown;
+  const solicitedNode = [0xff, 0x02, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff]; // ff02::1:ff00:0/104
+  if (solicitedNode.every((x, i) => b[i] === x)) {
+    const low = b.slice(13).map((x) => x.toString(16).padStart(2, '0')).join('');
+    return `solicited-node group for unicast addresses ending in ${low.slice(0, 2)}:${low.slice(2)} (neighbour discovery)`;
   }
-  if (!wellKnown && flagBits === 0 && b.slice(2, 14).every((x) => x === 0)) {
+  if (flagBits === 0 && b.slice(2, 14).every((x) => x === 0)) {
     const id = (b[14] << 8) | b[15];
     const v = VARIABLE_SCOPE_V6[id];
-    if (v) wellKnown = `${v} (variable scope ff0X::${id.toString(16)})`;
+    if (v) return `${v} (variable scope ff0X::${id.toString(16)})`;
   }
-  const documentation =
-    flagBits === 0 && b.slice(2, 10).every((x) => x === 0) && b[10] === 0x0d && b[11] === 0xb8;
+  return undefined;
+}
+
+function v6Forwarding(scopeValue: number, scope: GroupScope, ssm: boolean): string {
+  if (scopeValue === 1) return 'never leaves this host (interface-local: loopback transmission only)';
+  if (scopeValue === 2) return 'never forwarded by routers, whatever the hop limit: it stays on the link';
+  if (scope === 'global') return ssm ? 'forwarded by multicast routers for (S,G) joins only, while the hop limit lasts' : 'forwarded by multicast routers while the hop limit lasts';
+  return `forwarded by multicast routers within the ${scope} scope zone only${ssm ? ', for (S,G) joins only' : ''}`;
+}
+
+function classifyV6(p: ParsedIp, address: string, shown: string): GroupInfo {
+  const b = p.bytes;
+  const flagBits = b[1] >> 4;
+  const scopeValue = b[1] & 0xf;
+  const flags = { R: (flagBits & 4) !== 0, P: (flagBits & 2) !== 0, T: (flagBits & 1) !== 0 };
+  checkV6Flags(flagBits, flags, scopeValue, shown);
+
+  const sc = V6_SCOPES[scopeValue] ?? { scope: 'unassigned' as GroupScope, name: `unassigned scope ${scopeValue.toString(16).toUpperCase()}` };
+  const notes: string[] = [];
+  const warnings: Warning[] = [];
+  if (scopeValue === 0xf) warnings.push({ code: 'W_SCOPE_F', message: `${address} uses reserved scope F; it will be treated as global.` });
+  if (sc.scope === 'unassigned') {
+    notes.push(`scope ${scopeValue.toString(16).toUpperCase()} is unassigned (RFC 7346); routers treat it as an administratively configured scope`);
+  }
+  // RFC 3306 layout: ff | flgs scop | rsvd riid | plen | prefix (64) | group id (32)
+  const ssm = flags.P && flags.T && !flags.R && b[2] === 0 && b[3] === 0;
+  const ssmAllowed = ssm && b.slice(4, 12).every((x) => x === 0);
+  const type = v6AddressType(b, flags, ssm, ssmAllowed, sc.name, notes);
+  const documentation = flagBits === 0 && b.slice(2, 10).every((x) => x === 0) && b[10] === 0x0d && b[11] === 0xb8;
   if (documentation) notes.push('ff0X::db8:0:0/96 is reserved for documentation (RFC 6676)');
-
   const routable = scopeValue > 2;
-  const needsInterface = scopeValue === 1 || scopeValue === 2;
-  let forwarding: string;
-  if (scopeValue === 1) forwarding = 'never leaves this host (interface-local: loopback transmission only)';
-  else if (scopeValue === 2) forwarding = 'never forwarded by routers, whatever the hop limit: it stays on the link';
-  else if (sc.scope === 'global') forwarding = ssm
-    ? 'forwarded by multicast routers for (S,G) joins only, while the hop limit lasts'
-    : 'forwarded by multicast routers while the hop limit lasts';
-  else forwarding = `forwarded by multicast routers within the ${sc.scope} scope zone only${ssm ? ', for (S,G) joins only' : ''}`;
-
-
   return {
     address,
     family: 6,
     block: sc.scope,
-    blockName,
-    blockRange,
+    ...type,
     scope: sc.scope,
     scopeValue,
     flags,
-    ipv6Type,
     ssm,
     ssmAllowed,
-    embeddedPrefix,
-    rendezvousPoint,
     documentation,
-    wellKnown,
+    wellKnown: v6WellKnown(address, b),
     routable,
-    forwarding,
-    needsInterface,
+    forwarding: v6Forwarding(scopeValue, sc.scope, ssm),
+    needsInterface: scopeValue === 1 || scopeValue === 2,
     macAddress: macFor(p),
     macSharedBy: 'many',
-    ttlAdvice: ttlAdviceFor(6, sc.scope, routable, sc.scope, scopeRange),
+    ttlAdvice: ttlAdviceFor(6, sc.scope, routable, sc.scope, `ff0${scopeValue.toString(16)}::/16`),
     notes,
     warnings,
   };
