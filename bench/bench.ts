@@ -52,6 +52,8 @@ interface Config {
   startupRuns: number;
   searchSteps: number;
   only: Set<Section>;
+  /** Pacing rates (probes/s). */
+  rates: number[];
   out: string;
 }
 
@@ -62,6 +64,7 @@ function config(): Config {
       seconds: { type: 'string' },
       'mem-seconds': { type: 'string' },
       only: { type: 'string' },
+      rates: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -96,6 +99,7 @@ function config(): Config {
     startupRuns: quick ? 3 : 10,
     searchSteps: quick ? 1 : 2,
     only,
+    rates: (values.rates ?? '1000,10000,100000').split(',').map((r) => int(r, 0, 'rates')),
     out: values.out ?? join(BENCH_DIR, 'results.json'),
   };
 }
@@ -556,7 +560,7 @@ async function gapRun(lab: Lab, cfg: Config, who: 'mcast' | 'iperf2', rate: numb
 }
 
 async function benchPacing(lab: Lab, cfg: Config, hasIperf: boolean): Promise<void> {
-  const rates = [1000, 10_000, 100_000];
+  const rates = cfg.rates;
   log(
     `\n== pacing, ${cfg.runs} run(s) per rate: asked vs achieved over ${cfg.pacingSecs} s (runPacingBench of bench/pacing.ts: mcast send → mcast join), then inter-packet gaps over ${cfg.gapSecs} s (kernel receive timestamps, C sink in h2)`,
   );

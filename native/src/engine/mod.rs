@@ -4,6 +4,7 @@
 //! packet path.
 
 pub mod filter;
+pub mod pacing;
 pub mod pinger;
 pub mod querier;
 pub mod receiver;

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::pacing::{Schedule, Step, wait_until};
 use super::{EngineState, Status, lock};
 use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
@@ -166,7 +167,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         c.last_mono = start;
         c.gap_min_ns = u64::MAX;
     }
-    let interval_ns = 1e9 / cfg.rate.max(1e-9);
+    let schedule = Schedule::new(start, cfg.rate, cfg.count);
     let mut seq: u64 = 0;
     let mut failing_since: Option<u64> = None;
     let mut last_call: Option<u64> = None;
@@ -188,22 +189,13 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         {
             break;
         }
-        // Probe k is due at start + k*interval: send every probe due by now.
-        let mut due = (elapsed as f64 / interval_ns).floor() as u64 + 1;
-        if let Some(n) = cfg.count {
-            due = due.min(n);
-        }
-        if due <= seq {
-            let next_at = start + (seq as f64 * interval_ns) as u64;
-            let wait = next_at.saturating_sub(now).min(20_000_000);
-            if wait > 50_000 {
-                std::thread::sleep(Duration::from_nanos(wait - 30_000));
-            } else if wait > 0 {
-                std::thread::yield_now();
+        let k = match schedule.step(now, seq, last_call, BATCH) {
+            Step::Send(k) => k,
+            Step::WaitUntil(at) => {
+                wait_until(at, now);
+                continue;
             }
-            continue;
-        }
-        let k = ((due - seq) as usize).min(BATCH);
+        };
         let rt = realtime_ns();
         let mono = monotonic_ns();
         for i in 0..k {
