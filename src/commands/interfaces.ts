@@ -2,7 +2,8 @@
 // version in force, what is known about queriers, and the groups joined.
 
 import { native, type NativeInterface } from '../native.js';
-import { interfaceMulticastState, readMulticastLimits, type InterfaceMulticastState, type MulticastLimits } from '../system/procfs.js';
+import { interfaceMulticastState, type InterfaceMulticastState } from '../system/interface-state.js';
+import { readMulticastLimits, type MulticastLimits } from '../system/sysctl.js';
 import type { QuerierReport } from '../model/querier.js';
 import { listenForQueriers } from './querier-listen.js';
 import type { RunContext } from '../ui/context.js';

@@ -8,12 +8,12 @@ import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type Send
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { interfaceMulticastState, mldReportVersion, readMldCounters, type MldCounters } from '../system/procfs.js';
+import { interfaceMulticastState } from '../system/interface-state.js';
+import { mldReportVersion, readMldCounters, readRmemMax, type MldCounters } from '../system/sysctl.js';
 import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
 import { QuerierWatch, type QuerierWatchResult } from './querier-watch.js';
 import type { RunContext } from '../ui/context.js';
 import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared, renderStallChange } from '../render/join.js';
-import { readRmemMax } from '../system/procfs.js';
 
 /**
  * Receive buffer asked for when --recv-buffer is not given. The kernel's

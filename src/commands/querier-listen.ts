@@ -5,7 +5,8 @@
 
 import { native, type QuerierSnapshot } from '../native.js';
 import { querierReport, type QuerierReport } from '../model/querier.js';
-import { interfaceMulticastState, readMldCounters } from '../system/procfs.js';
+import { interfaceMulticastState } from '../system/interface-state.js';
+import { readMldCounters } from '../system/sysctl.js';
 import { tick } from './run-loop.js';
 
 export interface ListenTarget {

@@ -3,7 +3,8 @@
 // A finding's `id` is stable (docs/json.md#doctor); `severity` is ok, info,
 // warning or problem, and only a problem makes doctor exit 1.
 
-import type { InterfaceMulticastState, MulticastLimits } from '../system/procfs.js';
+import type { InterfaceMulticastState } from '../system/interface-state.js';
+import type { MulticastLimits } from '../system/sysctl.js';
 import type { BridgeMulticast, FirewallReading, MulticastRoute, RpFilter } from '../system/host-settings.js';
 import { DEFAULT_GMI_S, type QuerierReport } from './querier.js';
 

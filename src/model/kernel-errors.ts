@@ -4,7 +4,7 @@
 
 import { ExitCode, McastError, tooManyOpenFiles } from '../errors.js';
 import { isNativeError } from '../native.js';
-import { readIgmpMaxMemberships, readIgmpMaxMsf, readMldMaxMsf } from '../system/procfs.js';
+import { readIgmpMaxMemberships, readIgmpMaxMsf, readMldMaxMsf } from '../system/sysctl.js';
 
 export interface ErrorContext {
   group?: string;

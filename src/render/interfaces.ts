@@ -2,7 +2,7 @@ import type { ChalkInstance } from 'chalk';
 import type { InterfacesResult, InterfaceReport } from '../commands/interfaces.js';
 import { printable } from './format.js';
 import type { QuerierReport } from '../model/querier.js';
-import type { InterfaceGroup, SourceFilter } from '../system/procfs.js';
+import type { InterfaceGroup, SourceFilter } from '../system/interface-state.js';
 
 function flagWords(i: InterfaceReport): string {
   const w = [i.up ? 'UP' : 'DOWN'];

@@ -2,7 +2,7 @@
 //
 // `/proc/net/mcfilter(6)` walks source filters only from the first device (in device order)
 // whose newest group has sources on it; the devices before it are skipped (a kernel quirk,
-// procfs.ts mcfilterWalked). `lo` is always the first device, so while a source-specific
+// interface-state.ts mcfilterWalked). `lo` is always the first device, so while a source-specific
 // membership of our own is the newest group on `lo`, the kernel walks every device. This module
 // makes that membership (on `lo` only: nothing reaches a network; the group is in the SSM
 // range and its source a loopback address), reads the tables, leaves, and removes the probe
@@ -11,7 +11,7 @@
 
 import dgram from 'node:dgram';
 import { randomInt } from 'node:crypto';
-import { combineInterfaceState, readMembershipTables, type MembershipTables } from './procfs.js';
+import { combineInterfaceState, readMembershipTables, type MembershipTables } from './interface-state.js';
 
 interface Probe {
   family: 4 | 6;

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { compareAddresses, querierReport, type QuerierEvidence } from '../../src/model/querier.js';
 import { classifyDrop, parseIptablesSave, parseNftRuleset, parseV4MulticastRoutes, parseV6MulticastRoutes } from '../../src/system/host-settings.js';
 import { diagnose, doctorExitCode, type DoctorFacts, type DoctorInterface } from '../../src/model/doctor.js';
-import { combineInterfaceState } from '../../src/system/procfs.js';
+import { combineInterfaceState } from '../../src/system/interface-state.js';
 import type { HeardQuerier } from '../../src/native.js';
 
 const LISTENING = { asked: true, listening: true, error: null };

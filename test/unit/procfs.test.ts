@@ -4,34 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import {
-  combineInterfaceState,
-  decodeHostOrderHex,
-  decodeIgmpGroupHex,
-  decodeIpv6Hex,
-  interfaceMulticastState,
-  mcfilterWalked,
-  mergeSourceFilter,
-  mldCountersFrom,
-  mldReportVersion,
-  parseDevSnmp6,
-  parseIgmp,
-  parseIgmp6,
-  parseMcfilter,
-  parseMcfilter6,
-  parseSysctlInt,
-  readDevSnmp6,
-  readDisableIpv6,
-  readForceIgmpVersion,
-  readForceMldVersion,
-  readIgmp,
-  readIgmp6,
-  readMcfilter,
-  readMcfilter6,
-  readMldCounters,
-  readMulticastLimits,
-  type KernelTables,
-} from '../../src/system/procfs.js';
+import { combineInterfaceState, interfaceMulticastState, mcfilterWalked, mergeSourceFilter, type KernelTables } from '../../src/system/interface-state.js';
+import { decodeHostOrderHex, decodeIgmpGroupHex, decodeIpv6Hex, parseIgmp, parseIgmp6, parseMcfilter, parseMcfilter6, readIgmp, readIgmp6, readMcfilter, readMcfilter6 } from '../../src/system/procfs.js';
+import { mldCountersFrom, mldReportVersion, parseDevSnmp6, parseSysctlInt, readDevSnmp6, readDisableIpv6, readForceIgmpVersion, readForceMldVersion, readMldCounters, readMulticastLimits } from '../../src/system/sysctl.js';
 
 // Fixtures are /proc texts captured on an x86-64 (little-endian) kernel 6.18.
 const IGMP = [
@@ -407,7 +382,7 @@ const canUnshare =
   spawnSync('ip', ['-V'], { stdio: 'ignore' }).status === 0;
 
 test('a dgram join on lo shows up in /proc/net/igmp and mcfilter (unshare --net)', { skip: !canUnshare && 'needs root, unshare and ip' }, () => {
-  const modUrl = new URL('../../src/system/procfs.js', import.meta.url).href;
+  const modUrl = new URL('../../src/system/interface-state.js', import.meta.url).href;
   const script = `
     import dgram from 'node:dgram';
     const { interfaceMulticastState } = await import(${JSON.stringify(modUrl)});
