@@ -59,6 +59,9 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     .description('IP multicast diagnostics: join, send, probe and check multicast on this host and between hosts.')
     .version(mcastVersion(), '-V, --version', 'print the version')
     .addHelpText('after', `\n${EXIT_CODE_HELP}\n\nJSON output is documented in docs/json.md.`)
+    // At most 80 columns, narrower only on a narrower terminal: the same text
+    // as dist/help.txt, which bin/mcast.js prints without loading the CLI.
+    .configureHelp({ helpWidth: process.stdout.isTTY ? Math.min(process.stdout.columns || 80, 80) : 80 })
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({
