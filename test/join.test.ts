@@ -512,7 +512,7 @@ test('interface choice and SSM warnings; a membership limit or a failing second 
     runMcast(['join', '239.1.2.51', '--interface', 'eth0', '--source', lab.addr('h1', 4), '--duration', '300ms', '--json'], { lab, node: 'h3' }),
     runMcast(['join', '239.1.2.52', '--interface', 'eth0', '--duration', '5s'], { lab, node: 'h2' }),
     // The first group joins, the second cannot (IPv6 is off in h3): exit 3, and the first is not left behind.
-    runMcast(['join', '239.1.2.53', 'ff15::53', '--interface', 'eth0', '--duration', '5s'], { lab, node: 'h3' }),
+    runMcast(['join', '239.1.2.53', 'ff15::53', '--interface', 'eth0', '--duration', '60s'], { lab, node: 'h3', timeoutMs: 70_000 }),
   ]);
 
   assert.equal(picked.code, 0, picked.stderr);
@@ -536,6 +536,7 @@ test('interface choice and SSM warnings; a membership limit or a failing second 
 
   assert.equal(half.code, 3, half.stderr);
   assert.match(half.stderr, /IPv6/);
-  assert.ok(half.ms < 4500, `failed at once, did not run its --duration (${Math.round(half.ms)} ms)`);
+  // Far below the 60 s --duration even where five processes start at once on a loaded host.
+  assert.ok(half.ms < 30_000, `failed at once, did not run its --duration (${Math.round(half.ms)} ms)`);
   assert.equal(await isMember(lab, 'h3', '239.1.2.53'), false, 'the first group was not left joined');
 });
