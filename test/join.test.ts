@@ -501,7 +501,7 @@ test('a link-local ff02:: group: without --interface exit 2 naming --interface; 
 // Interface choice, warnings, and refusals that leave nothing joined
 // ---------------------------------------------------------------------------
 
-test('interface choice and SSM warnings; a membership limit or a failing second group leaves nothing joined', { timeout: 60_000 }, async (t) => {
+test('interface choice and SSM warnings; a membership limit or a failing second group leaves nothing joined', { timeout: 90_000 }, async (t) => {
   const lab = await useLab(t, 'dualhomed');
   if (!lab) return;
   await Promise.all([lab.sh('h2', 'sysctl -qw net.ipv4.igmp_max_memberships=0'), lab.disableIpv6('h3')]);
