@@ -179,8 +179,14 @@ export interface SenderStats {
   /** RFC 4445 Media Delivery Index: delay factor (ms, worst 1 s interval) and media loss rate (TS packets/s). */
   mdi: { df: number | null; dfLast: number | null; mlr: number } | null;
   /** Sequenced feeds: iperf2, MoldUDP64, a generic counter. */
-  sequence: { format: string; received: number; lost: number; duplicates: number; reordered: number; strays: number; heartbeats: number } | null;
+  sequence: { format: string; offset: number; received: number; lost: number; duplicates: number; reordered: number; strays: number; heartbeats: number } | null;
+  /** The sender's own habits that look like faults but are not the network's: `rtp-timestamps-out-of-order`, `pcr-spacing`. */
+  quirks: FlowQuirk[];
 }
+
+export type FlowQuirk = 'rtp-timestamps-out-of-order' | 'pcr-spacing';
+
+export type SeqFormat = 'u32be' | 'u32le' | 'u64be' | 'u64le';
 
 export type FlowKind = 'mcast-probe' | 'rtp' | 'rtp-mpeg-ts' | 'mpeg-ts' | 'rtcp' | 'iperf2' | 'ssmping' | 'moldudp64' | 'counter' | 'unknown';
 
@@ -199,6 +205,8 @@ export interface RtpStats {
   jitterMs: number | null;
   clock: number | null;
   clockInferred: boolean;
+  /** Where the clock came from: the static payload-type table, `--clock`, the SDP's a=rtpmap, or inferred. */
+  clockSource: 'payload-type' | 'given' | 'sdp' | 'inferred' | null;
 }
 
 export interface TsStats {
@@ -215,6 +223,9 @@ export interface TsStats {
   pcrRepetitionErrors: number;
   pcrDiscontinuities: number;
   pcrMaxIntervalMs: number;
+  /** PCR intervals judged, and their mean (ms; null before one). */
+  pcrIntervals: number;
+  pcrAvgIntervalMs: number | null;
   pidOverflow: number;
   programs: { program: number; pmtPid: number }[];
   pids: { pid: number; packets: number; bitrate: number }[];
@@ -407,7 +418,21 @@ export interface NativeCore {
   socketInfo(handle: number): SocketInfo;
   socketLeave(handle: number): void;
   socketClose(handle: number): boolean;
-  receiverStart(sockets: number[], options: { maxPackets?: number; recvBuffer?: number; rtpClock?: number; pcrMaxMs?: number; merge?: boolean }): number;
+  receiverStart(
+    sockets: number[],
+    options: {
+      maxPackets?: number;
+      recvBuffer?: number;
+      rtpClock?: number;
+      /** Clocks of payload types from an SDP's a=rtpmap lines (at most 8). */
+      sdpClocks?: { payloadType: number; clock: number }[];
+      pcrMaxMs?: number;
+      /** A counter the user placed (`--seq-format`, `--seq-offset`). */
+      seqFormat?: SeqFormat;
+      seqOffset?: number;
+      merge?: boolean;
+    },
+  ): number;
   senderStart(
     socket: number,
     options: { rate: number; size: number; count?: number; durationMs?: number; senderId?: number; sendBuffer?: number; retry?: boolean },

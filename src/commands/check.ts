@@ -12,6 +12,7 @@ import { ExitCode, systemError, usageError } from '../errors.js';
 import type { RunContext } from '../ui/context.js';
 import { runPing, type PingResult, type PingResponder } from './ping.js';
 import * as join from './join.js';
+import type { SeqFormat } from '../native.js';
 import { junitXml } from '../render/junit.js';
 import { describeWriteError } from '../ui/output.js';
 import { isIP } from 'node:net';
@@ -38,6 +39,11 @@ export interface CheckOptions {
   minRate?: number;
   /** Passive: the longest silence allowed (default: derived from the stream's spacing). */
   maxSilenceMs?: number;
+  /** Passive: clocks per RTP payload type from an SDP (`--sdp`). */
+  sdpClocks?: { payloadType: number; clock: number }[];
+  /** Passive: a feed's counter (`--seq-format`, `--seq-offset`). */
+  seqFormat?: SeqFormat;
+  seqOffset?: number;
   /** Passive, MPEG-TS: continuity-count errors allowed. */
   maxCcErrors?: number;
   /** Passive: worst MDI delay factor allowed (ms). */
@@ -318,7 +324,7 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
   } else {
     const onlyCount = [o.minRate, o.maxLoss, o.maxSilenceMs, o.maxCcErrors, o.maxMdiDfMs, o.maxPcrIntervalMs].every((x) => x === undefined);
     const { result } = await join.run(
-      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000, pcrMaxMs: o.maxPcrIntervalMs },
+      { groups: [o.group], iface: o.iface, source: o.source, exclude: [], count: onlyCount ? (o.minPackets ?? 1) : undefined, durationMs: remainingMs(o.timeoutMs), intervalMs: 1000, pcrMaxMs: o.maxPcrIntervalMs, sdpClocks: o.sdpClocks, seqFormat: o.seqFormat, seqOffset: o.seqOffset },
       ctx,
     );
     if (result.fault) throw systemError('E_IF_GONE', `${result.fault.message}; the check could not complete`);

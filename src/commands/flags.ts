@@ -5,6 +5,7 @@
 // commander default (so --help shows none): read them with `?? []`.
 
 import type { OutputOptions } from '../ui/context.js';
+import type { StreamFlags } from './stream-options.js';
 
 export interface ListProtocolsFlags extends OutputOptions {
   all?: boolean;
@@ -21,7 +22,7 @@ export interface DoctorFlags extends OutputOptions {
 
 export type ScopeFlags = OutputOptions;
 
-export interface JoinFlags extends OutputOptions {
+export interface JoinFlags extends OutputOptions, StreamFlags {
   port?: number;
   interface?: string;
   source?: string[];
@@ -96,7 +97,7 @@ export interface PingFlags extends OutputOptions {
   syncedClocks?: boolean;
 }
 
-export interface CheckFlags extends OutputOptions {
+export interface CheckFlags extends OutputOptions, StreamFlags {
   port?: number;
   responders?: number;
   expect?: string[];

@@ -8,6 +8,7 @@ import { Option, type Command } from 'commander';
 import { asListParser, asParser, DEFAULT_PORT, parseBitrate, parseClockRate, parseCount, parseLimit, parseDuration, parseMilliseconds, parseName, parsePercent, parsePort, parseRate, parseText, parseTtl } from '../model/options.js';
 import { ExitCode, usageError } from '../errors.js';
 import { checkOutput, collectList, rejectInMode, durationOption, finish, IFACE, listenOption, outputOptions, parseGroups, peersParser, rejectContradictions, sizeOption, sourceList, type CtxFor } from './cli-kit.js';
+import { streamInputs, streamOptions } from './stream-options.js';
 import type { CheckFlags, DoctorFlags, InterfacesFlags, JoinFlags, ListProtocolsFlags, MeshFlags, MonitorFlags, PingFlags, RespondFlags, ScopeFlags, SendFlags } from './flags.js';
 
 /** respond's reply limits (respond --ssmping has its own: src/commands/ssmping-respond.ts). */
@@ -79,7 +80,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     program
       .command('join')
       .description('join groups for real (IGMP/MLD), receive, and report per sender: packets, rate, TTL, loss, duplicates, reordering, delay, jitter')
-      .argument('<group...>', 'groups as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .argument('[group...]', "groups as ADDR, ADDR:PORT or [ADDR6]:PORT (with --sdp: default the SDP's c=/m=)")
       .option('-p, --port <port>', `UDP port for groups given without one (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('-i, --interface <name|address>', "interface to join on (default: the kernel's route for the group)", IFACE)
       .option('-s, --source <address>', 'source-specific join: receive only from this sender (repeatable; INCLUDE mode)', sourceList('--source'))
@@ -92,6 +93,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('--rejoin-every <time>', 'leave and join again this often, re-sending the membership report: a workaround for a snooping switch without a querier (each re-join costs a leave, new reports and group queries)', asParser((raw, n) => parseDuration(raw, n, { minMs: 1000 }), '--rejoin-every'))
       .option('--synced-clocks', "the senders' clocks are synchronised with this host's (PTP/NTP): show one-way DELAY (always shown for senders on this host)")
       .option('--clock <hz>', 'RTP media clock for jitter when the payload type is dynamic (default: the static payload-type table, else inferred and labelled)', asParser(parseClockRate, '--clock'))
+      .addOption(streamOptions()[0]!)
+      .addOption(streamOptions()[1]!)
+      .addOption(streamOptions()[2]!)
       .option('--pcr-max <ms>', 'MPEG-TS: the longest PCR interval before a TR 101 290 2.3 error (default 40ms)', asParser(parseMilliseconds, '--pcr-max'))
       .option('--merge', 'the two groups carry the same stream (A/B feeds, ST 2022-7): report the loss left after merging them and the skew between the legs'),
     { ndjson: true },
@@ -100,11 +104,12 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const { renderJoinSummary } = await import('../render/join.js');
     checkOutput(o);
     const ctx = ctxFor(o);
+    const s = streamInputs(o, groups);
     const { result, exitCode } = await join.run(
       {
-        groups: parseGroups(groups, o.port),
+        groups: parseGroups(s.groups, s.port),
         iface: o.interface,
-        source: o.source ?? [],
+        source: s.source,
         exclude: o.exclude ?? [],
         count: o.count,
         durationMs: o.duration,
@@ -114,6 +119,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         watchQuerier: Boolean(o.watchQuerier),
         rejoinEveryMs: o.rejoinEvery,
         rtpClock: o.clock,
+        sdpClocks: s.sdpClocks,
+        seqFormat: s.seqFormat,
+        seqOffset: s.seqOffset,
         pcrMaxMs: o.pcrMax,
         merge: Boolean(o.merge),
       },
@@ -294,7 +302,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     program
       .command('check')
       .description('a bounded probe judged against thresholds, for CI: exit 0 pass, 1 fail, 2 usage, 3 system error')
-      .argument('<group>', 'group as ADDR, ADDR:PORT or [ADDR6]:PORT')
+      .argument('[group]', "group as ADDR, ADDR:PORT or [ADDR6]:PORT (with --sdp and --receive: default the SDP's c=/m=)")
       .option('-p, --port <port>', `UDP port when the group has none (default ${DEFAULT_PORT})`, asParser(parsePort, '--port'))
       .option('--responders <n>', 'active: at least N responders must answer', asParser(parseCount, '--responders'))
       .option('--expect <host>', 'active: this responder (address or name) must answer (repeatable)', asListParser(parseText("a responder's address or name, e.g. 10.0.0.2 or h2"), '--expect'))
@@ -310,6 +318,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-s, --source <address>', 'passive: source-specific join (repeatable)', sourceList('--source'))
       .option('--min-packets <n>', 'passive: at least N packets must arrive (default 1)', asParser(parseCount, '--min-packets'))
       .option('--min-rate <pps>', 'passive: the stream must arrive at least this fast, over the whole check from the join', asParser(parseRate, '--min-rate'))
+      .addOption(streamOptions('passive: ')[0]!)
+      .addOption(streamOptions('passive: ')[1]!)
+      .addOption(streamOptions('passive: ')[2]!)
       .option('--max-cc-errors <n>', 'passive, MPEG-TS: at most this many continuity-count errors (TR 101 290 1.4)', asParser(parseLimit, '--max-cc-errors'))
       .option('--max-mdi-df <ms>', 'passive, MPEG-TS/RTP: the worst MDI delay factor (RFC 4445) allowed', asParser(parseMilliseconds, '--max-mdi-df'))
       .option('--max-pcr-interval <ms>', 'passive, MPEG-TS: the longest gap between PCRs allowed (TR 101 290 2.3 uses 40ms)', asParser(parseMilliseconds, '--max-pcr-interval'))
@@ -317,12 +328,14 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-i, --interface <name|address>', "interface (default: the kernel's route for the group)", IFACE)
       .addOption(durationOption('--timeout <time>', 'the whole check ends within this time, whatever happens', '--timeout', 30000))
       .option('--junit <file>', 'also write a JUnit XML report to FILE (checked before the check runs)', asParser(parseText('a file path, e.g. junit.xml'), '--junit')),
-  ).action(async (group: string, o: CheckFlags) => {
+  ).action(async (group: string | undefined, o: CheckFlags) => {
     const check = await import('./check.js');
     const { renderCheck } = await import('../render/check.js');
     checkOutput(o);
     const ctx = ctxFor(o);
-    const [g] = parseGroups([group], o.port);
+    if (!o.receive && (o.sdp || o.seqFormat || o.seqOffset !== undefined)) throw usageError('E_USAGE', '--sdp, --seq-format and --seq-offset need --receive (passive mode)');
+    const s = streamInputs(o, group === undefined ? [] : [group]);
+    const [g] = parseGroups(s.groups.slice(0, 1), s.port);
     const active = o.responders !== undefined || (o.expect ?? []).length > 0;
     if (o.receive && active) throw usageError('E_USAGE', '--receive (passive) cannot be combined with --responders/--expect (active); choose one mode');
     if (!o.receive && (o.minPackets !== undefined || o.minRate !== undefined || o.maxSilence !== undefined)) throw usageError('E_USAGE', '--min-packets, --min-rate and --max-silence need --receive (passive mode)');
@@ -344,7 +357,10 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         ttl: o.ttl,
         size: o.size,
         iface: o.interface,
-        source: o.source ?? [],
+        source: s.source,
+        sdpClocks: s.sdpClocks,
+        seqFormat: s.seqFormat,
+        seqOffset: s.seqOffset,
         minPackets: o.minPackets,
         minRate: o.minRate,
         maxSilenceMs: o.maxSilence,

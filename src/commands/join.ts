@@ -4,7 +4,7 @@
 
 import { checkSourceList, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type Untracked } from '../native.js';
+import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type SeqFormat, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
 import { ExitCode, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
@@ -52,6 +52,11 @@ export interface JoinOptions {
   rejoinEveryMs?: number;
   /** RTP media clock (Hz) for dynamic payload types (`--clock`). */
   rtpClock?: number;
+  /** Clocks per payload type from an SDP (`--sdp`, its a=rtpmap lines). */
+  sdpClocks?: { payloadType: number; clock: number }[];
+  /** A counter the user placed in the datagrams (`--seq-format`, `--seq-offset`). */
+  seqFormat?: SeqFormat;
+  seqOffset?: number;
   /** MPEG-TS PCR repetition limit (`--pcr-max`, ms). */
   pcrMaxMs?: number;
   /** The two groups carry the same stream (A/B, ST 2022-7): report what merging them leaves lost. */
@@ -244,7 +249,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     }
     engine = core.receiverStart(
       sessions.map((s) => s.handle),
-      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER, rtpClock: o.rtpClock, pcrMaxMs: o.pcrMaxMs, merge: o.merge },
+      { maxPackets: o.count, recvBuffer: o.recvBuffer ?? DEFAULT_RECV_BUFFER, rtpClock: o.rtpClock, sdpClocks: o.sdpClocks, pcrMaxMs: o.pcrMaxMs, seqFormat: o.seqFormat, seqOffset: o.seqOffset, merge: o.merge },
     );
   } catch (e) {
     if (engine) core.engineStop(engine);

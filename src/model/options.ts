@@ -131,6 +131,20 @@ export function parseLimit(raw: string, optionName: string): number {
   return parseInteger(raw, optionName, { min: 0, expectation: 'a non-negative integer' });
 }
 
+/** Where a feed's counter is and how it is written (`--seq-format`). */
+export const SEQ_FORMATS = ['u32be', 'u32le', 'u64be', 'u64le'] as const;
+export function parseSeqFormat(raw: string, optionName: string): (typeof SEQ_FORMATS)[number] {
+  const s = raw.trim().toLowerCase();
+  const f = SEQ_FORMATS.find((x) => x === s);
+  if (!f) fail(E_OPTION_VALUE, optionName, `one of ${SEQ_FORMATS.join(', ')}`, raw);
+  return f!;
+}
+
+/** A byte offset in a datagram (`--seq-offset`). */
+export function parseByteOffset(raw: string, optionName: string): number {
+  return parseInteger(raw, optionName, { min: 0, max: 65_527, expectation: 'a byte offset, an integer 0-65527' });
+}
+
 /** An RTP media clock in Hz (`--clock 90000`). */
 export function parseClockRate(raw: string, optionName: string): number {
   return parseInteger(raw, optionName, { min: 1, max: 1_000_000_000, expectation: 'a clock rate in Hz, an integer such as 8000, 48000 or 90000' });

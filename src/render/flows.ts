@@ -19,7 +19,13 @@ function tsVerdict(s: SenderStats): string[] {
     t.pidErrors ? `PID errors ${t.pidErrors}` : '',
     t.ptsErrors ? `PTS late ${t.ptsErrors}` : '',
   ].filter(Boolean);
-  const pcr = t.pcrRepetitionErrors || t.pcrDiscontinuities ? `PCR late ${t.pcrRepetitionErrors} (max ${t.pcrMaxIntervalMs.toFixed(0)}ms)` : 'PCR ok';
+  // A sender that spaces every PCR beyond the limit is its habit, not the network's fault: said as such.
+  const senderSpacing = s.quirks.includes('pcr-spacing') && t.pcrAvgIntervalMs !== null;
+  const pcr = senderSpacing
+    ? `PCR every ${t.pcrAvgIntervalMs!.toFixed(0)}ms (the sender's spacing)${t.pcrDiscontinuities ? `, PCR gaps ${t.pcrDiscontinuities}` : ''}`
+    : t.pcrRepetitionErrors || t.pcrDiscontinuities
+      ? `PCR late ${t.pcrRepetitionErrors} (max ${t.pcrMaxIntervalMs.toFixed(0)}ms)`
+      : 'PCR ok';
   return [n(t.programs.length, 'program'), ...(faults.length ? faults : ['CC ok']), pcr];
 }
 
@@ -52,9 +58,14 @@ export function flowText(s: SenderStats): string {
 export function flowNotes(s: SenderStats): string[] {
   const notes: string[] = [];
   const r = s.rtp;
-  if (r && r.timestampsBackwards > 0) {
-    notes.push(`RTP timestamps went backwards ${n(r.timestampsBackwards, 'time')} (ffmpeg's MP2T-over-RTP stamps packets out of order): RTP jitter means nothing for this stream; MDI DF is arrival-based`);
+  if (r && s.quirks.includes('rtp-timestamps-out-of-order')) {
+    notes.push(`the sender's RTP timestamps went backwards between consecutive packets ${n(r.timestampsBackwards, 'time')} (ffmpeg's MP2T-over-RTP stamps packets with PTS, out of order), not a network fault: RTP jitter means nothing for this stream; MDI DF is arrival-based`);
   }
+  const t = s.ts;
+  if (t && s.quirks.includes('pcr-spacing') && t.pcrAvgIntervalMs !== null) {
+    notes.push(`the sender spaces PCRs ${t.pcrAvgIntervalMs.toFixed(0)} ms apart (GStreamer's mpegtsmux does 80 ms), not a network fault: each interval over the limit is a TR 101 290 2.3 error; --pcr-max 100ms judges only what the path adds`);
+  }
+  if (r && r.clockSource === 'sdp') notes.push(`RTP clock ${r.clock} Hz for payload type ${r.payloadType} from the SDP (a=rtpmap)`);
   if (r && r.clockInferred) notes.push(`RTP clock ${r.clock} Hz inferred from the timestamps (payload type ${r.payloadType} is dynamic; give --clock HZ to be sure)`);
   if (r && r.ssrcChanges) notes.push(`the RTP source restarted ${n(r.ssrcChanges, 'time')} (new SSRC)`);
   return notes;

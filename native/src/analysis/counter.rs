@@ -19,12 +19,22 @@ impl CounterFormat {
     pub const ALL: [CounterFormat; 4] = [CounterFormat::U32Be, CounterFormat::U32Le, CounterFormat::U64Be, CounterFormat::U64Le];
 
     pub fn read(self, buf: &[u8]) -> Option<u64> {
+        self.read_at(buf, 0)
+    }
+
+    /// The counter at byte `offset` (None when the datagram is too short).
+    pub fn read_at(self, buf: &[u8], offset: usize) -> Option<u64> {
+        let b = buf.get(offset..)?;
         match self {
-            CounterFormat::U32Be => buf.first_chunk::<4>().map(|b| u64::from(u32::from_be_bytes(*b))),
-            CounterFormat::U32Le => buf.first_chunk::<4>().map(|b| u64::from(u32::from_le_bytes(*b))),
-            CounterFormat::U64Be => buf.first_chunk::<8>().map(|b| u64::from_be_bytes(*b)),
-            CounterFormat::U64Le => buf.first_chunk::<8>().map(|b| u64::from_le_bytes(*b)),
+            CounterFormat::U32Be => b.first_chunk::<4>().map(|b| u64::from(u32::from_be_bytes(*b))),
+            CounterFormat::U32Le => b.first_chunk::<4>().map(|b| u64::from(u32::from_le_bytes(*b))),
+            CounterFormat::U64Be => b.first_chunk::<8>().map(|b| u64::from_be_bytes(*b)),
+            CounterFormat::U64Le => b.first_chunk::<8>().map(|b| u64::from_le_bytes(*b)),
         }
+    }
+
+    pub fn parse(name: &str) -> Option<CounterFormat> {
+        CounterFormat::ALL.into_iter().find(|f| f.as_str() == name)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -34,6 +44,20 @@ impl CounterFormat {
             CounterFormat::U64Be => "u64be",
             CounterFormat::U64Le => "u64le",
         }
+    }
+}
+
+/// A counter the user placed (`--seq-offset N --seq-format F`), for feeds
+/// whose number is not at offset 0 or that auto-detection cannot know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CounterSpec {
+    pub format: CounterFormat,
+    pub offset: usize,
+}
+
+impl CounterSpec {
+    pub fn read(self, buf: &[u8]) -> Option<u64> {
+        self.format.read_at(buf, self.offset)
     }
 }
 
@@ -116,6 +140,11 @@ mod tests {
         assert_eq!(CounterFormat::U32Be.read(&b), Some(0x0100_0000));
         assert_eq!(CounterFormat::U64Le.read(&b), Some(1));
         assert_eq!(CounterFormat::U64Be.read(&b[..4]), None);
+        let spec = CounterSpec { format: CounterFormat::U32Le, offset: 4 };
+        assert_eq!(spec.read(&[9, 9, 9, 9, 7, 0, 0, 0]), Some(7));
+        assert_eq!(spec.read(&[9, 9, 9, 9, 7, 0, 0]), None);
+        assert_eq!(CounterFormat::parse("u64le"), Some(CounterFormat::U64Le));
+        assert_eq!(CounterFormat::parse("u16"), None);
     }
 
     #[test]

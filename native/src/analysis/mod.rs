@@ -10,9 +10,9 @@ pub mod merge;
 pub mod mpegts;
 pub mod rtp;
 
-use counter::{CounterFormat, FeedStats};
+use counter::{CounterFormat, CounterSpec, FeedStats};
 use mpegts::TsStats;
-use rtp::RtpStats;
+use rtp::{RtpClocks, RtpStats};
 
 /// Datagrams a flow is judged on before it gets a kind.
 pub const WINDOW: usize = 16;
@@ -50,11 +50,13 @@ impl Kind {
     }
 }
 
-/// Options the user can give (`--clock`, `--pcr-max`).
+/// Options the user can give (`--clock`, `--sdp`, `--pcr-max`, `--seq-offset/--seq-format`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct AnalysisOptions {
-    pub rtp_clock: Option<u32>,
+    pub rtp_clocks: RtpClocks,
     pub pcr_max_ns: Option<u64>,
+    /// A counter the user placed: tried before every other kind.
+    pub counter: Option<CounterSpec>,
 }
 
 /// What each datagram of the window looked like.
@@ -69,6 +71,8 @@ struct Features {
     iperf: Option<u64>,
     mold: Option<(u64, u16)>,
     counters: [Option<u64>; 4],
+    /// The user's counter (`AnalysisOptions::counter`), when given.
+    user_counter: Option<u64>,
 }
 
 /// Per-flow state: the window while classifying, then the kind's statistics.
@@ -77,6 +81,8 @@ pub struct FlowAnalysis {
     opts: AnalysisOptions,
     kind: Kind,
     confidence: f64,
+    /// Where a `Kind::Counter` flow keeps its number (0 unless the user said).
+    counter_offset: usize,
     window: [Features; WINDOW],
     seen: usize,
     misfits: u32,
@@ -93,6 +99,7 @@ impl FlowAnalysis {
             opts,
             kind: Kind::Unknown,
             confidence: 0.0,
+            counter_offset: 0,
             window: [Features::default(); WINDOW],
             seen: 0,
             misfits: 0,
@@ -112,6 +119,19 @@ impl FlowAnalysis {
         self.confidence
     }
 
+    /// The sender's own habits that look like faults but are not the
+    /// network's: said, not counted against the path.
+    pub fn quirks(&self) -> impl Iterator<Item = &'static str> {
+        let stamps = self.rtp.as_ref().is_some_and(|r| r.timestamps_backwards > 0);
+        let pcr = self.ts.as_ref().is_some_and(TsStats::pcr_spaced_by_sender);
+        [stamps.then_some("rtp-timestamps-out-of-order"), pcr.then_some("pcr-spacing")].into_iter().flatten()
+    }
+
+    /// The byte offset of a counter feed's number.
+    pub fn counter_offset(&self) -> usize {
+        self.counter_offset
+    }
+
     /// Account one datagram received at `t_ns` (receive clock); `now_s` is the wall clock in seconds.
     pub fn observe(&mut self, buf: &[u8], t_ns: u64, now_s: u64) {
         self.mdi.observe(buf.len(), t_ns);
@@ -120,7 +140,7 @@ impl FlowAnalysis {
             // nothing of the first datagrams is lost to them.
             self.feed_rtp_ts(buf, t_ns);
             if let Some(w) = self.window.get_mut(self.seen) {
-                *w = features(buf, now_s);
+                *w = features(buf, now_s, self.opts.counter);
             }
             self.seen += 1;
             if self.seen == WINDOW {
@@ -144,7 +164,7 @@ impl FlowAnalysis {
                     self.feed_seq(Some(seq), u64::from(if count == 0xffff { 0 } else { count }));
                 }
             }
-            Kind::Counter(f) => self.feed_seq(f.read(buf), 1),
+            Kind::Counter(f) => self.feed_seq(f.read_at(buf, self.counter_offset), 1),
             Kind::Unknown | Kind::Rtcp | Kind::Ssmping => {}
         }
     }
@@ -160,6 +180,7 @@ impl FlowAnalysis {
         self.reclassified += 1;
         self.kind = Kind::Unknown;
         self.confidence = 0.0;
+        self.counter_offset = 0;
         self.seen = 0;
         self.misfits = 0;
         self.rtp = None;
@@ -169,7 +190,7 @@ impl FlowAnalysis {
 
     fn feed_rtp_ts(&mut self, buf: &[u8], t_ns: u64) {
         if let Some(h) = rtp::parse(buf) {
-            self.rtp.get_or_insert_with(|| RtpStats::new(&h, self.opts.rtp_clock)).observe(&h, t_ns);
+            self.rtp.get_or_insert_with(|| RtpStats::new(&h, self.opts.rtp_clocks)).observe(&h, t_ns);
             if let Some(payload) = buf.get(h.payload_offset..h.payload_end)
                 && mpegts::is_ts(payload)
             {
@@ -193,7 +214,8 @@ impl FlowAnalysis {
             Kind::Rtp | Kind::RtpMpegTs => rtp::parse(buf).is_some(),
             Kind::Rtcp => rtp::is_rtcp(buf),
             Kind::MoldUdp64 => counter::moldudp64(buf).is_some(),
-            Kind::Iperf2 | Kind::Counter(_) => buf.len() >= 4,
+            Kind::Iperf2 => buf.len() >= 4,
+            Kind::Counter(f) => f.read_at(buf, self.counter_offset).is_some(),
             Kind::Ssmping => ping_like(buf),
             Kind::Unknown => true,
         }
@@ -222,7 +244,11 @@ impl FlowAnalysis {
             (Kind::Iperf2, share_pairs(plus_one(&|f: &Features| f.iperf)).min(share(w.iter().filter(|f| f.iperf_clock).count()))),
             (Kind::Ssmping, share(w.iter().filter(|f| f.ping).count())),
         ];
-        let (mut kind, mut confidence) = candidates.iter().copied().find(|&(_, c)| c >= FIT).unwrap_or((Kind::Unknown, 0.0));
+        // The user's counter, where it fits, wins: they know the feed.
+        let user = self.opts.counter.map(|spec| (Kind::Counter(spec.format), share_pairs(plus_one(&|f: &Features| f.user_counter))));
+        let (mut kind, mut confidence) = user.into_iter().chain(candidates.iter().copied()).find(|&(_, c)| c >= FIT).unwrap_or((Kind::Unknown, 0.0));
+        let by_user = user.is_some_and(|(_, c)| c >= FIT);
+        self.counter_offset = self.opts.counter.filter(|_| by_user).map_or(0, |spec| spec.offset);
         if kind == Kind::Unknown {
             for (i, f) in CounterFormat::ALL.iter().enumerate() {
                 let c = share_pairs(plus_one(&|x: &Features| x.counters.get(i).copied().flatten()));
@@ -250,6 +276,7 @@ impl FlowAnalysis {
                         self.feed_seq(Some(seq), u64::from(if count == 0xffff { 0 } else { count }));
                     }
                 }
+                Kind::Counter(_) if by_user => self.feed_seq(f.user_counter, 1),
                 Kind::Counter(fmt) => {
                     let i = CounterFormat::ALL.iter().position(|x| *x == fmt).unwrap_or(0);
                     self.feed_seq(f.counters.get(i).copied().flatten(), 1);
@@ -260,7 +287,7 @@ impl FlowAnalysis {
     }
 }
 
-fn features(buf: &[u8], now_s: u64) -> Features {
+fn features(buf: &[u8], now_s: u64, user_counter: Option<CounterSpec>) -> Features {
     let rtp = rtp::parse(buf);
     Features {
         ts: mpegts::is_ts(buf),
@@ -272,6 +299,7 @@ fn features(buf: &[u8], now_s: u64) -> Features {
         iperf: if buf.len() >= 16 { counter::iperf2_seq(buf) } else { None },
         mold: counter::moldudp64(buf),
         counters: CounterFormat::ALL.map(|f| f.read(buf)),
+        user_counter: user_counter.and_then(|c| c.read(buf)),
     }
 }
 
@@ -403,6 +431,31 @@ mod tests {
         }));
         assert_eq!(c.kind(), Kind::Counter(CounterFormat::U32Be));
         assert_eq!(c.feed.as_ref().map(|f| f.seq.lost()), Some(2));
+    }
+
+    #[test]
+    fn a_counter_the_user_places_wins_where_it_fits() {
+        // A u32 LE number at offset 6 behind a 6-byte header, with a constant u64 at 0.
+        let feed = |i: u32| {
+            let mut b = b"HDR001".to_vec();
+            b.extend_from_slice(&(i + 1000).to_le_bytes());
+            b.extend_from_slice(&[0x42; 50]);
+            b
+        };
+        let opts = AnalysisOptions { counter: Some(CounterSpec { format: CounterFormat::U32Le, offset: 6 }), ..Default::default() };
+        let mut a = FlowAnalysis::new(opts);
+        for i in (0..40u32).filter(|&i| i != 5 && i != 25) {
+            a.observe(&feed(i), u64::from(i), 0);
+        }
+        assert_eq!((a.kind(), a.counter_offset()), (Kind::Counter(CounterFormat::U32Le), 6));
+        assert_eq!(a.feed.as_ref().map(|f| (f.seq.lost(), f.seq.received_unique())), Some((2, 38)));
+        assert_eq!(classify((0..40u32).map(feed)).kind(), Kind::Unknown, "not found without the option");
+        // Where the user's counter does not fit, the flow is classified as usual.
+        let mut r = FlowAnalysis::new(opts);
+        for i in 0..20u16 {
+            r.observe(&rtp(i, &[0x55; 160]), u64::from(i), 0);
+        }
+        assert_eq!((r.kind(), r.counter_offset()), (Kind::Rtp, 0));
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct TsStats {
     pub pcr_discontinuities: u64,
     /// Largest gap seen between two PCRs of one PID (ns).
     pub pcr_max_interval_ns: u64,
+    /// PCR intervals judged (consecutive PCRs of one PID, discontinuities apart) and their sum (ns).
+    pub pcr_intervals: u64,
+    pcr_interval_sum_ns: u64,
     /// PIDs beyond MAX_PIDS, counted here only.
     pub pid_overflow: u64,
     pcr_max_ns: u64,
@@ -147,6 +150,8 @@ impl TsStats {
                 } else {
                     let gap = gap_ns as u64;
                     self.pcr_max_interval_ns = self.pcr_max_interval_ns.max(gap);
+                    self.pcr_intervals += 1;
+                    self.pcr_interval_sum_ns = self.pcr_interval_sum_ns.saturating_add(gap);
                     if gap > pcr_max {
                         self.pcr_repetition_errors += 1;
                     }
@@ -259,6 +264,18 @@ impl TsStats {
                 st.last_seen_ns = Some(t_ns);
             }
         }
+    }
+
+    /// The mean PCR interval (ns), once one was judged.
+    pub fn pcr_avg_interval_ns(&self) -> Option<u64> {
+        self.pcr_interval_sum_ns.checked_div(self.pcr_intervals)
+    }
+
+    /// The sender spaces its PCRs beyond the limit (GStreamer's mpegtsmux:
+    /// 80 ms for video; VLC 57-85 ms): nearly every interval is over it, which
+    /// loss on the way cannot do (it only stretches the intervals it hits).
+    pub fn pcr_spaced_by_sender(&self) -> bool {
+        self.pcr_intervals >= 4 && self.pcr_repetition_errors * 10 >= self.pcr_intervals * 9
     }
 
     pub fn programs(&self) -> &[(u16, u16)] {
@@ -415,10 +432,24 @@ mod tests {
         }
         assert_eq!((s.pcr_repetition_errors, s.pcr_discontinuities), (1, 0));
         assert_eq!(s.pcr_max_interval_ns, 80 * ms);
+        assert_eq!((s.pcr_intervals, s.pcr_avg_interval_ns()), (3, Some(40 * ms)));
+        assert!(!s.pcr_spaced_by_sender(), "one late PCR in three is the network's");
         s.observe(&datagram(&[ts(256, 4, true, Some(1120 * step), false)]), 2000 * ms);
         assert_eq!(s.pcr_discontinuities, 1);
         s.observe(&datagram(&[ts(256, 5, true, Some(10 * step), true)]), 2001 * ms);
         assert_eq!(s.pcr_discontinuities, 1, "announced by the discontinuity indicator");
+    }
+
+    #[test]
+    fn a_sender_that_spaces_pcrs_80_ms_apart_is_told_from_a_lost_pcr() {
+        let mut s = TsStats::new(None);
+        let step = 27_000u64;
+        for i in 0..20u64 {
+            s.observe(&datagram(&[ts(256, i as u8, true, Some(i * 80 * step), false)]), i * 80_000_000);
+        }
+        assert_eq!((s.pcr_repetition_errors, s.pcr_intervals), (19, 19));
+        assert!(s.pcr_spaced_by_sender());
+        assert_eq!(s.pcr_avg_interval_ns(), Some(80_000_000));
     }
 
     #[test]

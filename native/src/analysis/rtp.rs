@@ -30,7 +30,9 @@ pub struct RtpHeader {
 
 /// Parses an RTP header; None unless it is plausibly RTP version 2. RTCP
 /// packet types 200-204 seen through the marker bit (PT 72-76) are not RTP;
-/// SSRC 0 and 1 are rejected so that other protocols are not mistaken for it.
+/// SSRC 0 and 1 are rejected so that other protocols are not mistaken for it,
+/// unless the payload is whole MPEG-TS packets (multicat sends SSRC 0, and
+/// 0x47 at every 188-byte step is evidence enough).
 pub fn parse(buf: &[u8]) -> Option<RtpHeader> {
     let b0 = *buf.first()?;
     let b1 = *buf.get(1)?;
@@ -51,7 +53,7 @@ pub fn parse(buf: &[u8]) -> Option<RtpHeader> {
         return None;
     }
     let ssrc = u32::from_be_bytes(buf.get(8..12)?.try_into().ok()?);
-    if ssrc <= 1 {
+    if ssrc <= 1 && !buf.get(offset..end).is_some_and(super::mpegts::is_ts) {
         return None;
     }
     Some(RtpHeader {
@@ -96,8 +98,45 @@ pub enum ClockSource {
     PayloadType,
     /// Given by the user (`--clock`).
     Given,
+    /// An SDP's `a=rtpmap` line for this payload type (`--sdp`).
+    Sdp,
     /// From timestamp and arrival deltas, snapped to a common rate.
     Inferred,
+}
+
+impl ClockSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockSource::PayloadType => "payload-type",
+            ClockSource::Given => "given",
+            ClockSource::Sdp => "sdp",
+            ClockSource::Inferred => "inferred",
+        }
+    }
+}
+
+/// Payload types an SDP can map to a clock here (an m= line rarely lists more).
+pub const MAX_SDP_PAYLOADS: usize = 8;
+
+/// Media clocks the user gave: `--clock` for any payload type, and an SDP's
+/// `a=rtpmap` clocks per payload type. Fixed size, so options stay `Copy`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RtpClocks {
+    pub given: Option<u32>,
+    pub sdp: [Option<(u8, u32)>; MAX_SDP_PAYLOADS],
+}
+
+impl RtpClocks {
+    /// The clock of payload type `pt`: `--clock` first, then the SDP, then the static table.
+    pub fn for_payload(&self, pt: u8) -> Option<(u32, ClockSource)> {
+        if let Some(c) = self.given {
+            return Some((c, ClockSource::Given));
+        }
+        if let Some((_, c)) = self.sdp.iter().flatten().find(|(p, _)| *p == pt) {
+            return Some((*c, ClockSource::Sdp));
+        }
+        static_clock(pt).map(|c| (c, ClockSource::PayloadType))
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -113,7 +152,9 @@ pub struct RtpStats {
     pub markers: u64,
     pub resets: u64,
     pub ssrc_changes: u64,
-    /// Packets whose timestamp went backwards (jitter means nothing there).
+    /// Packets whose timestamp went backwards although their sequence number
+    /// followed the previous one: the sender stamps out of order (jitter means
+    /// nothing there); reordering on the way does not count here.
     pub timestamps_backwards: u64,
     // Totals of earlier SSRCs of this flow.
     lost_prev: u64,
@@ -121,8 +162,9 @@ pub struct RtpStats {
     reord_prev: u64,
     unique_prev: u64,
     clock: Option<(u32, ClockSource)>,
-    given_clock: Option<u32>,
-    last_ts: Option<u32>,
+    clocks: RtpClocks,
+    /// (sequence, timestamp) of the last packet, for timestamps going backwards.
+    last_ts: Option<(u16, u32)>,
     last_transit: Option<f64>,
     jitter_units: f64,
     /// (rtp timestamp, arrival ns) of the first packet, for clock inference.
@@ -130,7 +172,7 @@ pub struct RtpStats {
 }
 
 impl RtpStats {
-    pub fn new(h: &RtpHeader, given_clock: Option<u32>) -> Self {
+    pub fn new(h: &RtpHeader, clocks: RtpClocks) -> Self {
         let mut s = RtpStats {
             ssrc: h.ssrc,
             payload_type: h.payload_type,
@@ -148,7 +190,7 @@ impl RtpStats {
             reord_prev: 0,
             unique_prev: 0,
             clock: None,
-            given_clock,
+            clocks,
             last_ts: None,
             last_transit: None,
             jitter_units: 0.0,
@@ -159,11 +201,7 @@ impl RtpStats {
     }
 
     fn restart_clock(&mut self, pt: u8) {
-        self.clock = match (self.given_clock, static_clock(pt)) {
-            (Some(c), _) => Some((c, ClockSource::Given)),
-            (None, Some(c)) => Some((c, ClockSource::PayloadType)),
-            (None, None) => None,
-        };
+        self.clock = self.clocks.for_payload(pt);
         self.last_ts = None;
         self.last_transit = None;
         self.jitter_units = 0.0;
@@ -240,12 +278,13 @@ impl RtpStats {
     }
 
     fn jitter(&mut self, h: &RtpHeader, arrival_ns: u64) {
-        if let Some(last) = self.last_ts
+        if let Some((last_seq, last)) = self.last_ts
+            && h.seq == last_seq.wrapping_add(1)
             && (h.timestamp.wrapping_sub(last) as i32) < 0
         {
             self.timestamps_backwards += 1;
         }
-        self.last_ts = Some(h.timestamp);
+        self.last_ts = Some((h.seq, h.timestamp));
         if self.clock.is_none() {
             self.infer_clock(h.timestamp, arrival_ns);
         }
@@ -330,7 +369,7 @@ mod tests {
 
     fn stats(first: u16) -> RtpStats {
         let p = packet(first, 0, 0x1234, 0);
-        RtpStats::new(&parse(&p).unwrap_or_else(|| unreachable!()), None)
+        RtpStats::new(&parse(&p).unwrap_or_else(|| unreachable!()), RtpClocks::default())
     }
 
     #[test]
@@ -378,7 +417,7 @@ mod tests {
         assert!(s.jitter_ms().is_some_and(|j| j < 1e-6), "{:?}", s.jitter_ms());
         assert_eq!(s.clock(), Some((8000, ClockSource::PayloadType)));
         let p = packet(0, 0, 5, 97);
-        let mut d = RtpStats::new(&parse(&p).unwrap_or_else(|| unreachable!()), None);
+        let mut d = RtpStats::new(&parse(&p).unwrap_or_else(|| unreachable!()), RtpClocks::default());
         for i in 0..200u32 {
             let p = packet(i as u16, i * 48, 5, 97);
             d.observe(&parse(&p).unwrap_or_else(|| unreachable!()), u64::from(i) * 1_000_000 + 1);
@@ -399,5 +438,35 @@ mod tests {
             s.observe(&parse(&p).unwrap_or_else(|| unreachable!()), u64::from(q) * 1_000_000);
         }
         assert_eq!(s.timestamps_backwards, 1);
+        // Reordered on the way: the sender's timestamps were in order.
+        for (q, ts) in [(5u16, 9000u32), (4, 8000), (6, 10000)] {
+            let p = packet(q, ts, 0x1234, 33);
+            s.observe(&parse(&p).unwrap_or_else(|| unreachable!()), u64::from(q) * 1_000_000);
+        }
+        assert_eq!((s.timestamps_backwards, s.reordered()), (1, 1));
+    }
+
+    #[test]
+    fn clocks_come_from_the_option_then_the_sdp_then_the_table() {
+        let mut clocks = RtpClocks::default();
+        clocks.sdp[0] = Some((97, 48000));
+        assert_eq!(clocks.for_payload(97), Some((48000, ClockSource::Sdp)));
+        assert_eq!(clocks.for_payload(98), None);
+        assert_eq!(clocks.for_payload(0), Some((8000, ClockSource::PayloadType)));
+        clocks.given = Some(44100);
+        assert_eq!(clocks.for_payload(97), Some((44100, ClockSource::Given)));
+    }
+
+    #[test]
+    fn ssrc_0_is_rtp_only_when_it_carries_mpeg_ts() {
+        let mut p = packet(1, 2, 0, 33);
+        assert!(parse(&p).is_none());
+        p.truncate(12);
+        for _ in 0..7 {
+            let mut ts = [0xffu8; 188];
+            ts[0] = 0x47;
+            p.extend_from_slice(&ts);
+        }
+        assert_eq!(parse(&p).map(|h| h.ssrc), Some(0), "multicat's RTP");
     }
 }

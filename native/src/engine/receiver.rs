@@ -538,6 +538,7 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             ("ts", JsVal::Null),
             ("mdi", JsVal::Null),
             ("sequence", JsVal::Null),
+            ("quirks", JsVal::Arr(Vec::new())),
         ];
     }
     let Some(a) = s.analysis.as_deref() else {
@@ -548,12 +549,13 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             ("ts", JsVal::Null),
             ("mdi", JsVal::Null),
             ("sequence", JsVal::Null),
+            ("quirks", JsVal::Arr(Vec::new())),
         ];
     };
     let rtp = a.rtp.as_ref().map_or(JsVal::Null, |r| {
-        let (clock, inferred) = match r.clock() {
-            Some((c, src)) => (JsVal::Num(f64::from(c)), matches!(src, crate::analysis::rtp::ClockSource::Inferred)),
-            None => (JsVal::Null, false),
+        let (clock, inferred, source) = match r.clock() {
+            Some((c, src)) => (JsVal::Num(f64::from(c)), src == crate::analysis::rtp::ClockSource::Inferred, JsVal::from(src.as_str())),
+            None => (JsVal::Null, false, JsVal::Null),
         };
         JsVal::obj()
             .set("received", r.received_unique())
@@ -570,6 +572,7 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .set("jitterMs", JsVal::opt_num(r.jitter_ms()))
             .set("clock", clock)
             .set("clockInferred", inferred)
+            .set("clockSource", source)
             .build()
     });
     let ts = a.ts.as_ref().map_or(JsVal::Null, |t| {
@@ -594,6 +597,8 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .set("pcrRepetitionErrors", t.pcr_repetition_errors)
             .set("pcrDiscontinuities", t.pcr_discontinuities)
             .set("pcrMaxIntervalMs", ns_to_ms(t.pcr_max_interval_ns as f64))
+            .set("pcrIntervals", t.pcr_intervals)
+            .set("pcrAvgIntervalMs", JsVal::opt_num(t.pcr_avg_interval_ns().map(|ns| ns_to_ms(ns as f64))))
             .set("pidOverflow", t.pid_overflow)
             .set("programs", JsVal::Arr(programs))
             .set("pids", JsVal::Arr(pids))
@@ -626,6 +631,7 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
         };
         JsVal::obj()
             .set("format", format)
+            .set("offset", a.counter_offset() as u64)
             .set("received", f.seq.received_unique())
             .set("lost", f.seq.lost())
             .set("duplicates", f.seq.duplicates())
@@ -634,7 +640,16 @@ fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
             .set("heartbeats", f.heartbeats)
             .build()
     });
-    vec![("kind", JsVal::from(a.kind().as_str())), ("confidence", JsVal::Num(a.confidence())), ("rtp", rtp), ("ts", ts), ("mdi", mdi), ("sequence", sequence)]
+    let quirks = JsVal::Arr(a.quirks().map(JsVal::from).collect());
+    vec![
+        ("kind", JsVal::from(a.kind().as_str())),
+        ("confidence", JsVal::Num(a.confidence())),
+        ("rtp", rtp),
+        ("ts", ts),
+        ("mdi", mdi),
+        ("sequence", sequence),
+        ("quirks", quirks),
+    ]
 }
 
 fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {

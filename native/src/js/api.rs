@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use super::convert;
-use super::env::{Args, Env};
+use super::env::{Args, Env, Value};
 use super::registry::{self, Resource};
 use super::value::{JsError, JsResult, JsVal};
+use crate::analysis::counter::{CounterFormat, CounterSpec};
+use crate::analysis::rtp::{MAX_SDP_PAYLOADS, RtpClocks};
 use crate::engine::{Engine, EngineState, receiver, sender};
 use crate::model::catalog;
 use crate::model::multipoint::{self as mp, MultipointSocket};
@@ -125,6 +127,34 @@ pub fn socket_close(env: &Env, args: &Args) -> JsResult<JsVal> {
     }
 }
 
+/// `rtpClock` (any payload type) and `sdpClocks` (`[{ payloadType, clock }]`, from an SDP's a=rtpmap lines).
+fn rtp_clocks(env: &Env, o: Value<'_>) -> JsResult<RtpClocks> {
+    let mut clocks = RtpClocks { given: env.prop_u64(o, "rtpClock")?.map(|v| v.min(u64::from(u32::MAX)) as u32), ..Default::default() };
+    let Some(list) = env.get_prop(o, "sdpClocks")? else { return Ok(clocks) };
+    let entries = env.get_array(list, "sdpClocks")?;
+    if entries.len() > MAX_SDP_PAYLOADS {
+        return Err(JsError::invalid_arg(format!("sdpClocks: at most {MAX_SDP_PAYLOADS} payload types; got {}", entries.len())));
+    }
+    for (slot, e) in clocks.sdp.iter_mut().zip(entries) {
+        let (Some(pt), Some(clock)) = (env.prop_u64(e, "payloadType")?, env.prop_u64(e, "clock")?) else {
+            return Err(JsError::invalid_arg("sdpClocks entries need payloadType and clock"));
+        };
+        if pt > 127 || clock == 0 || clock > u64::from(u32::MAX) {
+            return Err(JsError::invalid_arg(format!("sdpClocks: payload type 0-127 and a clock of 1 Hz or more; got {pt} at {clock} Hz")));
+        }
+        *slot = Some((pt as u8, clock as u32));
+    }
+    Ok(clocks)
+}
+
+/// `seqFormat` (`u32be`, `u32le`, `u64be`, `u64le`) and `seqOffset` (bytes): a counter the user placed.
+fn counter_spec(env: &Env, o: Value<'_>) -> JsResult<Option<CounterSpec>> {
+    let Some(name) = env.prop_string(o, "seqFormat")? else { return Ok(None) };
+    let format = CounterFormat::parse(&name).ok_or_else(|| JsError::invalid_arg(format!("seqFormat must be u32be, u32le, u64be or u64le; got {name}")))?;
+    let offset = env.prop_u64(o, "seqOffset")?.unwrap_or(0).min(65_535) as usize;
+    Ok(Some(CounterSpec { format, offset }))
+}
+
 pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let handles = env.get_array(args.get(0, "sockets")?, "sockets")?;
     let mut sockets = Vec::new();
@@ -147,8 +177,9 @@ pub fn receiver_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         max_packets: env.prop_u64(o, "maxPackets")?,
         recv_buffer: env.prop_u64(o, "recvBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
         analysis: crate::analysis::AnalysisOptions {
-            rtp_clock: env.prop_u64(o, "rtpClock")?.map(|v| v.min(u64::from(u32::MAX)) as u32),
+            rtp_clocks: rtp_clocks(env, o)?,
             pcr_max_ns: env.prop_f64(o, "pcrMaxMs")?.filter(|v| v.is_finite() && *v > 0.0).map(|ms| (ms * 1e6) as u64),
+            counter: counter_spec(env, o)?,
         },
         merge: env.prop_bool(o, "merge")?.unwrap_or(false),
     };
