@@ -7,45 +7,11 @@
 // allows for what was dropped.
 
 import assert from 'node:assert/strict';
-import test, { type TestContext } from 'node:test';
-import { sleep, useLab, type Lab, type NftTable } from './helpers/netlab.js';
-import { requireTools, udpSendRaw } from './helpers/peers.js';
-import { runMcast, spawnMcast, type McastProcess } from './helpers/mcast.js';
-
-const H1 = '10.200.1.1';
-
-function skipWithout(t: TestContext, ...tools: string[]): boolean {
-  const why = requireTools(...tools);
-  if (why) t.skip(why);
-  return why !== undefined;
-}
-
-async function joined(lab: Lab, group: string, procs: McastProcess[]): Promise<void> {
-  const hex = Buffer.from(group.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
-  for (const deadline = Date.now() + 20_000; ; await sleep(50)) {
-    if ((await lab.readFile('h2', '/proc/net/igmp')).includes(hex)) return;
-    const dead = procs.find((p) => p.proc.exited);
-    if (dead) throw dead.proc.failure('exited before joining');
-    if (Date.now() > deadline) throw new Error(`${group} not joined`);
-  }
-}
-
-/**
- * Drop every `n`th datagram to group:port on h1's egress (the sender notices
- * nothing) for `ms`, then stop dropping and return how many were dropped.
- * Neither the first datagram nor the last can be dropped, so every drop is
- * a gap the receiver's sequence numbers can see.
- */
-async function dropEveryFor(lab: Lab, name: string, group: string, port: number, n: number, ms: number): Promise<number> {
-  await lab.nft('h1', `table netdev ${name} {\n chain eg {\n  type filter hook egress device "eth0" priority 0; policy accept;\n  ip daddr ${group} udp dport ${port} numgen inc mod ${n} == ${n - 1} counter drop\n }\n}\n`);
-  await sleep(ms);
-  // Stop dropping before reading the counter (an accept ahead of the rule), so no drop falls in between.
-  await lab.check('h1', 'nft', ['insert', 'rule', 'netdev', name, 'eg', 'ip', 'daddr', group, 'udp', 'dport', String(port), 'accept']);
-  const table: NftTable = { node: 'h1', family: 'netdev', name };
-  const [dropped] = await lab.nftCounters(table);
-  await lab.nftDelete(table);
-  return dropped!;
-}
+import test from 'node:test';
+import { sleep, useLab, type Lab } from './helpers/netlab.js';
+import { udpSendRaw } from './helpers/peers.js';
+import { runMcast, spawnMcast } from './helpers/mcast.js';
+import { dropEveryFor, H1, joined, joinJson as join, skipWithout, stopJson as stop } from './helpers/streams.js';
 
 /** ffmpeg in h1 for `seconds`, a test source encoded as MPEG-2 video + MP2 audio. */
 function ffmpeg(lab: Lab, seconds: number, output: string[]): Promise<unknown> {
@@ -56,20 +22,6 @@ function ffmpeg(lab: Lab, seconds: number, output: string[]): Promise<unknown> {
     '-c:v', 'mpeg2video', '-b:v', '1M', '-c:a', 'mp2', '-b:a', '128k', ...output,
   ];
   return lab.check('h1', 'ffmpeg', args, { timeoutMs: (seconds + 20) * 1000 });
-}
-
-async function join(lab: Lab, target: string, extra: string[] = []): Promise<McastProcess> {
-  const p = spawnMcast(['join', target, '-i', 'eth0', '--json', ...extra], { lab, node: 'h2', timeoutMs: 90_000 });
-  await joined(lab, target.split(':')[0]!, [p]);
-  return p;
-}
-
-async function stop(p: McastProcess): Promise<any> {
-  await sleep(500);
-  p.kill('SIGINT');
-  const r = await p.result(20_000);
-  assert.equal(r.code, 0, r.stderr);
-  return r.json;
 }
 
 test('MPEG-TS over UDP from ffmpeg: classified, programs found, no continuity or PCR errors on a clean link; dropped datagrams show as CC errors within TR 101 290 bounds', { timeout: 120_000 }, async (t) => {

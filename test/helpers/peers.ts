@@ -29,6 +29,10 @@ export const TOOL_PACKAGES: Record<string, string> = {
   python3: 'python3',
   sysctl: 'procps',
   ffmpeg: 'ffmpeg',
+  'gst-launch-1.0': 'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad',
+  multicat: 'multicat',
+  ingests: 'multicat',
+  dvblast: 'dvblast',
   prometheus: 'prometheus',
   promtool: 'prometheus',
 };

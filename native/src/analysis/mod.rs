@@ -190,8 +190,12 @@ impl FlowAnalysis {
 
     fn feed_rtp_ts(&mut self, buf: &[u8], t_ns: u64) {
         if let Some(h) = rtp::parse(buf) {
-            self.rtp.get_or_insert_with(|| RtpStats::new(&h, self.opts.rtp_clocks)).observe(&h, t_ns);
-            if let Some(payload) = buf.get(h.payload_offset..h.payload_end)
+            // A duplicate RTP packet never reaches the TS demultiplexer of an
+            // RTP receiver: its continuity counters would show network
+            // duplication as damage upstream of the packetiser.
+            let first_copy = self.rtp.get_or_insert_with(|| RtpStats::new(&h, self.opts.rtp_clocks)).observe(&h, t_ns);
+            if first_copy
+                && let Some(payload) = buf.get(h.payload_offset..h.payload_end)
                 && mpegts::is_ts(payload)
             {
                 self.ts.get_or_insert_with(|| TsStats::new(self.opts.pcr_max_ns)).observe(payload, t_ns);
@@ -431,6 +435,20 @@ mod tests {
         }));
         assert_eq!(c.kind(), Kind::Counter(CounterFormat::U32Be));
         assert_eq!(c.feed.as_ref().map(|f| f.seq.lost()), Some(2));
+    }
+
+    #[test]
+    fn a_duplicated_rtp_datagram_is_not_a_continuity_error() {
+        let mut a = FlowAnalysis::new(AnalysisOptions::default());
+        for i in 0..30u16 {
+            let d = rtp(i, &ts_packets(7, (i as usize * 7) as u8));
+            a.observe(&d, u64::from(i), 0);
+            if i % 10 == 5 {
+                a.observe(&d, u64::from(i), 0);
+            }
+        }
+        assert_eq!(a.rtp.as_ref().map(|r| (r.duplicates(), r.lost())), Some((3, 0)));
+        assert_eq!(a.ts.as_ref().map(|t| (t.cc_errors, t.packets)), Some((0, 210)));
     }
 
     #[test]

@@ -224,8 +224,9 @@ impl RtpStats {
         self.restart_clock(h.payload_type);
     }
 
-    /// Account one packet that arrived at `arrival_ns` (receive clock).
-    pub fn observe(&mut self, h: &RtpHeader, arrival_ns: u64) {
+    /// Account one packet that arrived at `arrival_ns` (receive clock); false
+    /// for a copy of a packet already received (an RTP receiver drops it).
+    pub fn observe(&mut self, h: &RtpHeader, arrival_ns: u64) -> bool {
         if h.ssrc != self.ssrc {
             self.new_source(h);
         }
@@ -233,9 +234,14 @@ impl RtpStats {
         if h.marker {
             self.markers += 1;
         }
-        let Some(ext) = self.extend(h.seq) else { return };
-        if matches!(self.seq.observe(ext), Observation::New | Observation::Reordered) {
-            self.jitter(h, arrival_ns);
+        let Some(ext) = self.extend(h.seq) else { return true };
+        match self.seq.observe(ext) {
+            Observation::New | Observation::Reordered => {
+                self.jitter(h, arrival_ns);
+                true
+            }
+            Observation::Duplicate => false,
+            Observation::Stray => true,
         }
     }
 
