@@ -100,7 +100,7 @@ export async function startRelay(lab: Lab, listen: number, group: string, port: 
   const args = [RELAY, '--listen', String(listen), '--group', group, '--port', String(port), '--iface-addr', H1, '--idle', '1.5'];
   for (const [k, v] of Object.entries(damage)) if (v?.length) args.push(`--${k === 'tsDrop' ? 'ts-drop' : k}`, v.join(','));
   const proc = lab.start('h1', 'python3', args, { label: 'tsrelay' });
-  await proc.waitForLine(/"ready": true/, 10_000);
+  await proc.waitForLine(/"ready": true/, 30_000);
   return {
     proc,
     done: async () => {
