@@ -141,10 +141,12 @@ export async function capture(lab: Lab, node: string, iface: string, filter: str
   const tool = opts.tool ?? (toolExists('tcpdump') ? 'tcpdump' : 'dumpcap');
   const snaplen = String(opts.snaplen ?? 2048);
   const count = opts.count ? ['-c', String(opts.count)] : [];
+  // A 32 MiB kernel buffer (the default is 2 MiB): on a loaded host the reader
+  // falls behind in bursts, and a ground truth must not drop what mcast saw.
   const args =
     tool === 'tcpdump'
-      ? ['-i', iface, '-n', '-U', '--immediate-mode', '-s', snaplen, ...count, '-w', '-', filter]
-      : ['-i', iface, '-f', filter, '-s', snaplen, '-P', ...count, '-w', '-'];
+      ? ['-i', iface, '-n', '-U', '--immediate-mode', '-B', '32768', '-s', snaplen, ...count, '-w', '-', filter]
+      : ['-i', iface, '-f', filter, '-s', snaplen, '-B', '32', '-P', ...count, '-w', '-'];
   const proc = lab.start(node, tool, args, { label: `[${node}] ${tool} -i ${iface} '${filter}'`, binaryStdout: true });
   try {
     await proc.waitForLine(/listening on|Capturing on/, 10_000, { stream: 'stderr' });
