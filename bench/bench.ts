@@ -2,7 +2,7 @@
 // with iperf2 and with a minimal C sendmmsg loop (the machine's limit), in a
 // throw-away two-namespace topology (netlab `link2`: h1 —veth— h2).
 //
-//   npm run bench [-- --runs 3 --seconds 5 --mem-seconds 30 --only send,recv,pacing,startup,memory --out bench/results.json]
+//   npm run bench [-- --runs 3 --seconds 5 --mem-seconds 30 --only send,recv,pacing,startup,memory,streams --out bench/results.json]
 //   npm run bench -- --quick        (1 run, 2 s trials: a smoke test, not figures)
 //
 // Needs root (network namespaces), gcc (builds bench/sendmmsg_limit.c into
@@ -34,12 +34,13 @@ import {
   type KV,
 } from './lib.js';
 import { runPacingBench, type PacingFigure } from './pacing.js';
+import { makeStream, streamRun, type StreamFigure } from './streams.js';
 
 // ---------------------------------------------------------------------------
 // Configuration
 // ---------------------------------------------------------------------------
 
-const SECTIONS = ['startup', 'send', 'recv', 'pacing', 'memory'] as const;
+const SECTIONS = ['startup', 'send', 'recv', 'pacing', 'memory', 'streams'] as const;
 type Section = (typeof SECTIONS)[number];
 
 interface Config {
@@ -72,7 +73,7 @@ function config(): Config {
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory] [--out FILE] [--quick]\n',
+      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory,streams] [--out FILE] [--quick]\n',
     );
     process.exit(0);
   }
@@ -731,6 +732,52 @@ async function benchMemory(lab: Lab, cfg: Config, hasIperf: boolean): Promise<vo
 // Table
 // ---------------------------------------------------------------------------
 
+/**
+ * `mcast join` judging a real 100 Mbit/s MPEG-TS stream (bench/streams.ts):
+ * datagrams lost between h1's egress (nftables counter) and join's count.
+ */
+async function benchStreams(lab: Lab, cfg: Config): Promise<void> {
+  const secs = cfg.fullRateSecs;
+  const made = await makeStream(secs);
+  if ('error' in made) {
+    log(`streams: ${made.error}`);
+    skipped.push(`streams: ${made.error}`);
+    return;
+  }
+  log(`\n== mcast join judging a 100 Mbit/s MPEG-TS stream (ffmpeg-made, multicat-played, PCR-paced), ${secs} s: ${cfg.runs} run(s)`);
+  const runs: StreamFigure[] = [];
+  for (let i = 0; i < cfg.runs; i++) {
+    const f = await streamRun(lab, made.file, secs);
+    record('streams', f);
+    log(`  sent ${f.sent} (${fmt(f.sentPps, 'pps')} pps, ${f.mbps.toFixed(1)} Mbit/s), received ${f.received} as ${f.kind}, CC errors ${f.ccErrors}, kernel drops ${f.kernelDrops}, lost ${f.lost}`);
+    runs.push(f);
+  }
+  const lossFree = runs.every((f) => f.lost === 0 && f.kernelDrops === 0 && f.ccErrors === 0);
+  addRow({
+    id: 'streams.ts100.received',
+    section: 'streams',
+    metric: 'join, 100 Mbit/s MPEG-TS: datagrams/s judged',
+    unit: 'pps',
+    mcast: median(runs.map((f) => f.received / f.seconds)),
+    peer: 'multicat sent',
+    peerValue: median(runs.map((f) => f.sentPps)),
+    samples: { mcast: runs.map((f) => f.received / f.seconds), peer: runs.map((f) => f.sentPps) },
+  });
+  addRow({
+    id: 'streams.ts100.loss',
+    section: 'streams',
+    metric: 'join, 100 Mbit/s MPEG-TS: loss (worst run)',
+    unit: '%',
+    mcast: Math.max(...runs.map((f) => (100 * f.lost) / Math.max(1, f.sent))),
+    peer: null,
+    peerValue: null,
+    target: '0, no kernel drops, no CC errors',
+    pass: lossFree,
+    samples: { mcast: runs.map((f) => (100 * f.lost) / Math.max(1, f.sent)), peer: [] },
+    note: 'sent = nftables counter on the sender\'s egress; kernel drops = the receiver\'s UDP RcvbufErrors',
+  });
+}
+
 function printTable(cfg: Config): void {
   const head = ['metric', 'mcast', 'peer', 'peer value', 'mcast/peer', 'target', ''];
   const body = rows.map((r) => [
@@ -797,6 +844,7 @@ async function main(): Promise<number> {
       if (cfg.only.has('recv')) await benchRecv(lab, cfg, hasIperf);
       if (cfg.only.has('pacing')) await benchPacing(lab, cfg, hasIperf);
       if (cfg.only.has('memory')) await benchMemory(lab, cfg, hasIperf);
+      if (cfg.only.has('streams')) await benchStreams(lab, cfg);
     }, { ipv6: false });
   }
 
@@ -815,6 +863,7 @@ async function main(): Promise<number> {
       mcastJoin: 'mcast join 239.1.2.3 -p PORT --json',
       iperfServer: 'iperf -s -u -B 239.1.2.3 -p PORT -i 1 -e',
       sink: 'bench/.build/sendmmsg_limit recv -g 239.1.2.3 -p PORT -R 8388608 [-G -r PPS]',
+      streams: 'multicat -U -t 1 bench/.build/ts100-Ns.ts 239.1.2.9:5500@H1 (ffmpeg -muxrate 100M; ingests -p 256) -> mcast join 239.1.2.9:5500 -i eth0 --json',
     },
     rows,
     skipped,
