@@ -65,6 +65,27 @@ test('mesh of three hosts: every host sees all 6 cells with 0 loss and passes --
   assert.equal(text.trimEnd().split('\n').pop(), 'PASS');
 });
 
+test('mesh hosts started seconds apart: the early ones wait for the late one, so every probe of every cell is answered', { timeout: 90_000 }, async (t) => {
+  const lab = await useLab(t, 'link3');
+  if (!lab) return;
+  const addrs = HOSTS.map((n) => lab.addr(n, 4));
+  const args = (n: string) => ['mesh', GROUP, '--peers', addrs.join(','), '--count', '20', '--interval', '100ms', '--max-loss', '0%', ...(n === 'h3' ? [] : ['--json'])];
+  // h1 and h2 would finish their 2 s of probing before h3 starts: without waiting, h3's cells would be 100% loss.
+  const early = ['h1', 'h2'].map((n) => runMcast(args(n), { lab, node: n, timeoutMs: 60_000 }));
+  await new Promise((r) => setTimeout(r, 3000));
+  const late = await runMcast(args('h3'), { lab, node: 'h3', timeoutMs: 60_000 });
+  const results = [...(await Promise.all(early)), late];
+  results.forEach((r, i) => assert.equal(r.code, 0, `${HOSTS[i]}: exit ${r.code}\n${r.stdout}\n${r.stderr}`));
+  for (const r of results.slice(0, 2)) {
+    for (const c of r.json.matrix) {
+      assert.deepEqual([c.sent, c.received, c.lossPercent, c.cause], [20, 20, 0, null], `${c.sender}->${c.receiver}: ${JSON.stringify(c)}`);
+      assert.equal(c.unicast.received, 20, `${c.sender}->${c.receiver} unicast: ${JSON.stringify(c.unicast)}`);
+    }
+    assert.ok(r.json.durationMs >= 2500, `the early host waited for the late one (${r.json.durationMs} ms)`);
+  }
+  assert.doesNotMatch(late.stderr, /not heard from/, late.stderr);
+});
+
 test('mesh with h2 dropping multicast from h1: exactly cell h1 -> h2 shows 100% loss and --max-loss fails naming it', { timeout: 60_000 }, async (t) => {
   const lab = await useLab(t, 'link3');
   if (!lab) return;

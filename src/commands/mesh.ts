@@ -3,6 +3,12 @@
 // port+1) so every host prints the whole N x N matrix: rows are senders,
 // columns receivers, each cell the loss and RTT of the sender's probes as
 // answered by the receiver.
+//
+// "At once" means seconds apart in practice (ssh loops, orchestration). So a
+// host announces itself on port+1 as soon as its responder is up, and starts
+// probing only when it has heard every peer (or waited its share of
+// --timeout): probes sent before a peer was listening would be loss the
+// network did not cause.
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIP } from 'node:net';
@@ -78,6 +84,9 @@ export interface MeshResult {
 }
 
 const MESSAGE_TYPE = 'mcast-mesh-row';
+/** "My responder is up": sent on port+1 every HELLO_EVERY_MS from then until the run ends. */
+const HELLO_TYPE = 'mcast-mesh-hello';
+const HELLO_EVERY_MS = 250;
 
 const finiteOrNull = (v: unknown) => v === null || (typeof v === 'number' && Number.isFinite(v));
 const count = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -222,6 +231,15 @@ function linkLocalZone(o: MeshOptions, peers: string[], self: string): string | 
   return name;
 }
 
+/** Wait until every peer is `up`, at most `limitMs`; `progress` gets the count now and then. */
+async function waitForPeers(peers: string[], up: Set<string>, limitMs: number, signal: AbortSignal, progress: (n: number) => void): Promise<void> {
+  const until = Date.now() + limitMs;
+  while (!signal.aborted && Date.now() < until && !peers.every((p) => up.has(p))) {
+    progress(up.size);
+    await tick(Math.min(50, Math.max(0, until - Date.now())), signal);
+  }
+}
+
 export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: MeshResult; exitCode: number }> {
   const { ui, signal } = ctx;
   const started = Date.now();
@@ -245,6 +263,8 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   // The result port is bound exclusively (no SO_REUSEADDR, no SO_REUSEPORT): with address reuse,
   // any local user could bind the same address and port and take every peer's row (issue 14).
   const control: Socket = createSocket({ type: o.group.family === 6 ? 'udp6' : 'udp4', reuseAddr: false });
+  // Peers whose responder is known to be up: their hello or their row arrived.
+  const upPeers = new Set<string>([self]);
   control.on('message', (msg, rinfo) => {
     let m: { type?: string; group?: string; row?: MeshRow };
     try {
@@ -252,14 +272,21 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     } catch {
       return reject('not-json');
     }
-    if (typeof m !== 'object' || m === null || m.type !== MESSAGE_TYPE) return reject('not-a-row');
+    if (typeof m !== 'object' || m === null || (m.type !== MESSAGE_TYPE && m.type !== HELLO_TYPE)) return reject('not-a-row');
     if (m.group !== o.group.address) return reject('other-group');
+    if (m.type === HELLO_TYPE) {
+      const from = canonicalAddress(rinfo.address.replace(/%.*$/, '')) ?? rinfo.address;
+      if (!peers.includes(from)) return reject('not-a-peer');
+      upPeers.add(from);
+      return;
+    }
     const problem = rowProblem(m.row, peers);
     if (problem) return reject(problem);
     const row = m.row as MeshRow;
     if (!peers.includes(row.sender) || row.sender === self) return reject('not-a-peer');
     if (row.sender !== (canonicalAddress(rinfo.address.replace(/%.*$/, '')) ?? rinfo.address)) return reject('wrong-source');
     rows.set(row.sender, row);
+    upPeers.add(row.sender);
   });
   await new Promise<void>((resolve, reject) => {
     control.once('error', (e) =>
@@ -276,6 +303,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
   let sender: OpenSession | null = null;
   let unicast: UnicastPinger | null = null;
   let respSnap: ResponderSnapshot | null = null;
+  let hello: NodeJS.Timeout | undefined;
   const spinner = ui.spinner('probing the mesh');
   try {
     ({ engine: responder, sessions: joined } = await startResponder(
@@ -283,9 +311,19 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
       ctx,
     ));
     sender = await openSession({ group: o.group, role: 'sender', iface, ttl: o.ttl, loopback: true });
+    const helloPayload = Buffer.from(JSON.stringify({ type: HELLO_TYPE, group: o.group.address, session }));
+    const sayHello = () => {
+      for (const p of peers) if (p !== self) control.send(helloPayload, controlPort, withZone(p));
+    };
+    sayHello();
+    hello = setInterval(sayHello, HELLO_EVERY_MS);
     // Probing gets the time left after a share reserved for exchanging results.
     const exchangeMs = Math.min(10000, Math.max(2000, o.timeoutMs / 4));
-    pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: Math.max(1000, o.timeoutMs - exchangeMs), session });
+    await waitForPeers(peers, upPeers, Math.min(10_000, o.timeoutMs / 4), signal, (n) => spinner.update(`waiting for peers: ${n}/${peers.length} up`));
+    const absent = peers.filter((p) => !upPeers.has(p));
+    if (absent.length) ui.warn(`not heard from ${absent.join(', ')} within ${Math.round(Math.min(10_000, o.timeoutMs / 4) / 100) / 10} s: probing without waiting for them`);
+    const probeMs = Math.max(1000, started + o.timeoutMs - exchangeMs - Date.now());
+    pinger = core.pingerStart(sender.handle, { intervalMs: o.intervalMs, count: o.count, size: 64, waitMs: 1000, deadlineMs: probeMs, session });
     // Unicast probes to every peer's responder port beside the multicast ones (the
     // per-prober limit above counts both): a silent cell then says which path fails.
     unicast = new UnicastPinger(o.group.family, peers.filter((p) => p !== self).map(withZone), o.group.port, { count: o.count, intervalMs: o.intervalMs, ttl: o.ttl === 1 ? 64 : o.ttl });
@@ -314,6 +352,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
       await tick(Math.max(0, Math.min(300, deadline - Date.now())), signal);
     }
   } finally {
+    clearInterval(hello);
     spinner.stop();
     if (pinger) core.engineStop(pinger);
     unicast?.close();
