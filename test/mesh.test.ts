@@ -174,7 +174,8 @@ test('mesh names a peer that never answers and fails', { timeout: 60_000 }, asyn
   const h3 = addrs[2]!;
   for (const r of results) {
     assert.equal(r.code, 1, `${r.stdout}\n${r.stderr}`);
-    assert.ok(r.ms < 8000 + 3000, `ended within --timeout 8s (+3 s): ${Math.round(r.ms)} ms`);
+    // Wall time includes starting Node and the addon (seconds at load 20); durationMs below is the strict bound.
+    assert.ok(r.ms < 8000 + 10_000, `ended within --timeout 8s (+10 s to start): ${Math.round(r.ms)} ms`);
   }
   const j = results[0]!.json;
   assert.ok(j.durationMs <= 8000 + 250, `mesh --timeout 8s: durationMs ${j.durationMs}`);
