@@ -5,11 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'node:test';
-import { execLocal, labSupport } from './helpers/netlab.js';
+import { execLocal, Lab, labSupport } from './helpers/netlab.js';
 import { MCAST_BIN, REPO_ROOT, runMcast } from './helpers/mcast.js';
+import { commandBlocks, compareOutput, parseExamples, runExample, type DocExample } from './helpers/doc-examples.js';
 
 const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
 
@@ -18,40 +19,70 @@ function blocks(md: string): { lang: string; body: string }[] {
   return [...md.matchAll(/^```(\w*)\n([\s\S]*?)^```$/gm)].map((m) => ({ lang: m[1]!, body: m[2]! }));
 }
 
-/** `$ mcast ARGS` examples in text blocks: the command and the lines shown after it (up to `…`). */
-function examples(md: string, command: string): { args: string[]; shown: string[]; complete: boolean }[] {
-  const out: { args: string[]; shown: string[]; complete: boolean }[] = [];
-  for (const b of blocks(md).filter((x) => x.lang === 'text')) {
-    const lines = b.body.replace(/\n$/, '').split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const m = new RegExp(`^\\$ mcast (${command}(?: .*)?)$`).exec(lines[i]!);
-      if (!m) continue;
-      const shown: string[] = [];
-      let complete = true;
-      for (let k = i + 1; k < lines.length && !lines[k]!.startsWith('$ '); k++) {
-        if (lines[k]!.trim() === '…') {
-          complete = false;
-          break;
-        }
-        shown.push(lines[k]!);
-      }
-      while (shown.length && shown[shown.length - 1] === '') shown.pop();
-      out.push({ args: m[1]!.split(' '), shown, complete });
-    }
-  }
-  return out;
-}
+const DOCUMENTS = ['README.md', 'docs/guide.md'];
+const UPDATE = process.env.MCAST_DOCS_UPDATE === '1';
 
-test('every `mcast scope` example in README.md prints exactly what the README shows', async () => {
-  const ex = examples(README, 'scope');
-  assert.ok(ex.length >= 2, 'the README has scope examples');
-  for (const e of ex) {
-    const r = await runMcast(e.args, { env: { COLUMNS: '200' } });
-    assert.equal(r.code, 0, r.stderr);
-    const got = r.stdout.replace(/\n$/, '').split('\n');
-    assert.deepEqual(e.complete ? got : got.slice(0, e.shown.length), e.shown, `mcast ${e.args.join(' ')}`);
+test('every command example (`$ mcast …` / `hN$ mcast …`) in README.md and docs/guide.md is marked to run here', () => {
+  const unmarked: string[] = [];
+  for (const file of DOCUMENTS) {
+    for (const b of commandBlocks(readFileSync(join(REPO_ROOT, file), 'utf8'))) if (!b.marked) unmarked.push(`${file}:${b.line}`);
   }
+  assert.deepEqual(unmarked, [], 'command blocks without an <!-- example --> marker (test/helpers/doc-examples.ts says how to mark one)');
 });
+
+for (const file of DOCUMENTS) {
+  test(`${file}: every marked example prints what the document shows (MCAST_DOCS_UPDATE=1 rewrites them)`, { timeout: 600_000 }, async (t) => {
+    const path = join(REPO_ROOT, file);
+    let md = readFileSync(path, 'utf8');
+    const examples = parseExamples(file, md);
+    assert.ok(examples.length > 0, `${file} has marked examples`);
+    const needsLab = examples.some((e) => e.lab !== 'none');
+    const support = labSupport();
+    const shared = new Map<string, Lab>();
+    t.after(async () => {
+      for (const lab of shared.values()) await lab.destroy();
+    });
+    const updates: { ex: DocExample; output: string[] }[] = [];
+    const failures: string[] = [];
+    for (const ex of examples) {
+      if (ex.lab !== 'none' && !support.ok) continue;
+      // An example with setup steps changes its lab (firewall rules, qdiscs): it gets one of its own.
+      let lab: Lab | undefined;
+      let own = false;
+      if (ex.lab !== 'none') {
+        own = ex.steps.some((s) => s.kind === 'setup');
+        lab = own ? await Lab.create(ex.lab) : shared.get(ex.lab);
+        if (!lab) {
+          lab = await Lab.create(ex.lab);
+          shared.set(ex.lab, lab);
+        }
+      }
+      const where = `${file}:${ex.line} \`${ex.command}\``;
+      try {
+        const r = await runExample(ex, lab, 60_000);
+        const diff = compareOutput(ex.expected, r.output);
+        if (r.code !== ex.exit) failures.push(`${where}: exit ${r.code}, the document says ${ex.exit}\n${r.output.join('\n')}`);
+        else if (diff) {
+          if (UPDATE) updates.push({ ex, output: r.output });
+          else failures.push(`${where}: ${diff}`);
+        }
+      } catch (err) {
+        failures.push(`${where}: ${(err as Error).message}`);
+      } finally {
+        if (own) await lab?.destroy();
+      }
+    }
+    for (const u of updates.sort((a, b) => b.ex.bodyStart - a.ex.bodyStart)) {
+      const body = md.slice(u.ex.bodyStart, u.ex.bodyEnd).split('\n');
+      const replaced = [...body.slice(0, u.ex.commandLines), ...u.output, ''].join('\n');
+      md = md.slice(0, u.ex.bodyStart) + replaced + md.slice(u.ex.bodyEnd);
+    }
+    if (updates.length) writeFileSync(path, md);
+    if (needsLab && !support.ok) t.diagnostic(`lab examples not run: ${support.reason}`);
+    assert.deepEqual(failures, [], 'update the document (MCAST_DOCS_UPDATE=1 node test/run.js docs-examples rewrites the outputs) or fix mcast');
+    if (needsLab && !support.ok) t.skip(`netlab unavailable: ${support.reason}`);
+  });
+}
 
 test('the README\'s "Testing on one machine" script runs to the end (root, network namespaces of its own)', { timeout: 90_000 }, async (t) => {
   const support = labSupport();
