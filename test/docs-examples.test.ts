@@ -1,7 +1,8 @@
-// The documentation's examples run: what README.md shows for `mcast scope`
-// (no network) must be exactly what mcast prints, the "Testing on one
-// machine" script must run to the end every time, and the completion script
-// must complete. A changed output fails here until the document is updated.
+// The documentation's examples run: every command example of README.md and
+// docs/guide.md is marked with its lab and run there (test/helpers/doc-examples.ts),
+// its output compared with the document's; the "Testing on one machine" script
+// of docs/development.md must run to the end every time, and the completion
+// script must complete. A changed output fails here until the document is updated.
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +13,7 @@ import { execLocal, Lab, labSupport } from './helpers/netlab.js';
 import { MCAST_BIN, REPO_ROOT, runMcast } from './helpers/mcast.js';
 import { commandBlocks, compareOutput, parseExamples, runExample, type DocExample } from './helpers/doc-examples.js';
 
-const README = readFileSync(join(REPO_ROOT, 'README.md'), 'utf8');
+const DEVELOPMENT = readFileSync(join(REPO_ROOT, 'docs', 'development.md'), 'utf8');
 
 /** The fenced blocks of a Markdown text with their language tag. */
 function blocks(md: string): { lang: string; body: string }[] {
@@ -84,12 +85,12 @@ for (const file of DOCUMENTS) {
   });
 }
 
-test('the README\'s "Testing on one machine" script runs to the end (root, network namespaces of its own)', { timeout: 90_000 }, async (t) => {
+test('docs/development.md\'s "Testing on one machine" script runs to the end (root, network namespaces of its own)', { timeout: 90_000 }, async (t) => {
   const support = labSupport();
   if (!support.ok) return t.skip(`netlab unavailable: ${support.reason}`);
-  const section = README.slice(README.indexOf('## Testing on one machine'));
+  const section = DEVELOPMENT.slice(DEVELOPMENT.indexOf('## Testing on one machine'));
   const script = blocks(section).find((b) => b.lang === 'sh' && b.body.includes('ip netns add mc-$h'));
-  assert.ok(script, 'the script is in the README');
+  assert.ok(script, 'the script is in docs/development.md');
   const cleanup = (): void => {
     for (const n of ['mc-h1', 'mc-h2']) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
   };

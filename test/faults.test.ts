@@ -107,6 +107,24 @@ for (const how of ['delete', 'down'] as const) {
   });
 }
 
+test('send --duration: its interface goes down -> stops at once with exit 3 (a sender cannot wait out --duration, unlike join and respond)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'link2', { ipv6: false });
+  if (!lab) return;
+  const send = spawnMcast(['send', '239.77.10.5', '-i', 'eth0', '-r', '200', '-d', '30s', '--ndjson'], { lab, node: 'h1', timeoutMs: 40_000 });
+  await send.waitForLine((l) => l.includes('"event":"progress"') && JSON.parse(l).sent >= 100, 15_000, 'stdout');
+  await lab.setLink('h1', 'eth0', 'down');
+  const t0 = performance.now();
+  const r = await send.result(10_000);
+  assert.equal(r.code, 3, r.stderr);
+  assert.ok(performance.now() - t0 < 5000, `stopped ${Math.round(performance.now() - t0)} ms after the link went down, not at the end of --duration`);
+  assert.match(r.stderr, /interface eth0 went down; stopping/);
+  assert.doesNotMatch(r.stderr, /waiting until --duration ends/);
+  const summary = events(send).find((e) => e.event === 'summary');
+  assert.ok(summary, `a summary event:\n${r.stdout}`);
+  assert.equal(summary.stopReason, 'interface eth0 went down');
+  assert.equal(summary.fault.kind, 'down');
+});
+
 test('ping: its interface is deleted mid-run -> says so, summary with probes and replies so far, exit 3', { timeout: 60_000 }, async (t) => {
   // A bridge between them: deleting h1's veth leaves the responder's interface alone.
   const lab = await useLab(t, 'link3', { ipv6: false });

@@ -146,7 +146,9 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
 
   let snaps: SenderSnapshot[] = [];
   let stopReason = 'done';
-  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: o.durationMs !== undefined });
+  // A sender cannot wait out --duration on an interface that is down or gone (every send fails, and
+  // the kernel dropped its multicast route): it stops at once with exit 3, unlike join and respond.
+  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: false });
   let lastEvent = Date.now();
   // Per group: probes sent while its interface had no address, and whether it has none now.
   const noAddress = sessions.map(() => ({ sent: 0, now: false, lastSent: 0 }));
