@@ -149,6 +149,8 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   // A sender cannot wait out --duration on an interface that is down or gone (every send fails, and
   // the kernel dropped its multicast route): it stops at once with exit 3, unlike join and respond.
   const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: false });
+  // A lost address is not a lost interface: with --duration, send goes on and counts (watchAddresses).
+  let noAddressFault: InterfaceFault | null = null;
   let lastEvent = Date.now();
   // Per group: probes sent while its interface had no address, and whether it has none now.
   const noAddress = sessions.map(() => ({ sent: 0, now: false, lastSent: 0 }));
@@ -177,7 +179,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       await tick(250, signal);
       snaps = engines.map((id) => core.engineSnapshot(id) as SenderSnapshot);
       const lost = watchAddresses();
-      if (lost) watch.fault ??= lost;
+      if (lost) noAddressFault ??= lost;
       ui.redraw(renderSendLive(snaps, sessions.map((s) => s.session.group), ui.errColor));
       if (ui.ndjson && Date.now() - lastEvent >= 1000) {
         lastEvent = Date.now();
@@ -240,14 +242,14 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     rate: first.rate,
     errors: first.errors,
     stopReason,
-    fault: watch.fault,
+    fault: watch.fault ?? noAddressFault,
     warnings: [...new Set(warnings)],
   };
   if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
   // Probes that left without a source address did not do what send reports: never a success.
   const withoutAddress = groups.reduce((a, g) => a + g.sentWithoutAddress, 0);
   if (withoutAddress > 0) ui.warn(`at least ${withoutAddress} probe${withoutAddress === 1 ? '' : 's'} sent while the interface had no address (source 0.0.0.0): receivers cannot use them`);
-  const failed = groups.some((g) => g.failed) || watch.fatal || withoutAddress > 0 || watch.fault?.kind === 'no-address';
+  const failed = groups.some((g) => g.failed) || watch.fatal || withoutAddress > 0 || noAddressFault !== null;
   const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => !g.complete);
   return { result, exitCode: failed ? ExitCode.System : incomplete ? ExitCode.Failed : ExitCode.Ok };
 }
