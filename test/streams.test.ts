@@ -81,6 +81,8 @@ test('MPEG-TS over RTP from ffmpeg: RTP loss equals what nftables dropped, dupli
   assert.equal(s.rtp.lost, dropped, 'RTP loss = the nftables drop counter');
   assert.equal(s.rtp.duplicates, 0);
   assert.equal(s.lost, 0, 'no mcast-probe loss on a flow that is not mcast probes');
+  // ffmpeg stamps MP2T-over-RTP with PTS: timestamps go back between consecutive packets, the sender's doing.
+  assert.ok(s.rtp.timestampsBackwards > 0 && s.quirks.includes('rtp-timestamps-out-of-order'), JSON.stringify([s.rtp.timestampsBackwards, s.quirks]));
 
   const dup = await lab.duplicate('h1', { iface: 'eth0', percent: 5, match: 'ip daddr 239.13.2.2 udp dport 5002' });
   const j2 = await join(lab, '239.13.2.2:5002');
