@@ -113,6 +113,10 @@ test('reordered and dropped RTP datagrams (relay): RTP reordering and loss exact
   assert.equal(s.rtp.reordered, did.reordered, 'RTP reordered = what the relay reordered');
   assert.equal(s.rtp.lost, did.dropped, 'RTP lost = what the relay dropped');
   assert.equal(s.rtp.duplicates, 0);
+  // Continuity over RTP: each run of lost datagrams (50-51, 140) breaks at least one PID (ffmpeg's
+  // RTP stream has no null packets), each lost datagram at most its 7 packets' PIDs; a swapped
+  // pair breaks at most every PID of both datagrams, twice.
+  assert.ok(s.ts.ccErrors >= 2 && s.ts.ccErrors <= 7 * did.dropped + 28 * did.reordered, `CC errors ${s.ts.ccErrors}`);
   // Reordering on the way is not the sender's timestamp quirk.
   assert.ok(s.rtp.timestampsBackwards < s.rtp.received / 2);
   const streams = await tshark(lab, ['-r', pcap, '-d', `udp.port==${port},rtp`, '-q', '-z', 'rtp,streams']);
