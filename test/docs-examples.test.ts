@@ -91,12 +91,16 @@ test('docs/development.md\'s "Testing on one machine" script runs to the end (ro
   const section = DEVELOPMENT.slice(DEVELOPMENT.indexOf('## Testing on one machine'));
   const script = blocks(section).find((b) => b.lang === 'sh' && b.body.includes('ip netns add mc-$h'));
   assert.ok(script, 'the script is in docs/development.md');
+  // The document's namespace names (mc-h1, mc-h2), made this run's own: another run as root on
+  // this machine (another checkout's tests) must not delete them under it, nor this one its.
+  const prefix = `mc${process.pid.toString(36)}-`;
+  const body = script.body.replaceAll('mc-', prefix);
   const cleanup = (): void => {
-    for (const n of ['mc-h1', 'mc-h2']) spawnSync('ip', ['netns', 'del', n], { stdio: 'ignore' });
+    for (const n of ['h1', 'h2']) spawnSync('ip', ['netns', 'del', `${prefix}${n}`], { stdio: 'ignore' });
   };
   cleanup();
   t.after(cleanup);
-  const r = await execLocal('sh', ['-ec', script.body], { cwd: REPO_ROOT, timeoutMs: 60_000, env: { NO_COLOR: '1' } });
+  const r = await execLocal('sh', ['-ec', body], { cwd: REPO_ROOT, timeoutMs: 60_000, env: { NO_COLOR: '1' } });
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.match(r.stdout, /--- mcast join summary \([\d.]+s, count reached\) ---/);
   assert.match(r.stdout, /239\.1\.2\.3 port 5000 on eth0 \(any source\): 5 packets/);

@@ -20,10 +20,12 @@
 // in the order they were written. `…` alone on a line stands for any number of
 // lines, inside a line for any text. `setup` runs a shell command first (it
 // must succeed), `before` starts a command in the background and waits for its
-// first line, `after` starts one when the example's command printed its first
-// line; background commands must end by themselves (they are stopped when the
-// example's command has ended). `lab=none` runs on this host, without a
-// network. `exit=N` is the expected exit code (default 0).
+// first line, `with` starts one together with the example's command (peers
+// that wait for each other, like mesh), `after` starts one when the example's
+// command printed its first line; background commands are stopped (SIGTERM) when the example's command
+// has ended, so a generous --duration on them costs nothing. `lab=none` runs
+// on this host, without a network. `exit=N` is the expected exit code
+// (default 0).
 
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +34,7 @@ import { childEnv, execLocal, type Lab, type LabKind, type Proc } from './netlab
 import { MCAST_BIN, REPO_ROOT } from './mcast.js';
 
 export interface Step {
-  kind: 'setup' | 'before' | 'after';
+  kind: 'setup' | 'before' | 'with' | 'after';
   node: string;
   command: string;
 }
@@ -85,8 +87,8 @@ export function parseExamples(file: string, md: string): DocExample[] {
     const attrs = Object.fromEntries([...marker[1]!.matchAll(/(\w+)=(\S+)/g)].map((a) => [a[1]!, a[2]!]));
     const steps: Step[] = [];
     for (const raw of (marker[2] ?? '').split('\n').map((l) => l.trim()).filter(Boolean)) {
-      const s = /^(setup|before|after) (h\d+): (.+)$/.exec(raw);
-      if (!s) throw new Error(`${where}: marker line '${raw}' is not 'setup|before|after hN: COMMAND'`);
+      const s = /^(setup|before|with|after) (h\d+): (.+)$/.exec(raw);
+      if (!s) throw new Error(`${where}: marker line '${raw}' is not 'setup|before|with|after hN: COMMAND'`);
       steps.push({ kind: s[1] as Step['kind'], node: s[2]!, command: s[3]! });
     }
     const lines = m[2]!.replace(/\n$/, '').split('\n');
@@ -257,6 +259,7 @@ export async function runExample(ex: DocExample, lab: Lab | undefined, timeoutMs
     // A `before` command is up once it printed its first line (a responder's "responding to ...").
     for (const s of ex.steps.filter((x) => x.kind === 'before')) await startBg(s).waitForLine(() => true, 10_000);
     const main = lab.start(ex.node, 'unshare', shArgs(ex.node, ex.command), { ...opts, label: `[${ex.node}] ${ex.command}` });
+    for (const s of ex.steps.filter((x) => x.kind === 'with')) startBg(s);
     const after = ex.steps.filter((x) => x.kind === 'after');
     if (after.length) {
       await main.waitForLine(() => true, 10_000);
@@ -265,8 +268,8 @@ export async function runExample(ex: DocExample, lab: Lab | undefined, timeoutMs
     const r = await main.result(timeoutMs);
     return { code: r.code, output: r.stdout.replace(/\n$/, '').split('\n') };
   } finally {
-    // Bounded by their own -c/-d: give them a moment to end, then stop them.
+    // The example is over: the commands around it stop as on Ctrl-C (result() SIGKILLs one that does not).
+    for (const p of background) p.kill('SIGTERM');
     await Promise.allSettled(background.map((p) => p.result(3_000)));
-    for (const p of background) p.kill('SIGKILL');
   }
 }
