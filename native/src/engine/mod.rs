@@ -8,6 +8,7 @@ pub mod pacing;
 pub mod pinger;
 pub mod querier;
 pub mod receiver;
+pub mod receiver_snapshot;
 pub mod recv_loop;
 pub mod responder;
 pub mod sender;
@@ -18,11 +19,22 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::js::value::JsVal;
+/// What an engine shows of itself: plain Rust values. The JS layer
+/// (`js/snapshot.rs`) names the fields JavaScript sees; engines never do.
+#[derive(Debug, Clone)]
+pub enum Snapshot {
+    Receiver(Box<receiver::ReceiverSnapshot>),
+    Sender(sender::SenderSnapshot),
+    Pinger(pinger::PingerSnapshot),
+    Responder(responder::ResponderSnapshot),
+    SsmpingServer(Box<ssmping_server::ServerSnapshot>),
+    SsmpingClient(Box<ssmping_client::ClientSnapshot>),
+    Querier(querier::QuerierSnapshot),
+}
 
 /// What an engine exposes to the JS layer.
 pub trait EngineState: Send + Sync {
-    fn snapshot(&self) -> JsVal;
+    fn snapshot(&self) -> Snapshot;
     /// Whether its thread has finished, and why if it failed.
     fn status(&self) -> &Status;
 }
@@ -87,12 +99,12 @@ impl Engine {
         Ok(Engine { stop, thread: Mutex::new(Some(handle)), state })
     }
 
-    pub fn snapshot(&self) -> JsVal {
+    pub fn snapshot(&self) -> Snapshot {
         self.state.snapshot()
     }
 
     /// Ask the thread to finish, wait for it, and return the final snapshot.
-    pub fn stop(&self) -> JsVal {
+    pub fn stop(&self) -> Snapshot {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(h) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = h.join();
@@ -141,8 +153,8 @@ mod tests {
 
     struct Panicking(Status);
     impl EngineState for Panicking {
-        fn snapshot(&self) -> JsVal {
-            JsVal::Null
+        fn snapshot(&self) -> Snapshot {
+            Snapshot::Querier(querier::QuerierSnapshot::default())
         }
         fn status(&self) -> &Status {
             &self.0

@@ -9,13 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::filter::canonical;
-use super::{EngineState, Status, lock, ns_to_ms};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock, ns_to_ms};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, SendBatch};
 use crate::net::socket::poll_readable;
 use crate::probe::wire::{self, Clock, DecodeError, Packet, Probe, Refusals};
+use crate::stats::UntrackedView;
 use crate::stats::jitter::DelayJitter;
 use crate::stats::rtt::LatencySummary;
 use crate::stats::sequence::{Observation, SequenceTracker};
@@ -160,64 +160,126 @@ pub fn state(cfg: PingConfig) -> Arc<PingerState> {
     Arc::new(PingerState { cfg, started, rt_offset, inner: Mutex::new(Inner::default()), status: Status::default() })
 }
 
+/// What the pinger shows of itself (converted for JavaScript in `js/snapshot/`).
+#[derive(Debug, Clone)]
+pub struct PingerSnapshot {
+    pub elapsed_ms: f64,
+    pub session: u64,
+    pub sent: u64,
+    pub received: u64,
+    pub stray: u64,
+    pub icmp_errors: u64,
+    pub foreign: u64,
+    pub malformed: u64,
+    pub overflow: u64,
+    pub untracked: UntrackedView,
+    /// Send errors by errno name (unordered).
+    pub send_errors: Vec<(String, u64)>,
+    pub last_send_error: Option<String>,
+    pub sending_done: bool,
+    pub status: StatusView,
+    /// In the order they first answered.
+    pub responders: Vec<ResponderRow>,
+}
+
+/// Min/avg/max of a delay, in ms (None before the first sample).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DelayMs {
+    pub min: Option<f64>,
+    pub avg: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RttMs {
+    pub delay: DelayMs,
+    pub mdev: Option<f64>,
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p99: Option<f64>,
+}
+
+/// One responder's accounting: `sent = received + refused + lost`.
+#[derive(Debug, Clone)]
+pub struct ResponderRow {
+    pub address: IpAddr,
+    pub port: u16,
+    pub name: String,
+    pub received: u64,
+    pub refused: u64,
+    pub refused_by_prober_limit: u64,
+    pub refused_by_global_limit: u64,
+    pub refusals_reported: bool,
+    pub limit_per_second: Option<f64>,
+    pub judged: u64,
+    pub lost: u64,
+    pub loss_percent: f64,
+    pub lost_since_first: u64,
+    pub loss_since_first_percent: f64,
+    pub reports: u64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub first_seq: u64,
+    pub first_seen_ms: f64,
+    pub last_seen_ms: f64,
+    pub hops: Option<u8>,
+    pub recv_ttl: Option<u8>,
+    pub ttl_changed: bool,
+    pub rtt: RttMs,
+    pub jitter_ms: f64,
+    pub one_way: DelayMs,
+}
+
+fn opt_ms(ns: Option<f64>) -> Option<f64> {
+    ns.map(|v| v / 1_000_000.0)
+}
+
 impl PingerState {
-    fn responder_js(&self, r: &Responder, sent: u64) -> JsVal {
+    fn responder_row(&self, r: &Responder, sent: u64) -> ResponderRow {
         let a = account(r, sent);
-        let pct = |p: f64| JsVal::opt_ms(r.rtt.percentile(p).map(|v| v as f64));
+        let pct = |p: f64| opt_ms(r.rtt.percentile(p).map(|v| v as f64));
         // Split the (clamped) total back into its reasons, per-prober first.
         let by_prober = r.refused_per_prober.min(a.refused);
-        let limit = match r.limit_mpps {
-            None => JsVal::Null,
-            Some(wire::LIMIT_UNBOUNDED) => JsVal::Num(f64::from(wire::LIMIT_UNBOUNDED) / 1000.0),
-            Some(m) => JsVal::Num(f64::from(m) / 1000.0),
-        };
-        JsVal::obj()
-            .set("address", r.addr.to_string())
-            .set("port", r.port)
-            .set("name", r.name.as_str())
-            .set("received", a.received)
-            .set("refused", a.refused)
-            .set("refusedBy", JsVal::obj().set("proberLimit", by_prober).set("globalLimit", a.refused - by_prober).build())
-            .set("refusalsReported", r.limit_mpps.is_some())
-            .set("limitPerSecond", limit)
-            .set("judged", a.judged)
-            .set("lost", a.lost)
+        ResponderRow {
+            address: r.addr,
+            port: r.port,
+            name: r.name.clone(),
+            received: a.received,
+            refused: a.refused,
+            refused_by_prober_limit: by_prober,
+            refused_by_global_limit: a.refused - by_prober,
+            refusals_reported: r.limit_mpps.is_some(),
+            limit_per_second: r.limit_mpps.map(|m| f64::from(m) / 1000.0),
+            judged: a.judged,
+            lost: a.lost,
             // Of every probe sent: a refused probe reached the responder, so the
             // way there (the multicast path) delivered it; it is not loss.
-            .set("lossPercent", percent(a.lost, sent))
-            .set("lostSinceFirst", a.lost_since_first)
-            .set("lossSinceFirstPercent", percent(a.lost_since_first, a.since_first))
-            .set("reports", r.reports)
-            .set("duplicates", r.seq.duplicates())
-            .set("reordered", r.seq.reordered())
-            .set("firstSeq", r.first_seq)
-            .set("firstSeenMs", ns_to_ms(r.first_mono.saturating_sub(self.started) as f64))
-            .set("lastSeenMs", ns_to_ms(r.last_mono.saturating_sub(self.started) as f64))
-            .set("hops", r.recv_ttl.map(|t| JsVal::Num(self.cfg.ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
-            .set("recvTtl", JsVal::opt_num(r.recv_ttl))
-            .set("ttlChanged", r.ttl_min != r.ttl_max)
-            .set(
-                "rtt",
-                JsVal::obj()
-                    .set("min", JsVal::opt_ms(r.rtt.min().map(|v| v as f64)))
-                    .set("avg", JsVal::opt_ms(r.rtt.mean()))
-                    .set("max", JsVal::opt_ms(r.rtt.max().map(|v| v as f64)))
-                    .set("mdev", JsVal::opt_ms(r.rtt.mdev()))
-                    .set("p50", pct(50.0))
-                    .set("p90", pct(90.0))
-                    .set("p99", pct(99.0))
-                    .build(),
-            )
-            .set("jitter", ns_to_ms(r.jitter.jitter_ns()))
-            .set(
-                "oneWay",
-                JsVal::obj()
-                    .set("min", JsVal::opt_ms(r.one_way.min_transit_ns().map(|v| v as f64)))
-                    .set("avg", JsVal::opt_ms(r.one_way.mean_transit_ns()))
-                    .set("max", JsVal::opt_ms(r.one_way.max_transit_ns().map(|v| v as f64)))
-                    .build(),
-            )
-            .build()
+            loss_percent: percent(a.lost, sent),
+            lost_since_first: a.lost_since_first,
+            loss_since_first_percent: percent(a.lost_since_first, a.since_first),
+            reports: r.reports,
+            duplicates: r.seq.duplicates(),
+            reordered: r.seq.reordered(),
+            first_seq: r.first_seq,
+            first_seen_ms: ns_to_ms(r.first_mono.saturating_sub(self.started) as f64),
+            last_seen_ms: ns_to_ms(r.last_mono.saturating_sub(self.started) as f64),
+            hops: r.recv_ttl.map(|t| self.cfg.ttl.saturating_sub(t)),
+            recv_ttl: r.recv_ttl,
+            ttl_changed: r.ttl_min != r.ttl_max,
+            rtt: RttMs {
+                delay: DelayMs { min: opt_ms(r.rtt.min().map(|v| v as f64)), avg: opt_ms(r.rtt.mean()), max: opt_ms(r.rtt.max().map(|v| v as f64)) },
+                mdev: opt_ms(r.rtt.mdev()),
+                p50: pct(50.0),
+                p90: pct(90.0),
+                p99: pct(99.0),
+            },
+            jitter_ms: ns_to_ms(r.jitter.jitter_ns()),
+            one_way: DelayMs {
+                min: opt_ms(r.one_way.min_transit_ns().map(|v| v as f64)),
+                avg: opt_ms(r.one_way.mean_transit_ns()),
+                max: opt_ms(r.one_way.max_transit_ns().map(|v| v as f64)),
+            },
+        }
     }
 }
 
@@ -226,29 +288,26 @@ impl EngineState for PingerState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let i = lock(&self.inner);
-        let responders: Vec<JsVal> = i.order.iter().filter_map(|a| i.responders.get(a)).map(|r| self.responder_js(r, i.sent)).collect();
-        let errors: Vec<JsVal> = i.send_errors.iter().map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build()).collect();
-        JsVal::obj()
-            .set("elapsedMs", ns_to_ms((monotonic_ns() - self.started) as f64))
-            .set("session", format!("{:016x}", self.cfg.session))
-            .set("sent", i.sent)
-            .set("received", i.received)
-            .set("stray", i.stray)
-            .set("icmpErrors", i.icmp_errors)
-            .set("foreign", i.foreign)
-            .set("malformed", i.malformed)
-            .set("overflow", i.overflow)
-            .set("untracked", i.untracked.js())
-            .set("sendErrors", JsVal::Arr(errors))
-            .set_opt("lastSendError", i.last_send_error.clone())
-            .set("sendingDone", i.sending_done)
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .set("responders", JsVal::Arr(responders))
-            .build()
+        Snapshot::Pinger(PingerSnapshot {
+            elapsed_ms: ns_to_ms((monotonic_ns() - self.started) as f64),
+            session: self.cfg.session,
+            sent: i.sent,
+            received: i.received,
+            stray: i.stray,
+            icmp_errors: i.icmp_errors,
+            foreign: i.foreign,
+            malformed: i.malformed,
+            overflow: i.overflow,
+            untracked: i.untracked.view(),
+            send_errors: i.send_errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            last_send_error: i.last_send_error.clone(),
+            sending_done: i.sending_done,
+            status,
+            responders: i.order.iter().filter_map(|a| i.responders.get(a)).map(|r| self.responder_row(r, i.sent)).collect(),
+        })
     }
 }
 

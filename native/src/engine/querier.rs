@@ -26,8 +26,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, Status, lock, ns_to_ms};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock, ns_to_ms};
 use crate::net::clock::monotonic_ns;
 use crate::net::mmsg::RecvBatch;
 use crate::net::socket::Socket;
@@ -193,42 +192,60 @@ impl QuerierState {
     }
 }
 
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "ipv4",
-        Family::V6 => "ipv6",
-    }
+/// What the querier listener shows of itself (converted for JavaScript in `js/snapshot/`).
+#[derive(Debug, Clone, Default)]
+pub struct QuerierSnapshot {
+    pub elapsed_ms: f64,
+    pub ipv4: Listening,
+    pub ipv6: Listening,
+    pub queriers: Vec<HeardQuerier>,
+    /// The last 256 queries heard.
+    pub events: Vec<QueryEvent>,
+    pub event_count: u64,
+    pub malformed: u64,
+    /// MLD queries the kernel would discard too.
+    pub ignored: u64,
+    pub other_interface: u64,
+    pub status: StatusView,
 }
 
-fn listening(v: &Option<Result<(), String>>) -> JsVal {
+/// Whether a family is listened to: not asked, listening, or why not.
+#[derive(Debug, Clone, Default)]
+pub enum Listening {
+    #[default]
+    NotAsked,
+    Yes,
+    Failed(String),
+}
+
+/// A querier: its last general query (or its first query, before one) and its timing.
+#[derive(Debug, Clone)]
+pub struct HeardQuerier {
+    pub ifindex: u32,
+    pub queries: u64,
+    pub general_queries: u64,
+    pub first_heard_ms: f64,
+    pub last_heard_ms: f64,
+    pub last_general_ms: Option<f64>,
+    pub since_last_ms: f64,
+    pub gaps_ms: Vec<f64>,
+    pub last: Query,
+}
+
+#[derive(Debug, Clone)]
+pub struct QueryEvent {
+    pub n: u64,
+    pub at_ms: f64,
+    pub ifindex: u32,
+    pub query: Query,
+}
+
+fn listening(v: &Option<Result<(), String>>) -> Listening {
     match v {
-        None => JsVal::obj().set("asked", false).set("listening", false).set("error", JsVal::Null).build(),
-        Some(Ok(())) => JsVal::obj().set("asked", true).set("listening", true).set("error", JsVal::Null).build(),
-        Some(Err(e)) => JsVal::obj().set("asked", true).set("listening", false).set("error", e.clone()).build(),
+        None => Listening::NotAsked,
+        Some(Ok(())) => Listening::Yes,
+        Some(Err(e)) => Listening::Failed(e.clone()),
     }
-}
-
-fn query_fields(q: &Query) -> Vec<(&'static str, JsVal)> {
-    let JsVal::Obj(v) = JsVal::obj()
-        .set("family", family_name(q.family))
-        .set("protocol", q.protocol())
-        .set("version", q.version)
-        .set("source", q.source.to_string())
-        .set("destination", q.dst.map(|d| JsVal::Str(d.to_string())).unwrap_or(JsVal::Null))
-        .set("group", q.group.to_string())
-        .set("general", q.general())
-        .set("maxRespMs", q.max_resp_ms)
-        .set("sFlag", q.s_flag)
-        .set("qrv", JsVal::opt_num(q.qrv))
-        .set("qqicS", JsVal::opt_num(q.qqic_s))
-        .set("sources", q.sources)
-        .set("ttl", JsVal::opt_num(q.ttl))
-        .set("routerAlert", q.router_alert.map(JsVal::Bool).unwrap_or(JsVal::Null))
-        .build()
-    else {
-        unreachable!("obj() builds an object")
-    };
-    v
 }
 
 impl EngineState for QuerierState {
@@ -236,51 +253,39 @@ impl EngineState for QuerierState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let now = monotonic_ns();
         let rel = |ns: u64| ns_to_ms(ns.saturating_sub(self.started) as f64);
         let i = lock(&self.inner);
-        let queriers: Vec<JsVal> = i
+        let queriers = i
             .queriers
             .iter()
-            .map(|h| {
-                let mut o = vec![
-                    ("ifindex", JsVal::from(h.ifindex)),
-                    ("queries", JsVal::from(h.queries)),
-                    ("generalQueries", JsVal::from(h.general)),
-                    ("firstHeardMs", JsVal::Num(rel(h.first_ns))),
-                    ("lastHeardMs", JsVal::Num(rel(h.last_ns))),
-                    ("lastGeneralMs", h.last_general_ns.map_or(JsVal::Null, |t| JsVal::Num(rel(t)))),
-                    ("sinceLastMs", JsVal::Num(ns_to_ms(now.saturating_sub(h.last_ns) as f64))),
-                    ("gapsMs", JsVal::Arr(h.gaps_ns.iter().map(|g| JsVal::Num(ns_to_ms(*g as f64))).collect())),
-                ];
-                o.extend(query_fields(&h.last));
-                JsVal::Obj(o)
+            .map(|h| HeardQuerier {
+                ifindex: h.ifindex,
+                queries: h.queries,
+                general_queries: h.general,
+                first_heard_ms: rel(h.first_ns),
+                last_heard_ms: rel(h.last_ns),
+                last_general_ms: h.last_general_ns.map(rel),
+                since_last_ms: ns_to_ms(now.saturating_sub(h.last_ns) as f64),
+                gaps_ms: h.gaps_ns.iter().map(|g| ns_to_ms(*g as f64)).collect(),
+                last: h.last.clone(),
             })
             .collect();
-        let events: Vec<JsVal> = i
-            .events
-            .iter()
-            .map(|e| {
-                let mut o = vec![("n", JsVal::from(e.n)), ("atMs", JsVal::Num(rel(e.at_ns))), ("ifindex", JsVal::from(e.ifindex))];
-                o.extend(query_fields(&e.q));
-                JsVal::Obj(o)
-            })
-            .collect();
-        JsVal::obj()
-            .set("elapsedMs", ns_to_ms(now.saturating_sub(self.started) as f64))
-            .set("ipv4", listening(&i.v4))
-            .set("ipv6", listening(&i.v6))
-            .set("queriers", JsVal::Arr(queriers))
-            .set("events", JsVal::Arr(events))
-            .set("eventCount", i.event_count)
-            .set("malformed", i.malformed)
-            .set("ignored", i.ignored)
-            .set("otherInterface", i.other_interface)
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .build()
+        let events = i.events.iter().map(|e| QueryEvent { n: e.n, at_ms: rel(e.at_ns), ifindex: e.ifindex, query: e.q.clone() }).collect();
+        Snapshot::Querier(QuerierSnapshot {
+            elapsed_ms: ns_to_ms(now.saturating_sub(self.started) as f64),
+            ipv4: listening(&i.v4),
+            ipv6: listening(&i.v6),
+            queriers,
+            events,
+            event_count: i.event_count,
+            malformed: i.malformed,
+            ignored: i.ignored,
+            other_interface: i.other_interface,
+            status,
+        })
     }
 }
 

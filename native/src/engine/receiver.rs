@@ -14,11 +14,11 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+pub use super::receiver_snapshot::*;
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, Status, lock, ns_to_ms};
+use super::{EngineState, Snapshot, Status, lock, ns_to_ms};
 use crate::analysis::merge::{MAX_MERGED, Merge};
 use crate::analysis::{AnalysisOptions, FlowAnalysis, Kind};
-use crate::js::value::JsVal;
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
@@ -458,35 +458,27 @@ fn window_rate(packets: u64, first_mono: u64, w: &Window, arrival: &ArrivalPatte
 }
 
 /// Silences and outages of an arrival pattern (times relative to the start of the run).
-fn arrival_js(a: &ArrivalPattern, w: &Window) -> JsVal {
+fn arrival_view(a: &ArrivalPattern, w: &Window) -> ArrivalView {
     // Outage starts are receive-clock times; shown relative to the start of the run.
     let rt_to_run_ms = |rt: u64| ns_to_ms(w.now_mono.saturating_sub(w.started_mono) as f64) - ns_to_ms(w.now_rt as f64 - rt as f64);
-    let outages: Vec<JsVal> = a
-        .outages()
-        .iter()
-        .map(|o: &Outage| {
-            JsVal::obj()
-                .set("startMs", rt_to_run_ms(o.start_ns).max(0.0))
-                .set("durationMs", ns_to_ms(o.duration_ns as f64))
-                .set("missedEstimate", o.missed_estimate)
-                .build()
-        })
-        .collect();
-    JsVal::obj()
-        .set("interArrivalMs", JsVal::opt_ms(a.typical_gap_ns()))
-        .set("outageThresholdMs", JsVal::opt_ms(a.outage_threshold_ns().map(|v| v as f64)))
-        .set("silenceMs", a.last_ns().map(|l| JsVal::Num(ns_to_ms(w.now_rt.saturating_sub(l) as f64))).unwrap_or(JsVal::Null))
-        .set("longestGapMs", ns_to_ms(a.longest_gap_ns() as f64))
-        .set(
-            "outages",
-            JsVal::obj()
-                .set("count", a.outage_count())
-                .set("totalMs", ns_to_ms(a.outage_total_ns() as f64))
-                .set("missedEstimate", a.outage_missed_estimate())
-                .set("recent", JsVal::Arr(outages))
-                .build(),
-        )
-        .build()
+    ArrivalView {
+        inter_arrival_ms: a.typical_gap_ns().map(ns_to_ms),
+        outage_threshold_ms: a.outage_threshold_ns().map(|v| ns_to_ms(v as f64)),
+        silence_ms: a.last_ns().map(|l| ns_to_ms(w.now_rt.saturating_sub(l) as f64)),
+        longest_gap_ms: ns_to_ms(a.longest_gap_ns() as f64),
+        outage_count: a.outage_count(),
+        outage_total_ms: ns_to_ms(a.outage_total_ns() as f64),
+        outage_missed_estimate: a.outage_missed_estimate(),
+        recent_outages: a
+            .outages()
+            .iter()
+            .map(|o: &Outage| OutageView {
+                start_ms: rt_to_run_ms(o.start_ns).max(0.0),
+                duration_ms: ns_to_ms(o.duration_ns as f64),
+                missed_estimate: o.missed_estimate,
+            })
+            .collect(),
+    }
 }
 
 /// Feed one stream's number into its merge (a bounded table: streams beyond it are counted apart).
@@ -498,27 +490,22 @@ fn merge_into(m: &mut HashMap<(bool, u64), Merge>, overflow: &mut u64, key: (boo
     f(m.entry(key).or_default());
 }
 
-fn merges_js(m: &HashMap<(bool, u64), Merge>, overflow: u64) -> JsVal {
+fn merge_view(m: &HashMap<(bool, u64), Merge>, overflow: u64) -> MergeView {
     let mut keys: Vec<&(bool, u64)> = m.keys().collect();
     keys.sort();
-    let streams: Vec<JsVal> = keys
+    let streams = keys
         .into_iter()
         .filter_map(|k| m.get(k).map(|x| (k, x)))
-        .map(|(&(rtp, id), x)| {
-            let skew = x.skew_ns().map_or(JsVal::Null, |(min, avg, max)| {
-                JsVal::obj().set("min", ns_to_ms(min as f64)).set("avg", ns_to_ms(avg)).set("max", ns_to_ms(max as f64)).build()
-            });
-            JsVal::obj()
-                .set("kind", if rtp { "rtp" } else { "mcast-probe" })
-                .set("id", if rtp { format!("0x{id:08x}") } else { format!("{id:016x}") })
-                .set("received", x.received())
-                .set("lost", x.lost())
-                .set("pairs", x.pairs)
-                .set("skewMs", skew)
-                .build()
+        .map(|(&(rtp, id), x)| MergedStream {
+            rtp,
+            id,
+            received: x.received(),
+            lost: x.lost(),
+            pairs: x.pairs,
+            skew_ms: x.skew_ns().map(|(min, avg, max)| (ns_to_ms(min as f64), ns_to_ms(avg), ns_to_ms(max as f64))),
         })
         .collect();
-    JsVal::obj().set("streams", JsVal::Arr(streams)).set("overflow", overflow).build()
+    MergeView { streams, overflow }
 }
 
 /// Packets per second over `span_ns` (0 for an empty span).
@@ -526,133 +513,81 @@ fn per_second(count: f64, span_ns: u64) -> f64 {
     if span_ns == 0 { 0.0 } else { count * 1e9 / span_ns as f64 }
 }
 
-/// What a flow is and how healthy, by its kind: `kind`, `confidence`, and
-/// `rtp`, `ts`, `mdi`, `sequence` (null where they do not apply).
-fn analysis_js(s: &Stream, w: &Window) -> Vec<(&'static str, JsVal)> {
+/// What a flow is and how healthy, by its kind.
+fn flow_view(s: &Stream, w: &Window) -> FlowView {
     let span = w.now_mono.saturating_sub(s.first_mono);
     if s.probes > 0 && s.probes >= s.foreign {
-        return vec![
-            ("kind", JsVal::from("mcast-probe")),
-            ("confidence", JsVal::Num(1.0)),
-            ("rtp", JsVal::Null),
-            ("ts", JsVal::Null),
-            ("mdi", JsVal::Null),
-            ("sequence", JsVal::Null),
-            ("quirks", JsVal::Arr(Vec::new())),
-        ];
+        return FlowView { kind: "mcast-probe", confidence: 1.0, ..FlowView::default() };
     }
     let Some(a) = s.analysis.as_deref() else {
-        return vec![
-            ("kind", JsVal::from("unknown")),
-            ("confidence", JsVal::Num(0.0)),
-            ("rtp", JsVal::Null),
-            ("ts", JsVal::Null),
-            ("mdi", JsVal::Null),
-            ("sequence", JsVal::Null),
-            ("quirks", JsVal::Arr(Vec::new())),
-        ];
+        return FlowView { kind: "unknown", confidence: 0.0, ..FlowView::default() };
     };
-    let rtp = a.rtp.as_ref().map_or(JsVal::Null, |r| {
-        let (clock, inferred, source) = match r.clock() {
-            Some((c, src)) => (JsVal::Num(f64::from(c)), src == crate::analysis::rtp::ClockSource::Inferred, JsVal::from(src.as_str())),
-            None => (JsVal::Null, false, JsVal::Null),
-        };
-        JsVal::obj()
-            .set("received", r.received_unique())
-            .set("lost", r.lost())
-            .set("duplicates", r.duplicates())
-            .set("reordered", r.reordered())
-            .set("resets", r.resets)
-            .set("ssrc", format!("0x{:08x}", r.ssrc()))
-            .set("ssrcChanges", r.ssrc_changes)
-            .set("payloadType", u32::from(r.payload_type()))
-            .set("markers", r.markers)
-            .set("markerRate", per_second(r.markers as f64, span))
-            .set("timestampsBackwards", r.timestamps_backwards)
-            .set("jitterMs", JsVal::opt_num(r.jitter_ms()))
-            .set("clock", clock)
-            .set("clockInferred", inferred)
-            .set("clockSource", source)
-            .build()
+    let rtp = a.rtp.as_ref().map(|r| RtpView {
+        received: r.received_unique(),
+        lost: r.lost(),
+        duplicates: r.duplicates(),
+        reordered: r.reordered(),
+        resets: r.resets,
+        ssrc: r.ssrc(),
+        ssrc_changes: r.ssrc_changes,
+        payload_type: r.payload_type(),
+        markers: r.markers,
+        marker_rate: per_second(r.markers as f64, span),
+        timestamps_backwards: r.timestamps_backwards,
+        jitter_ms: r.jitter_ms(),
+        clock: r.clock().map(|(c, src)| (c, src == crate::analysis::rtp::ClockSource::Inferred, src.as_str())),
     });
-    let ts = a.ts.as_ref().map_or(JsVal::Null, |t| {
-        let programs: Vec<JsVal> =
-            t.programs().iter().map(|&(p, pid)| JsVal::obj().set("program", u32::from(p)).set("pmtPid", u32::from(pid)).build()).collect();
-        let pids: Vec<JsVal> = t
-            .pids()
-            .into_iter()
-            .map(|(pid, n)| JsVal::obj().set("pid", u32::from(pid)).set("packets", n).set("bitrate", per_second(n as f64 * 188.0 * 8.0, span)).build())
-            .collect();
-        JsVal::obj()
-            .set("packets", t.packets)
-            .set("syncLoss", t.sync_loss)
-            .set("syncByteErrors", t.sync_byte_errors)
-            .set("patErrors", t.pat_errors)
-            .set("ccErrors", t.cc_errors)
-            .set("pmtErrors", t.pmt_errors)
-            .set("transportErrors", t.transport_errors)
-            .set("crcErrors", t.crc_errors)
-            .set("pidErrors", t.pid_errors)
-            .set("ptsErrors", t.pts_errors)
-            .set("pcrRepetitionErrors", t.pcr_repetition_errors)
-            .set("pcrDiscontinuities", t.pcr_discontinuities)
-            .set("pcrMaxIntervalMs", ns_to_ms(t.pcr_max_interval_ns as f64))
-            .set("pcrIntervals", t.pcr_intervals)
-            .set("pcrAvgIntervalMs", JsVal::opt_num(t.pcr_avg_interval_ns().map(|ns| ns_to_ms(ns as f64))))
-            .set("pidOverflow", t.pid_overflow)
-            .set("programs", JsVal::Arr(programs))
-            .set("pids", JsVal::Arr(pids))
-            .build()
+    let ts = a.ts.as_ref().map(|t| TsView {
+        packets: t.packets,
+        sync_loss: t.sync_loss,
+        sync_byte_errors: t.sync_byte_errors,
+        pat_errors: t.pat_errors,
+        cc_errors: t.cc_errors,
+        pmt_errors: t.pmt_errors,
+        transport_errors: t.transport_errors,
+        crc_errors: t.crc_errors,
+        pid_errors: t.pid_errors,
+        pts_errors: t.pts_errors,
+        pcr_repetition_errors: t.pcr_repetition_errors,
+        pcr_discontinuities: t.pcr_discontinuities,
+        pcr_max_interval_ms: ns_to_ms(t.pcr_max_interval_ns as f64),
+        pcr_intervals: t.pcr_intervals,
+        pcr_avg_interval_ms: t.pcr_avg_interval_ns().map(|ns| ns_to_ms(ns as f64)),
+        pid_overflow: t.pid_overflow,
+        programs: t.programs().to_vec(),
+        pids: t.pids().into_iter().map(|(pid, n)| (pid, n, per_second(n as f64 * 188.0 * 8.0, span))).collect(),
     });
     // Media loss rate: TS packets lost per second; over RTP from its sequence
     // numbers (times the TS packets a datagram carries), else from the
     // continuity errors (a lower bound: a gap of 16 aliases).
-    let mdi = if a.ts.is_some() || a.rtp.is_some() {
+    let mdi = (a.ts.is_some() || a.rtp.is_some()).then(|| {
         let lost_media = match (&a.rtp, &a.ts) {
             (Some(r), Some(t)) if r.received_unique() > 0 => r.lost() as f64 * t.packets as f64 / r.received_unique() as f64,
             (Some(r), None) => r.lost() as f64,
             (_, Some(t)) => t.cc_errors as f64,
             _ => 0.0,
         };
-        JsVal::obj()
-            .set("df", JsVal::opt_num((a.mdi.intervals > 0).then_some(a.mdi.df_max_ms)))
-            .set("dfLast", JsVal::opt_num(a.mdi.df_last_ms))
-            .set("mlr", per_second(lost_media, span))
-            .build()
-    } else {
-        JsVal::Null
-    };
-    let sequence = a.feed.as_ref().map_or(JsVal::Null, |f| {
-        let format = match a.kind() {
+        MdiView { df: (a.mdi.intervals > 0).then_some(a.mdi.df_max_ms), df_last: a.mdi.df_last_ms, mlr: per_second(lost_media, span) }
+    });
+    let sequence = a.feed.as_ref().map(|f| FeedView {
+        format: match a.kind() {
             Kind::Iperf2 => "iperf2",
             Kind::MoldUdp64 => "moldudp64",
             Kind::Counter(c) => c.as_str(),
             _ => "unknown",
-        };
-        JsVal::obj()
-            .set("format", format)
-            .set("offset", a.counter_offset() as u64)
-            .set("received", f.seq.received_unique())
-            .set("lost", f.seq.lost())
-            .set("duplicates", f.seq.duplicates())
-            .set("reordered", f.seq.reordered())
-            .set("strays", f.seq.strays())
-            .set("heartbeats", f.heartbeats)
-            .build()
+        },
+        received: f.seq.received_unique(),
+        lost: f.seq.lost(),
+        duplicates: f.seq.duplicates(),
+        reordered: f.seq.reordered(),
+        strays: f.seq.strays(),
+        heartbeats: f.heartbeats,
+        offset: a.counter_offset() as u64,
     });
-    let quirks = JsVal::Arr(a.quirks().map(JsVal::from).collect());
-    vec![
-        ("kind", JsVal::from(a.kind().as_str())),
-        ("confidence", JsVal::Num(a.confidence())),
-        ("rtp", rtp),
-        ("ts", ts),
-        ("mdi", mdi),
-        ("sequence", sequence),
-        ("quirks", quirks),
-    ]
+    FlowView { kind: a.kind().as_str(), confidence: a.confidence(), rtp, ts, mdi, sequence, quirks: a.quirks().collect() }
 }
 
-fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
+fn sender_row(s: &Stream, w: &Window, listened: ListenedFrom) -> SenderRow {
     let (lost, dup, reord, unique, strays, highest) = match &s.probe {
         Some(p) => (
             s.lost_prev.saturating_add(p.lost(listened)),
@@ -664,75 +599,54 @@ fn stream_js(s: &Stream, w: &Window, listened: ListenedFrom) -> JsVal {
         ),
         None => (s.lost_prev, s.dup_prev, s.reord_prev, s.unique_prev, s.strays_prev, None),
     };
-    let rate = window_rate(s.packets, s.first_mono, w, &s.arrival);
     let (counts, width) = s.timeline.series(w.now_mono);
-    let probe = match &s.probe {
-        None => JsVal::Null,
-        Some(p) => JsVal::obj()
-            .set("session", format!("{:016x}", p.session))
-            .set("senderId", p.sender_id)
-            .set("senderTtl", p.sender_ttl)
-            .set("hops", s.ttl_last.map(|t| JsVal::Num(p.sender_ttl.saturating_sub(t) as f64)).unwrap_or(JsVal::Null))
-            .set("received", unique)
-            .set("highestSeq", JsVal::exact_u64(highest))
-            .set("firstSeq", JsVal::exact_u64(p.seq.first()))
-            .set("startSeen", p.start_seen(listened))
-            .set("headLost", p.head_lost(listened))
-            .set("senderIntervalMs", JsVal::opt_ms(p.interval_ns()))
-            .set(
-                "announced",
-                p.announced
-                    .map(|a| {
-                        JsVal::obj()
-                            .set("intervalMs", if a.interval_ns > 0 { JsVal::Num(ns_to_ms(a.interval_ns as f64)) } else { JsVal::Null })
-                            .set("planned", if a.planned > 0 { JsVal::Num(a.planned as f64) } else { JsVal::Null })
-                            .build()
-                    })
-                    .unwrap_or(JsVal::Null),
-            )
-            .set("strays", strays)
-            .set("stale", s.stale)
-            .set("sessions", s.sessions)
-            .set(
-                "delay",
-                JsVal::obj()
-                    .set("min", JsVal::opt_ms(p.delay.min_transit_ns().map(|v| v as f64)))
-                    .set("avg", JsVal::opt_ms(p.delay.mean_transit_ns()))
-                    .set("max", JsVal::opt_ms(p.delay.max_transit_ns().map(|v| v as f64)))
-                    .set("jitter", ns_to_ms(p.delay.jitter_ns()))
-                    .build(),
-            )
-            .build(),
-    };
-    let mut out = JsVal::obj()
-        .set("address", s.from.ip().to_string())
-        .set("port", s.from.port())
-        .set("group", s.group.to_string())
-        .set("received", s.packets)
-        .set("bytes", s.bytes)
-        .set("rate", rate)
-        .set("probes", s.probes)
-        .set("lost", lost)
-        .set("duplicates", dup)
-        .set("reordered", reord)
-        .set("ttl", JsVal::obj().set("min", JsVal::opt_num(s.ttl_min)).set("max", JsVal::opt_num(s.ttl_max)).set("last", JsVal::opt_num(s.ttl_last)).build())
-        .set("firstArrival", s.first_rt as f64 / 1e6)
-        .set("lastArrival", s.last_rt as f64 / 1e6)
-        .set("firstSeenMs", w.since_start_ms(s.first_mono))
-        .set("lastSeenMs", w.since_start_ms(s.last_mono))
-        .set("arrival", arrival_js(&s.arrival, w))
-        .set(
-            "timeline",
-            JsVal::obj().set("bucketMs", ns_to_ms(width as f64)).set("counts", JsVal::Arr(counts.into_iter().map(|c| JsVal::Num(c as f64)).collect())).build(),
-        )
-        .set("probe", probe)
-        .set("foreign", JsVal::obj().set("packets", s.foreign).set("bytes", s.foreign_bytes).build())
-        .set("replies", s.replies)
-        .set("malformed", s.malformed);
-    for (k, v) in analysis_js(s, w) {
-        out = out.set(k, v);
+    let probe = s.probe.as_ref().map(|p| ProbeView {
+        session: p.session,
+        sender_id: p.sender_id,
+        sender_ttl: p.sender_ttl,
+        hops: s.ttl_last.map(|t| p.sender_ttl.saturating_sub(t)),
+        received: unique,
+        highest_seq: highest,
+        first_seq: p.seq.first(),
+        start_seen: p.start_seen(listened),
+        head_lost: p.head_lost(listened),
+        sender_interval_ms: p.interval_ns().map(ns_to_ms),
+        announced: p.announced.map(|a| ((a.interval_ns > 0).then(|| ns_to_ms(a.interval_ns as f64)), (a.planned > 0).then_some(a.planned))),
+        strays,
+        stale: s.stale,
+        sessions: s.sessions,
+        delay_min_ms: p.delay.min_transit_ns().map(|v| ns_to_ms(v as f64)),
+        delay_avg_ms: p.delay.mean_transit_ns().map(ns_to_ms),
+        delay_max_ms: p.delay.max_transit_ns().map(|v| ns_to_ms(v as f64)),
+        jitter_ms: ns_to_ms(p.delay.jitter_ns()),
+    });
+    SenderRow {
+        from: s.from,
+        group: s.group,
+        received: s.packets,
+        bytes: s.bytes,
+        rate: window_rate(s.packets, s.first_mono, w, &s.arrival),
+        probes: s.probes,
+        lost,
+        duplicates: dup,
+        reordered: reord,
+        ttl_min: s.ttl_min,
+        ttl_max: s.ttl_max,
+        ttl_last: s.ttl_last,
+        first_arrival_ms: s.first_rt as f64 / 1e6,
+        last_arrival_ms: s.last_rt as f64 / 1e6,
+        first_seen_ms: w.since_start_ms(s.first_mono),
+        last_seen_ms: w.since_start_ms(s.last_mono),
+        arrival: arrival_view(&s.arrival, w),
+        timeline_bucket_ms: ns_to_ms(width as f64),
+        timeline: counts,
+        probe,
+        foreign: s.foreign,
+        foreign_bytes: s.foreign_bytes,
+        replies: s.replies,
+        malformed: s.malformed,
+        flow: flow_view(s, w),
     }
-    out.build()
 }
 
 impl EngineState for ReceiverState {
@@ -740,7 +654,7 @@ impl EngineState for ReceiverState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let mut i = lock(&self.inner);
         if status.done {
@@ -755,62 +669,57 @@ impl EngineState for ReceiverState {
         // The receive clock (kernel timestamps) at the same instant.
         let now_rt = realtime_ns().saturating_sub(monotonic_ns().saturating_sub(now));
         let w = Window { started_mono: i.started_mono, now_mono: now, now_rt };
-        let groups: Vec<JsVal> = i
+        let groups = i
             .groups
             .iter()
-            .map(|g| {
-                JsVal::obj()
-                    .set("group", g.group.to_string())
-                    .set("port", g.port)
-                    .set("ifindex", g.ifindex)
-                    .set("received", g.packets)
-                    .set("bytes", g.bytes)
-                    .set("untrackedSenders", i.totals.untracked.senders_where(|k| k.1 == g.group))
-                    .set("joinLatencyMs", g.first_mono.map(|f| JsVal::Num(ns_to_ms(f.saturating_sub(g.joined_mono) as f64))).unwrap_or(JsVal::Null))
-                    .set("joinedMs", w.since_start_ms(g.joined_mono))
-                    .set("firstPacketMs", g.first_mono.map(|f| JsVal::Num(w.since_start_ms(f))).unwrap_or(JsVal::Null))
-                    .set("lastPacketMs", g.last_mono.map(|l| JsVal::Num(w.since_start_ms(l))).unwrap_or(JsVal::Null))
-                    .set("windowMs", ns_to_ms(now.saturating_sub(g.joined_mono) as f64))
-                    .set("arrival", arrival_js(&g.arrival, &w))
-                    .build()
+            .map(|g| GroupView {
+                group: g.group,
+                port: g.port,
+                ifindex: g.ifindex,
+                received: g.packets,
+                bytes: g.bytes,
+                untracked_senders: i.totals.untracked.senders_where(|k| k.1 == g.group),
+                join_latency_ms: g.first_mono.map(|f| ns_to_ms(f.saturating_sub(g.joined_mono) as f64)),
+                joined_ms: w.since_start_ms(g.joined_mono),
+                first_packet_ms: g.first_mono.map(|f| w.since_start_ms(f)),
+                last_packet_ms: g.last_mono.map(|l| w.since_start_ms(l)),
+                window_ms: ns_to_ms(now.saturating_sub(g.joined_mono) as f64),
+                arrival: arrival_view(&g.arrival, &w),
             })
             .collect();
         let listened = |group: IpAddr| {
             let g = i.groups.iter().find(|g| g.group == group);
             ListenedFrom { joined_mono: g.map_or(i.started_mono, |g| g.joined_mono), first_packet_mono: g.and_then(|g| g.first_mono) }
         };
-        let senders: Vec<JsVal> = i.order.iter().filter_map(|k| i.streams.get(k)).map(|s| stream_js(s, &w, listened(s.group))).collect();
+        let senders = i.order.iter().filter_map(|k| i.streams.get(k)).map(|s| sender_row(s, &w, listened(s.group))).collect();
         let t = &i.totals;
         // Probes outside every stream's accounting, summed here so the
         // per-sender and total figures can never disagree.
         let strays: u64 = i.streams.values().filter_map(|s| s.probe.as_ref().map(|p| s.strays_prev.saturating_add(p.seq.strays()))).sum();
         let stale: u64 = i.streams.values().map(|s| s.stale).sum();
-        let reasons: Vec<(&'static str, JsVal)> =
-            MalformedReason::ALL.iter().map(|r| (r.as_str(), JsVal::Num(t.malformed_reasons[r.index()] as f64))).collect();
-        JsVal::obj()
-            .set("elapsedMs", ns_to_ms(now.saturating_sub(i.started_mono) as f64))
-            .set("strays", strays)
-            .set("stale", stale)
-            .set("received", t.received)
-            .set("bytes", t.bytes)
-            .set("probes", t.probes)
-            .set("replies", t.replies)
-            .set("foreign", t.foreign)
-            .set("malformed", t.malformed)
-            .set("malformedReasons", JsVal::Obj(reasons))
-            .set("truncated", t.truncated)
-            .set("unexpected", t.unexpected)
-            .set("overflow", t.overflow)
-            .set("untracked", t.untracked.js())
-            .set("recvCalls", t.recv_calls)
-            .set("recvBuffer", i.recv_buffer)
-            .set("countReached", i.count_reached)
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .set("merge", i.merges.as_ref().map_or(JsVal::Null, |m| merges_js(m, i.merge_overflow)))
-            .set("groups", JsVal::Arr(groups))
-            .set("senders", JsVal::Arr(senders))
-            .build()
+        Snapshot::Receiver(Box::new(ReceiverSnapshot {
+            elapsed_ms: ns_to_ms(now.saturating_sub(i.started_mono) as f64),
+            strays,
+            stale,
+            received: t.received,
+            bytes: t.bytes,
+            probes: t.probes,
+            replies: t.replies,
+            foreign: t.foreign,
+            malformed: t.malformed,
+            malformed_reasons: MalformedReason::ALL.iter().map(|r| (r.as_str(), t.malformed_reasons[r.index()])).collect(),
+            truncated: t.truncated,
+            unexpected: t.unexpected,
+            overflow: t.overflow,
+            untracked: t.untracked.view(),
+            recv_calls: t.recv_calls,
+            recv_buffer: i.recv_buffer,
+            count_reached: i.count_reached,
+            status,
+            merge: i.merges.as_ref().map(|m| merge_view(m, i.merge_overflow)),
+            groups,
+            senders,
+        }))
     }
 }
 

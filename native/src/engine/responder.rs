@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain_ticking};
-use super::{EngineState, Status, lock};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::{RecvBatch, RecvMeta};
 use crate::net::socket::Socket;
 use crate::probe::wire::{self, DecodeError, Packet, Probe, Refusals};
+use crate::stats::UntrackedView;
 use crate::stats::ratelimit::{RateLimiter, Verdict};
 use crate::sys::libc;
 
@@ -83,18 +83,19 @@ pub struct RespondConfig {
     pub reply_ttl: i32,
 }
 
-#[derive(Default, Clone)]
-struct Prober {
-    probes: u64,
-    replies: u64,
-    refused: u64,
-    refused_source_rate: u64,
-    refused_global_rate: u64,
-    reports: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    last_ttl: Option<u8>,
-    first_mono: u64,
+/// One prober as it has been answered.
+#[derive(Debug, Default, Clone)]
+pub struct Prober {
+    pub probes: u64,
+    pub replies: u64,
+    pub refused: u64,
+    pub refused_source_rate: u64,
+    pub refused_global_rate: u64,
+    pub reports: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub last_ttl: Option<u8>,
+    pub first_mono: u64,
 }
 
 #[derive(Default)]
@@ -142,73 +143,109 @@ impl EngineState for ResponderState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let c = lock(&self.c);
-        let mut probers: Vec<(&IpAddr, &Prober)> = c.probers.iter().collect();
-        probers.sort_by_key(|(_, p)| p.first_mono);
-        let probers: Vec<JsVal> = probers
-            .into_iter()
-            .map(|(ip, p)| {
-                JsVal::obj()
-                    .set("address", ip.to_string())
-                    .set("probes", p.probes)
-                    .set("replies", p.replies)
-                    .set("refused", p.refused)
-                    .set("refusedSourceRate", p.refused_source_rate)
-                    .set("refusedGlobalRate", p.refused_global_rate)
-                    .set("reports", p.reports)
-                    .set("bytesIn", p.bytes_in)
-                    .set("bytesOut", p.bytes_out)
-                    .set("ttl", JsVal::opt_num(p.last_ttl))
-                    .set("firstSeenMs", (p.first_mono.saturating_sub(self.started)) as f64 / 1e6)
-                    .build()
-            })
+        let mut probers: Vec<ProberRow> = c
+            .probers
+            .iter()
+            .map(|(ip, p)| ProberRow { address: *ip, first_seen_ms: p.first_mono.saturating_sub(self.started) as f64 / 1e6, counts: p.clone() })
             .collect();
-        JsVal::obj()
-            .set("elapsedMs", (monotonic_ns() - self.started) as f64 / 1e6)
-            .set("name", self.cfg.name.as_str())
-            .set("received", c.received)
-            .set("probes", c.probes)
-            .set("replies", c.replies)
-            .set("bytesIn", c.bytes_in)
-            .set("bytesOut", c.bytes_out)
-            .set(
-                "refused",
-                JsVal::obj()
-                    .set("notAllowed", c.refused_not_allowed)
-                    .set("badSource", c.refused_bad_source)
-                    .set("localSource", c.refused_local_source)
-                    .set("lowPort", c.refused_low_port)
-                    .set("sourceRate", c.refused_source_rate)
-                    .set("globalRate", c.refused_global_rate)
-                    .set("own", c.refused_own)
-                    .build(),
-            )
-            .set("reports", c.reports)
-            .set("sendErrors", c.send_errors)
-            .set_opt("lastSendError", c.last_send_error.clone())
-            .set("foreign", c.foreign)
-            .set("malformed", c.malformed)
-            .set("repliesSeen", c.replies_seen)
-            .set("probers", JsVal::Arr(probers))
-            .set("proberOverflow", c.prober_overflow)
-            .set("untracked", c.untracked.js())
-            .set("trackedSources", c.tracked_sources)
-            .set("evictions", c.evictions)
-            .set(
-                "limits",
-                JsVal::obj()
-                    .set("perSourcePps", self.cfg.per_source_pps)
-                    .set("burst", self.cfg.burst)
-                    .set("globalPps", self.cfg.global_pps)
-                    .set("maxSources", self.cfg.max_sources)
-                    .build(),
-            )
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .build()
+        probers.sort_by_key(|p| p.counts.first_mono);
+        Snapshot::Responder(ResponderSnapshot {
+            elapsed_ms: (monotonic_ns() - self.started) as f64 / 1e6,
+            name: self.cfg.name.clone(),
+            received: c.received,
+            probes: c.probes,
+            replies: c.replies,
+            bytes_in: c.bytes_in,
+            bytes_out: c.bytes_out,
+            refused: Refused {
+                not_allowed: c.refused_not_allowed,
+                bad_source: c.refused_bad_source,
+                local_source: c.refused_local_source,
+                low_port: c.refused_low_port,
+                source_rate: c.refused_source_rate,
+                global_rate: c.refused_global_rate,
+                own: c.refused_own,
+            },
+            reports: c.reports,
+            send_errors: c.send_errors,
+            last_send_error: c.last_send_error.clone(),
+            foreign: c.foreign,
+            malformed: c.malformed,
+            replies_seen: c.replies_seen,
+            probers,
+            prober_overflow: c.prober_overflow,
+            untracked: c.untracked.view(),
+            tracked_sources: c.tracked_sources,
+            evictions: c.evictions,
+            limits: Limits {
+                per_source_pps: self.cfg.per_source_pps,
+                burst: self.cfg.burst,
+                global_pps: self.cfg.global_pps,
+                max_sources: self.cfg.max_sources,
+            },
+            status,
+        })
     }
+}
+
+/// What the responder shows of itself (converted for JavaScript in `js/snapshot/`).
+#[derive(Debug, Clone)]
+pub struct ResponderSnapshot {
+    pub elapsed_ms: f64,
+    pub name: String,
+    pub received: u64,
+    pub probes: u64,
+    pub replies: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub refused: Refused,
+    /// Refusal reports sent (datagrams that answer no probe).
+    pub reports: u64,
+    pub send_errors: u64,
+    pub last_send_error: Option<String>,
+    pub foreign: u64,
+    pub malformed: u64,
+    pub replies_seen: u64,
+    /// In the order they first probed.
+    pub probers: Vec<ProberRow>,
+    pub prober_overflow: u64,
+    pub untracked: UntrackedView,
+    pub tracked_sources: usize,
+    pub evictions: u64,
+    pub limits: Limits,
+    pub status: StatusView,
+}
+
+/// Probes refused, by reason.
+#[derive(Debug, Clone, Copy)]
+pub struct Refused {
+    pub not_allowed: u64,
+    pub bad_source: u64,
+    pub local_source: u64,
+    pub low_port: u64,
+    pub source_rate: u64,
+    pub global_rate: u64,
+    /// Our own probes (mesh).
+    pub own: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProberRow {
+    pub address: IpAddr,
+    pub first_seen_ms: f64,
+    pub counts: Prober,
+}
+
+/// The rate limits in force.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub per_source_pps: f64,
+    pub burst: f64,
+    pub global_pps: f64,
+    pub max_sources: usize,
 }
 
 fn reply_socket(v6: bool, ttl: i32) -> Option<Socket> {

@@ -15,8 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::pacing::{Schedule, Step, wait_until};
-use super::{EngineState, Status, lock};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, precise_sleeps, realtime_ns};
 use crate::net::mmsg::SendBatch;
@@ -58,6 +57,34 @@ struct Counters {
     send_buffer: i32,
 }
 
+/// What the sender shows of itself (converted for JavaScript in `js/snapshot.rs`).
+#[derive(Debug, Clone)]
+pub struct SenderSnapshot {
+    /// Datagrams the kernel accepted.
+    pub sent: u64,
+    /// Datagrams the kernel refused; `skipped` of them were not sent again.
+    pub refused: u64,
+    pub skipped: u64,
+    pub retry: bool,
+    pub bytes: u64,
+    /// From the first to the last send call.
+    pub elapsed_ms: f64,
+    pub asked_rate: f64,
+    pub achieved_rate: f64,
+    /// Send errors by errno name, in name order.
+    pub errors: Vec<(String, u64)>,
+    pub last_error: Option<String>,
+    pub status: StatusView,
+    pub session: u64,
+    pub sender_id: u32,
+    pub size: usize,
+    pub send_calls: u64,
+    pub gap_min_us: f64,
+    pub gap_max_us: f64,
+    /// SO_SNDBUF as the kernel granted it.
+    pub send_buffer: i32,
+}
+
 pub struct SenderState {
     cfg: SendConfig,
     c: Mutex<Counters>,
@@ -69,33 +96,31 @@ impl EngineState for SenderState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let c = lock(&self.c);
         let elapsed = c.last_mono.saturating_sub(c.started_mono) as f64 / 1e9;
         let achieved = if elapsed > 0.0 && c.sent > 1 { (c.sent - 1) as f64 / elapsed } else { 0.0 };
-        let errors: Vec<JsVal> = c.errors.iter().map(|(k, v)| JsVal::obj().set("code", k.as_str()).set("count", *v).build()).collect();
-        JsVal::obj()
-            .set("sent", c.sent)
-            .set("refused", c.refused)
-            .set("skipped", c.skipped)
-            .set("retry", self.cfg.retry)
-            .set("bytes", c.bytes)
-            .set("elapsedMs", elapsed * 1000.0)
-            .set("askedRate", self.cfg.rate)
-            .set("achievedRate", achieved)
-            .set("errors", JsVal::Arr(errors))
-            .set_opt("lastError", c.last_error.clone())
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .set("session", format!("{:016x}", self.cfg.session))
-            .set("senderId", self.cfg.sender_id)
-            .set("size", self.cfg.size)
-            .set("sendCalls", c.send_calls)
-            .set("gapMinUs", c.gap_min_ns as f64 / 1000.0)
-            .set("gapMaxUs", c.gap_max_ns as f64 / 1000.0)
-            .set("sendBuffer", c.send_buffer)
-            .build()
+        Snapshot::Sender(SenderSnapshot {
+            sent: c.sent,
+            refused: c.refused,
+            skipped: c.skipped,
+            retry: self.cfg.retry,
+            bytes: c.bytes,
+            elapsed_ms: elapsed * 1000.0,
+            asked_rate: self.cfg.rate,
+            achieved_rate: achieved,
+            errors: c.errors.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            last_error: c.last_error.clone(),
+            status,
+            session: self.cfg.session,
+            sender_id: self.cfg.sender_id,
+            size: self.cfg.size,
+            send_calls: c.send_calls,
+            gap_min_us: c.gap_min_ns as f64 / 1000.0,
+            gap_max_us: c.gap_max_ns as f64 / 1000.0,
+            send_buffer: c.send_buffer,
+        })
     }
 }
 

@@ -29,8 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use super::filter::canonical;
-use super::{EngineState, Status, lock, ns_to_ms};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock, ns_to_ms};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, realtime_ns};
 use crate::net::mmsg::RecvBatch;
@@ -51,7 +50,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Mode::Ssm => "ssm",
             Mode::Asm => "asm",
@@ -86,15 +85,17 @@ struct PathStats {
     bytes: u64,
 }
 
-#[derive(Clone, Copy)]
-struct ReplyEvent {
-    n: u64,
-    path: ReplyPath,
-    seq: u32,
-    ttl: Option<u8>,
-    rtt_ns: Option<u64>,
-    len: usize,
-    duplicate: bool,
+/// One reply as it arrived (duplicates included).
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyEvent {
+    /// 1, 2, 3 ... over the run.
+    pub n: u64,
+    pub path: ReplyPath,
+    pub seq: u32,
+    pub ttl: Option<u8>,
+    pub rtt_ns: Option<u64>,
+    pub len: usize,
+    pub duplicate: bool,
 }
 
 #[derive(Default)]
@@ -129,47 +130,94 @@ pub fn state(cfg: ClientConfig) -> Arc<ClientState> {
     Arc::new(ClientState { cfg, started: monotonic_ns(), inner: Mutex::new(Inner::default()), status: Status::default() })
 }
 
-fn path_name(p: ReplyPath) -> &'static str {
-    match p {
-        ReplyPath::Unicast => "unicast",
-        ReplyPath::Multicast => "multicast",
-    }
+/// What the ssmping client shows of itself (converted for JavaScript in `js/snapshot/`).
+#[derive(Debug, Clone)]
+pub struct ClientSnapshot {
+    pub elapsed_ms: f64,
+    pub server: SocketAddr,
+    pub group: IpAddr,
+    pub mode: Mode,
+    pub client_id: u32,
+    pub local: Option<SocketAddr>,
+    pub sent: u64,
+    pub request_bytes: usize,
+    pub received: u64,
+    pub unicast: PathSummary,
+    pub multicast: PathSummary,
+    pub ignored: Ignored,
+    pub send_errors: u64,
+    pub last_send_error: Option<String>,
+    /// The last 256 replies.
+    pub events: Vec<ReplyEvent>,
+    pub event_count: u64,
+    pub sending_done: bool,
+    pub status: StatusView,
+}
+
+/// Replies of one path (unicast or multicast) against the requests sent.
+#[derive(Debug, Clone)]
+pub struct PathSummary {
+    pub received: u64,
+    pub lost: u64,
+    pub loss_percent: f64,
+    pub duplicates: u64,
+    pub reordered: u64,
+    pub rtt_min_ms: Option<f64>,
+    pub rtt_avg_ms: Option<f64>,
+    pub rtt_max_ms: Option<f64>,
+    pub rtt_mdev_ms: Option<f64>,
+    pub last_ttl: Option<u8>,
+    pub ttl_changed: bool,
+    pub bytes: u64,
+    pub first_seq: Option<u64>,
+    pub first_seen_ms: Option<f64>,
+    /// Multicast only: loss counted from the first multicast reply on (as
+    /// Debian's ssmping: the tree may take a while to form).
+    pub since_first: Option<(u64, f64)>,
+}
+
+/// Datagrams that were not replies to this client, by reason.
+#[derive(Debug, Clone, Copy)]
+pub struct Ignored {
+    pub wrong_source: u64,
+    pub not_ours: u64,
+    pub too_short: u64,
+    pub malformed: u64,
+    pub unexpected_seq: u64,
+    pub other_group: u64,
+}
+
+fn opt_ms(ns: Option<f64>) -> Option<f64> {
+    ns.map(ns_to_ms)
 }
 
 impl ClientState {
-    fn path_js(&self, p: &PathStats, sent: u64, multicast: bool) -> JsVal {
+    fn path_summary(&self, p: &PathStats, sent: u64, multicast: bool) -> PathSummary {
         let received = p.seq.received_unique();
         let lost = sent.saturating_sub(received);
         let pct = |part: u64, whole: u64| if whole > 0 { 100.0 * part as f64 / whole as f64 } else { 0.0 };
-        let mut o = JsVal::obj()
-            .set("received", received)
-            .set("lost", lost)
-            .set("lossPercent", pct(lost, sent))
-            .set("duplicates", p.seq.duplicates())
-            .set("reordered", p.seq.reordered())
-            .set(
-                "rtt",
-                JsVal::obj()
-                    .set("min", JsVal::opt_ms(p.rtt.min().map(|v| v as f64)))
-                    .set("avg", JsVal::opt_ms(p.rtt.mean()))
-                    .set("max", JsVal::opt_ms(p.rtt.max().map(|v| v as f64)))
-                    .set("mdev", JsVal::opt_ms(p.rtt.mdev()))
-                    .build(),
-            )
-            .set("hops", p.last_ttl.map(|t| JsVal::Num(f64::from(ssmping::hops_from_ttl(t)))).unwrap_or(JsVal::Null))
-            .set("ttl", p.last_ttl.map(|t| JsVal::Num(f64::from(t))).unwrap_or(JsVal::Null))
-            .set("ttlChanged", p.ttl_min != p.ttl_max)
-            .set("bytes", p.bytes)
-            .set("firstSeq", JsVal::opt_num(p.first_seq.map(|s| s as f64)))
-            .set("firstSeenMs", if p.first_seq.is_some() { JsVal::Num(ns_to_ms(p.first_mono.saturating_sub(self.started) as f64)) } else { JsVal::Null });
-        if multicast {
-            // Debian counts multicast loss from the first multicast reply on:
-            // the tree may take a while to form.
+        let since_first = multicast.then(|| {
             let expected = p.first_seq.map(|f| sent.saturating_sub(f.saturating_sub(1))).unwrap_or(0);
             let lost_since = expected.saturating_sub(received);
-            o = o.set("lostSinceFirst", lost_since).set("lossSinceFirstPercent", pct(lost_since, expected));
+            (lost_since, pct(lost_since, expected))
+        });
+        PathSummary {
+            received,
+            lost,
+            loss_percent: pct(lost, sent),
+            duplicates: p.seq.duplicates(),
+            reordered: p.seq.reordered(),
+            rtt_min_ms: opt_ms(p.rtt.min().map(|v| v as f64)),
+            rtt_avg_ms: opt_ms(p.rtt.mean()),
+            rtt_max_ms: opt_ms(p.rtt.max().map(|v| v as f64)),
+            rtt_mdev_ms: opt_ms(p.rtt.mdev()),
+            last_ttl: p.last_ttl,
+            ttl_changed: p.ttl_min != p.ttl_max,
+            bytes: p.bytes,
+            first_seq: p.first_seq,
+            first_seen_ms: p.first_seq.map(|_| ns_to_ms(p.first_mono.saturating_sub(self.started) as f64)),
+            since_first,
         }
-        o.build()
     }
 }
 
@@ -178,58 +226,36 @@ impl EngineState for ClientState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let i = lock(&self.inner);
-        let events: Vec<JsVal> = i
-            .events
-            .iter()
-            .map(|e| {
-                JsVal::obj()
-                    .set("n", e.n)
-                    .set("path", path_name(e.path))
-                    .set("seq", e.seq)
-                    .set("ttl", e.ttl.map(|t| JsVal::Num(f64::from(t))).unwrap_or(JsVal::Null))
-                    .set("hops", e.ttl.map(|t| JsVal::Num(f64::from(ssmping::hops_from_ttl(t)))).unwrap_or(JsVal::Null))
-                    .set("rttMs", JsVal::opt_ms(e.rtt_ns.map(|v| v as f64)))
-                    .set("bytes", e.len)
-                    .set("duplicate", e.duplicate)
-                    .build()
-            })
-            .collect();
-        JsVal::obj()
-            .set("elapsedMs", ns_to_ms(monotonic_ns().saturating_sub(self.started) as f64))
-            .set("server", self.cfg.server.ip().to_string())
-            .set("serverPort", self.cfg.server.port())
-            .set("group", self.cfg.group.to_string())
-            .set("mode", self.cfg.mode.as_str())
-            .set("clientId", self.cfg.client_id)
-            .set_opt("localAddress", i.local.map(|a| a.ip().to_string()))
-            .set_opt("localPort", i.local.map(|a| a.port()))
-            .set("sent", i.sent)
-            .set("requestBytes", i.request_len)
-            .set("received", i.received)
-            .set("unicast", self.path_js(&i.unicast, i.sent, false))
-            .set("multicast", self.path_js(&i.multicast, i.sent, true))
-            .set(
-                "ignored",
-                JsVal::obj()
-                    .set("wrongSource", i.wrong_source)
-                    .set("notOurs", i.not_ours)
-                    .set("tooShort", i.too_short)
-                    .set("malformed", i.malformed)
-                    .set("unexpectedSeq", i.unexpected_seq)
-                    .set("otherGroup", i.other_group)
-                    .build(),
-            )
-            .set("sendErrors", i.send_errors)
-            .set_opt("lastSendError", i.last_send_error.clone())
-            .set("events", JsVal::Arr(events))
-            .set("eventCount", i.event_count)
-            .set("sendingDone", i.sending_done)
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .build()
+        Snapshot::SsmpingClient(Box::new(ClientSnapshot {
+            elapsed_ms: ns_to_ms(monotonic_ns().saturating_sub(self.started) as f64),
+            server: self.cfg.server,
+            group: self.cfg.group,
+            mode: self.cfg.mode,
+            client_id: self.cfg.client_id,
+            local: i.local,
+            sent: i.sent,
+            request_bytes: i.request_len,
+            received: i.received,
+            unicast: self.path_summary(&i.unicast, i.sent, false),
+            multicast: self.path_summary(&i.multicast, i.sent, true),
+            ignored: Ignored {
+                wrong_source: i.wrong_source,
+                not_ours: i.not_ours,
+                too_short: i.too_short,
+                malformed: i.malformed,
+                unexpected_seq: i.unexpected_seq,
+                other_group: i.other_group,
+            },
+            send_errors: i.send_errors,
+            last_send_error: i.last_send_error.clone(),
+            events: i.events.iter().copied().collect(),
+            event_count: i.event_count,
+            sending_done: i.sending_done,
+            status,
+        }))
     }
 }
 

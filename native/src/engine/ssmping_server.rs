@@ -38,14 +38,14 @@ use std::sync::{Arc, Mutex};
 
 use super::filter::{Cidr, MIN_SOURCE_PORT, SourceGuard, SourceRefusal, canonical};
 use super::recv_loop::{Flow, drain};
-use super::{EngineState, Status, lock, ns_to_ms};
-use crate::js::value::JsVal;
+use super::{EngineState, Snapshot, Status, StatusView, lock, ns_to_ms};
 use crate::model::multipoint::needs_scope_id;
 use crate::net::NetResult;
 use crate::net::clock::monotonic_ns;
 use crate::net::mmsg::{RecvBatch, RecvMeta, send_from};
 use crate::net::socket::Socket;
 use crate::probe::ssmping::{self, Family, GroupRefusal, Kind, ReplyGroup, ReplyPolicy, SsmpingError};
+use crate::stats::UntrackedView;
 use crate::stats::ratelimit::{RateLimiter, Verdict};
 use crate::sys::libc;
 
@@ -126,39 +126,42 @@ fn listener(family: Family, port: u16) -> NetResult<Listener> {
     Ok(Listener { family, socket: s, local })
 }
 
-#[derive(Default, Clone)]
-struct Client {
-    requests: u64,
-    unicast_replies: u64,
-    multicast_replies: u64,
-    refused: u64,
-    bytes_in: u64,
-    bytes_out: u64,
-    last_seq: Option<u32>,
-    last_group: Option<IpAddr>,
-    last_ttl: Option<u8>,
-    first_mono: u64,
-    last_mono: u64,
+/// One client as it has been answered.
+#[derive(Debug, Default, Clone)]
+pub struct Client {
+    pub requests: u64,
+    pub unicast_replies: u64,
+    pub multicast_replies: u64,
+    pub refused: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub last_seq: Option<u32>,
+    pub last_group: Option<IpAddr>,
+    pub last_ttl: Option<u8>,
+    pub first_mono: u64,
+    pub last_mono: u64,
 }
 
-#[derive(Default)]
-struct Refused {
-    not_allowed: u64,
-    bad_source: u64,
-    local_source: u64,
-    low_port: u64,
-    bad_destination: u64,
-    other_interface: u64,
-    source_rate: u64,
-    global_rate: u64,
+/// Requests refused, by reason.
+#[derive(Debug, Default, Clone)]
+pub struct Refused {
+    pub not_allowed: u64,
+    pub bad_source: u64,
+    pub local_source: u64,
+    pub low_port: u64,
+    pub bad_destination: u64,
+    pub other_interface: u64,
+    pub source_rate: u64,
+    pub global_rate: u64,
 }
 
-#[derive(Default)]
-struct GroupRefused {
-    family_mismatch: u64,
-    not_ssmping_group_id: u64,
-    not_multicast: u64,
-    reserved_scope: u64,
+/// Multicast copies not sent (the unicast reply still goes), by reason.
+#[derive(Debug, Default, Clone)]
+pub struct GroupRefused {
+    pub family_mismatch: u64,
+    pub not_ssmping_group_id: u64,
+    pub not_multicast: u64,
+    pub reserved_scope: u64,
 }
 
 #[derive(Default)]
@@ -208,13 +211,6 @@ pub fn state(cfg: ServerConfig, listeners: &[Listener], ipv6_note: Option<String
     })
 }
 
-fn family_name(f: Family) -> &'static str {
-    match f {
-        Family::V4 => "ipv4",
-        Family::V6 => "ipv6",
-    }
-}
-
 fn error_name(e: &SsmpingError) -> &'static str {
     match e {
         SsmpingError::Empty => "empty",
@@ -236,104 +232,112 @@ impl EngineState for ServerState {
         &self.status
     }
 
-    fn snapshot(&self) -> JsVal {
+    fn snapshot(&self) -> Snapshot {
         let status = self.status.get();
         let c = lock(&self.c);
         let since = |mono: u64| ns_to_ms(mono.saturating_sub(self.started) as f64);
-        let mut clients: Vec<(&IpAddr, &Client)> = c.clients.iter().collect();
-        clients.sort_by_key(|(_, p)| p.first_mono);
-        let clients: Vec<JsVal> = clients
-            .into_iter()
-            .map(|(ip, p)| {
-                JsVal::obj()
-                    .set("address", ip.to_string())
-                    .set("requests", p.requests)
-                    .set("unicastReplies", p.unicast_replies)
-                    .set("multicastReplies", p.multicast_replies)
-                    .set("refused", p.refused)
-                    .set("bytesIn", p.bytes_in)
-                    .set("bytesOut", p.bytes_out)
-                    .set("lastSeq", JsVal::opt_num(p.last_seq))
-                    .set_opt("lastGroup", p.last_group.map(|g| g.to_string()))
-                    .set("ttl", JsVal::opt_num(p.last_ttl))
-                    .set("firstSeenMs", since(p.first_mono))
-                    .set("lastSeenMs", since(p.last_mono))
-                    .build()
-            })
-            .collect();
-        let mut reasons: Vec<(&&str, &u64)> = c.malformed_reasons.iter().collect();
-        reasons.sort();
-        let reasons = JsVal::Obj(reasons.into_iter().map(|(k, v)| (*k, JsVal::from(*v))).collect());
-        let listening: Vec<JsVal> = self
-            .listening
+        let mut clients: Vec<ClientRow> = c
+            .clients
             .iter()
-            .map(|(f, a)| JsVal::obj().set("family", family_name(*f)).set("address", a.ip().to_string()).set("port", a.port()).build())
+            .map(|(ip, p)| ClientRow { address: *ip, first_seen_ms: since(p.first_mono), last_seen_ms: since(p.last_mono), counts: p.clone() })
             .collect();
-        let r = &c.refused;
-        let g = &c.group_refused;
-        JsVal::obj()
-            .set("elapsedMs", ns_to_ms(monotonic_ns().saturating_sub(self.started) as f64))
-            .set("port", self.cfg.port)
-            .set("listening", JsVal::Arr(listening))
-            .set_opt("ipv6Unavailable", self.ipv6_note.clone())
-            .set("ifindex", self.cfg.ifindex)
-            .set("received", c.received)
-            .set("bytesIn", c.bytes_in)
-            .set("requests", c.requests)
-            .set("requestBytes", c.request_bytes)
-            .set("unicastReplies", c.unicast_replies)
-            .set("multicastReplies", c.multicast_replies)
-            .set("unicastBytes", c.unicast_bytes)
-            .set("multicastBytes", c.multicast_bytes)
-            .set("bytesOut", c.unicast_bytes + c.multicast_bytes)
-            .set("maxGrowth", c.max_growth_seen as f64)
-            .set("ignored", c.ignored)
-            .set("malformed", c.malformed)
-            .set("malformedReasons", reasons)
-            .set(
-                "refused",
-                JsVal::obj()
-                    .set("notAllowed", r.not_allowed)
-                    .set("badSource", r.bad_source)
-                    .set("localSource", r.local_source)
-                    .set("lowPort", r.low_port)
-                    .set("badDestination", r.bad_destination)
-                    .set("otherInterface", r.other_interface)
-                    .set("sourceRate", r.source_rate)
-                    .set("globalRate", r.global_rate)
-                    .build(),
-            )
-            .set(
-                "multicastRefused",
-                JsVal::obj()
-                    .set("familyMismatch", g.family_mismatch)
-                    .set("notSsmpingGroupId", g.not_ssmping_group_id)
-                    .set("notMulticast", g.not_multicast)
-                    .set("reservedScope", g.reserved_scope)
-                    .build(),
-            )
-            .set("sendErrors", c.send_errors)
-            .set_opt("lastSendError", c.last_send_error.clone())
-            .set("clients", JsVal::Arr(clients))
-            .set("clientOverflow", c.client_overflow)
-            .set("untracked", c.untracked.js())
-            .set("trackedSources", c.tracked_sources)
-            .set("evictions", c.evictions)
-            .set(
-                "limits",
-                JsVal::obj()
-                    .set("perSourcePps", self.cfg.per_source_pps)
-                    .set("burst", self.cfg.burst)
-                    .set("globalPps", self.cfg.global_pps)
-                    .set("maxSources", self.cfg.max_sources)
-                    .set("minClientPort", MIN_SOURCE_PORT)
-                    .set("maxRequestBytes", ssmping::RECOMMENDED_MAX_REQUEST_LEN)
-                    .build(),
-            )
-            .set("done", status.done)
-            .set_opt("error", status.error)
-            .build()
+        clients.sort_by_key(|r| r.counts.first_mono);
+        let mut malformed_reasons: Vec<(&'static str, u64)> = c.malformed_reasons.iter().map(|(k, v)| (*k, *v)).collect();
+        malformed_reasons.sort();
+        Snapshot::SsmpingServer(Box::new(ServerSnapshot {
+            elapsed_ms: ns_to_ms(monotonic_ns().saturating_sub(self.started) as f64),
+            port: self.cfg.port,
+            listening: self.listening.clone(),
+            ipv6_unavailable: self.ipv6_note.clone(),
+            ifindex: self.cfg.ifindex,
+            received: c.received,
+            bytes_in: c.bytes_in,
+            requests: c.requests,
+            request_bytes: c.request_bytes,
+            unicast_replies: c.unicast_replies,
+            multicast_replies: c.multicast_replies,
+            unicast_bytes: c.unicast_bytes,
+            multicast_bytes: c.multicast_bytes,
+            max_growth: c.max_growth_seen,
+            ignored: c.ignored,
+            malformed: c.malformed,
+            malformed_reasons,
+            refused: c.refused.clone(),
+            multicast_refused: c.group_refused.clone(),
+            send_errors: c.send_errors,
+            last_send_error: c.last_send_error.clone(),
+            clients,
+            client_overflow: c.client_overflow,
+            untracked: c.untracked.view(),
+            tracked_sources: c.tracked_sources,
+            evictions: c.evictions,
+            limits: ServerLimits {
+                per_source_pps: self.cfg.per_source_pps,
+                burst: self.cfg.burst,
+                global_pps: self.cfg.global_pps,
+                max_sources: self.cfg.max_sources,
+                min_client_port: MIN_SOURCE_PORT,
+                max_request_bytes: ssmping::RECOMMENDED_MAX_REQUEST_LEN,
+            },
+            status,
+        }))
     }
+}
+
+/// What the ssmping server shows of itself (converted for JavaScript in `js/snapshot/`).
+#[derive(Debug, Clone)]
+pub struct ServerSnapshot {
+    pub elapsed_ms: f64,
+    pub port: u16,
+    pub listening: Vec<(Family, SocketAddr)>,
+    /// Why IPv6 is not served although asked for.
+    pub ipv6_unavailable: Option<String>,
+    pub ifindex: u32,
+    pub received: u64,
+    pub bytes_in: u64,
+    pub requests: u64,
+    pub request_bytes: u64,
+    pub unicast_replies: u64,
+    pub multicast_replies: u64,
+    pub unicast_bytes: u64,
+    pub multicast_bytes: u64,
+    /// Largest reply minus its request (0: replies are never larger).
+    pub max_growth: i64,
+    pub ignored: u64,
+    pub malformed: u64,
+    /// By reason, in name order.
+    pub malformed_reasons: Vec<(&'static str, u64)>,
+    pub refused: Refused,
+    pub multicast_refused: GroupRefused,
+    pub send_errors: u64,
+    pub last_send_error: Option<String>,
+    /// In the order they first asked.
+    pub clients: Vec<ClientRow>,
+    pub client_overflow: u64,
+    pub untracked: UntrackedView,
+    pub tracked_sources: usize,
+    pub evictions: u64,
+    pub limits: ServerLimits,
+    pub status: StatusView,
+}
+
+#[derive(Debug, Clone)]
+pub struct ClientRow {
+    pub address: IpAddr,
+    pub first_seen_ms: f64,
+    pub last_seen_ms: f64,
+    pub counts: Client,
+}
+
+/// The limits in force.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerLimits {
+    pub per_source_pps: f64,
+    pub burst: f64,
+    pub global_pps: f64,
+    pub max_sources: usize,
+    pub min_client_port: u16,
+    pub max_request_bytes: usize,
 }
 
 /// The destination must be a unicast address of this host: for IPv4 the

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::convert;
 use super::env::{Args, Env, Value};
 use super::registry::{self, Resource};
 use super::value::{JsError, JsResult, JsVal};
+use super::{convert, snapshot};
 use crate::analysis::counter::{CounterFormat, CounterSpec};
 use crate::analysis::rtp::{MAX_SDP_PAYLOADS, RtpClocks};
 use crate::engine::{Engine, EngineState, receiver, sender};
@@ -215,7 +215,7 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
 }
 
 pub fn engine_snapshot(env: &Env, args: &Args) -> JsResult<JsVal> {
-    Ok(registry::engine(handle(env, args, 0)?)?.snapshot())
+    Ok(snapshot::to_js(&registry::engine(handle(env, args, 0)?)?.snapshot()))
 }
 
 /// Stop an engine, wait for its thread, and return the final snapshot.
@@ -224,7 +224,7 @@ pub fn engine_stop(env: &Env, args: &Args) -> JsResult<JsVal> {
     let e = registry::engine(h)?;
     let snap = e.stop();
     registry::remove(h);
-    Ok(snap)
+    Ok(snapshot::to_js(&snap))
 }
 
 pub fn probe_decode(env: &Env, args: &Args) -> JsResult<JsVal> {

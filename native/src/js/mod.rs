@@ -6,6 +6,7 @@ pub mod boundary;
 pub mod convert;
 pub mod env;
 pub mod registry;
+pub mod snapshot;
 pub mod value;
 
 use core::ptr;

@@ -40,11 +40,6 @@ impl JsVal {
             Some(n) => JsVal::BigU64(n),
         }
     }
-
-    /// Nanoseconds shown as milliseconds, or null when absent.
-    pub fn opt_ms(ns: Option<f64>) -> JsVal {
-        JsVal::opt_num(ns.map(|v| v / 1_000_000.0))
-    }
 }
 
 /// Builder for `JsVal::Obj` that keeps property order (stable JSON output).

@@ -14,4 +14,4 @@ pub use jitter::DelayJitter;
 pub use ratelimit::{RateLimiter, Verdict};
 pub use rtt::LatencySummary;
 pub use sequence::{Observation, SequenceTracker};
-pub use untracked::Untracked;
+pub use untracked::{Untracked, UntrackedView};

@@ -7,8 +7,6 @@
 use std::collections::HashSet;
 use std::hash::Hash;
 
-use crate::js::value::JsVal;
-
 /// Distinct untracked keys remembered (about 3 MiB at most).
 pub const MAX_KEYS: usize = 65_536;
 
@@ -49,10 +47,20 @@ impl<K: Hash + Eq> Untracked<K> {
         self.keys.iter().filter(|k| f(k)).count()
     }
 
-    /// `{ packets, bytes, senders, sendersCapped }`.
-    pub fn js(&self) -> JsVal {
-        JsVal::obj().set("packets", self.packets).set("bytes", self.bytes).set("senders", self.keys.len()).set("sendersCapped", self.capped).build()
+    /// The counts without the keys, for a snapshot.
+    pub fn view(&self) -> UntrackedView {
+        UntrackedView { packets: self.packets, bytes: self.bytes, senders: self.keys.len(), senders_capped: self.capped }
     }
+}
+
+/// What a snapshot shows of an `Untracked` table.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct UntrackedView {
+    pub packets: u64,
+    pub bytes: u64,
+    /// Distinct keys; a lower bound when `senders_capped`.
+    pub senders: usize,
+    pub senders_capped: bool,
 }
 
 #[cfg(test)]
