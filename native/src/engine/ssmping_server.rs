@@ -104,7 +104,7 @@ fn listener(family: Family, port: u16) -> NetResult<Listener> {
     let hops = i32::from(ssmping::SERVER_HOPS);
     if v6 {
         s.set_only_v6(true)?;
-        let _ = s.set_multicast_all_v6(false);
+        s.restrict_to_joined_groups()?;
         s.set_recv_pktinfo_v6(true)?;
         s.set_recv_hoplimit_v6(true)?;
         s.set_unicast_hops_v6(hops)?;
@@ -112,7 +112,7 @@ fn listener(family: Family, port: u16) -> NetResult<Listener> {
         // Clients on this host must get the multicast copy too.
         s.set_multicast_loop_v6(true)?;
     } else {
-        let _ = s.set_multicast_all_v4(false);
+        s.restrict_to_joined_groups()?;
         s.set_pktinfo_v4(true)?;
         s.set_recv_ttl_v4(true)?;
         s.set_unicast_ttl_v4(hops)?;

@@ -112,7 +112,12 @@ impl Env {
     }
 
     /// Throw `err` as a JS Error with `code` (and `errno`/`syscall` when known).
+    /// An exception JavaScript already threw during this call is the cause
+    /// and is left as it is.
     pub fn throw(&self, err: &JsError) {
+        if self.exception_pending() {
+            return;
+        }
         let build = || -> JsResult<napi_value> {
             let code = self.to_js(&JsVal::Str(err.code.clone()))?;
             let msg = self.to_js(&JsVal::Str(err.message.clone()))?;
@@ -137,6 +142,22 @@ impl Env {
             // SAFETY: live env and error value; a failure leaves no exception, handled below.
             unsafe { napi_throw(self.raw, e) };
         }
+        if !self.exception_pending() {
+            // Building the error object failed (or throwing it did): throw from
+            // plain C strings, so the call never returns `undefined` as a result.
+            let (code, msg) = (cstring(&err.code), cstring(&err.message));
+            // SAFETY: live env; both strings are NUL-terminated and outlive the call.
+            unsafe { napi_throw_error(self.raw, code.as_ptr(), msg.as_ptr()) };
+        }
+    }
+
+    /// Whether JavaScript already has an exception pending (an N-API call
+    /// failed because JS code threw, e.g. a getter of an options object).
+    fn exception_pending(&self) -> bool {
+        let mut pending = false;
+        // SAFETY: live env, valid out-pointer.
+        let status = unsafe { napi_is_exception_pending(self.raw, &mut pending) };
+        status == NAPI_OK && pending
     }
 
     pub fn type_of(&self, v: Value<'_>) -> JsResult<napi_valuetype> {

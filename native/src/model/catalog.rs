@@ -196,39 +196,57 @@ fn ipv6_usable() -> bool {
     std::fs::read_to_string("/proc/net/if_inet6").map(|s| !s.trim().is_empty()).unwrap_or(false)
 }
 
-/// The catalog of this namespace, in id order.
-pub fn detect() -> Vec<ProtocolInfo> {
-    TEMPLATES
-        .iter()
-        .map(|t| {
-            let proto = if t.socket_type == libc::SOCK_RAW { libc::IPPROTO_UDP } else { t.protocol };
-            let (mut available, mut reason) = match Socket::new(t.family, t.socket_type, proto) {
-                Ok(_) => (true, None),
-                Err(e) => (false, Some(unavailable_reason(t, e.errno()))),
-            };
-            if available && t.family == libc::AF_INET6 && !ipv6_usable() {
-                available = false;
-                reason = Some("IPv6 is disabled on every interface of this namespace (no entry in /proc/net/if_inet6)".to_owned());
-            }
-            ProtocolInfo {
-                id: t.id,
-                name: t.name,
-                family: t.family,
-                socket_type: t.socket_type,
-                protocol: t.protocol,
-                protocol_max_offset: t.max_offset,
-                service_flags: t.flags,
-                provider_flags: t.pfl,
-                max_sockaddr: t.addr_len,
-                min_sockaddr: t.addr_len,
-                message_size: t.msg,
-                available,
-                reason,
-            }
-        })
-        .collect()
+/// One entry as this namespace has it: a throw-away socket() says whether it is available.
+fn probe(t: &Template) -> ProtocolInfo {
+    let proto = if t.socket_type == libc::SOCK_RAW { libc::IPPROTO_UDP } else { t.protocol };
+    let (mut available, mut reason) = match Socket::new(t.family, t.socket_type, proto) {
+        Ok(_) => (true, None),
+        Err(e) => (false, Some(unavailable_reason(t, e.errno()))),
+    };
+    if available && t.family == libc::AF_INET6 && !ipv6_usable() {
+        available = false;
+        reason = Some("IPv6 is disabled on every interface of this namespace (no entry in /proc/net/if_inet6)".to_owned());
+    }
+    ProtocolInfo {
+        id: t.id,
+        name: t.name,
+        family: t.family,
+        socket_type: t.socket_type,
+        protocol: t.protocol,
+        protocol_max_offset: t.max_offset,
+        service_flags: t.flags,
+        provider_flags: t.pfl,
+        max_sockaddr: t.addr_len,
+        min_sockaddr: t.addr_len,
+        message_size: t.msg,
+        available,
+        reason,
+    }
 }
 
+/// The catalog of this namespace, in id order.
+pub fn detect() -> Vec<ProtocolInfo> {
+    TEMPLATES.iter().map(probe).collect()
+}
+
+/// One entry by id: only that entry is probed (every socket open asks).
 pub fn find(id: u32) -> Option<ProtocolInfo> {
-    detect().into_iter().find(|p| p.id == id)
+    TEMPLATES.iter().find(|t| t.id == id).map(probe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn find_gives_the_entry_detect_lists_and_nothing_for_an_unknown_id() {
+        let all = detect();
+        assert_eq!(all.len(), TEMPLATES.len());
+        for p in &all {
+            let one = find(p.id).unwrap_or_else(|| panic!("find({}) found nothing", p.id));
+            assert_eq!((one.id, one.name, one.available, &one.reason), (p.id, p.name, p.available, &p.reason));
+        }
+        assert!(find(0).is_none());
+        assert!(find(999).is_none());
+    }
 }

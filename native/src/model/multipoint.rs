@@ -132,8 +132,6 @@ pub struct MultipointSocket {
     pub data: DataRole,
     pub socket: Socket,
     session: Mutex<Option<Session>>,
-    loopback: Mutex<bool>,
-    scope: Mutex<u8>,
     bound: Mutex<bool>,
 }
 
@@ -187,26 +185,18 @@ impl MultipointSocket {
         let socket = Socket::new(p.family, p.socket_type, p.protocol)?;
         if socket.is_v6() {
             socket.set_only_v6(true)?;
-            // Per-socket session semantics; ENOPROTOOPT on kernels < 4.20 is tolerated (pktinfo filter remains).
-            let _ = socket.set_multicast_all_v6(false);
+        }
+        // Per-socket session semantics: only the groups this socket joined.
+        socket.restrict_to_joined_groups()?;
+        if socket.is_v6() {
             socket.set_recv_pktinfo_v6(true)?;
             socket.set_recv_hoplimit_v6(true)?;
         } else {
-            let _ = socket.set_multicast_all_v4(false);
             socket.set_pktinfo_v4(true)?;
             socket.set_recv_ttl_v4(true)?;
         }
         socket.set_timestamp_ns(true)?;
-        Ok(MultipointSocket {
-            protocol: p,
-            control,
-            data,
-            socket,
-            session: Mutex::new(None),
-            loopback: Mutex::new(true),
-            scope: Mutex::new(1),
-            bound: Mutex::new(false),
-        })
+        Ok(MultipointSocket { protocol: p, control, data, socket, session: Mutex::new(None), bound: Mutex::new(false) })
     }
 
     fn family_of(&self, ip: &IpAddr) -> bool {
@@ -355,7 +345,6 @@ impl MultipointSocket {
         } else {
             self.socket.set_multicast_loop_v4(on)?
         }
-        *self.loopback.lock().unwrap_or_else(|e| e.into_inner()) = on;
         Ok(())
     }
 
@@ -374,7 +363,6 @@ impl MultipointSocket {
         } else {
             self.socket.set_multicast_ttl_v4(s)?
         }
-        *self.scope.lock().unwrap_or_else(|e| e.into_inner()) = s;
         Ok(())
     }
 

@@ -25,9 +25,6 @@ impl Socket {
         Ok(Socket { fd: unsafe { OwnedFd::from_raw_fd(fd) }, family })
     }
 
-    pub fn family(&self) -> i32 {
-        self.family
-    }
     pub fn is_v6(&self) -> bool {
         self.family == libc::AF_INET6
     }
@@ -125,6 +122,16 @@ impl Socket {
     /// group any socket on the host joined on its port. mcast clears it.
     pub fn set_multicast_all_v4(&self, on: bool) -> NetResult<()> {
         self.setsockopt(libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, &(on as i32), "setsockopt(IP_MULTICAST_ALL)")
+    }
+    pub fn multicast_all_v4(&self) -> NetResult<bool> {
+        Ok(self.getsockopt_int(libc::IPPROTO_IP, libc::IP_MULTICAST_ALL, "getsockopt(IP_MULTICAST_ALL)")? != 0)
+    }
+    /// IP(V6)_MULTICAST_ALL off, for this socket's family: it receives only
+    /// the groups it joined itself. A kernel without the IPv6 option (before
+    /// Linux 4.20: ENOPROTOOPT) is tolerated, the pktinfo filter still
+    /// applies; every other error is the caller's.
+    pub fn restrict_to_joined_groups(&self) -> NetResult<()> {
+        tolerate_unsupported(if self.is_v6() { self.set_multicast_all_v6(false) } else { self.set_multicast_all_v4(false) })
     }
 
     // --- IPPROTO_IPV6 --------------------------------------------------------
@@ -295,5 +302,13 @@ pub fn poll_readable(fds: &[RawFd], timeout_ms: i32) -> NetResult<Vec<bool>> {
         Ok(_) => Ok(pfds.iter().map(|p| p.revents & (libc::POLLIN | libc::POLLERR) != 0).collect()),
         Err(e) if e.errno() == Some(4) => Ok(vec![false; fds.len()]),
         Err(e) => Err(e),
+    }
+}
+
+/// An option the kernel does not know (ENOPROTOOPT) is not an error; anything else is.
+pub fn tolerate_unsupported(r: NetResult<()>) -> NetResult<()> {
+    match r {
+        Err(e) if e.errno() == Some(libc::ENOPROTOOPT) => Ok(()),
+        other => other,
     }
 }

@@ -102,3 +102,26 @@ fn an_ipv6_join_on_lo_and_a_leave_of_a_group_never_joined() {
     let never = s.leave_group(IpAddr::V6(Ipv6Addr::new(0xff15, 0, 0, 0, 0, 0, 0x77, 2)), lo()).err().map(|e| e.code().to_owned());
     assert_eq!(never.as_deref(), Some("EADDRNOTAVAIL"));
 }
+
+#[test]
+fn restricting_to_joined_groups_clears_ip_multicast_all() {
+    let s = udp4();
+    assert_eq!(s.multicast_all_v4().ok(), Some(true), "the kernel's default is on");
+    s.restrict_to_joined_groups().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.multicast_all_v4().ok(), Some(false));
+    if let Some(s6) = udp6() {
+        s6.restrict_to_joined_groups().unwrap_or_else(|e| panic!("IPv6: {e}"));
+    }
+}
+
+#[test]
+fn only_an_unknown_option_is_tolerated() {
+    use super::NetError;
+    use super::socket::tolerate_unsupported;
+    assert!(tolerate_unsupported(Err(NetError::from_errno(libc::ENOPROTOOPT, "setsockopt(IPV6_MULTICAST_ALL)"))).is_ok());
+    assert!(tolerate_unsupported(Ok(())).is_ok());
+    for errno in [1, 9, 22] {
+        let r = tolerate_unsupported(Err(NetError::from_errno(errno, "setsockopt(IP_MULTICAST_ALL)")));
+        assert_eq!(r.map_err(|e| e.errno()), Err(Some(errno)), "errno {errno} is surfaced");
+    }
+}

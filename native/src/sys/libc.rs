@@ -56,6 +56,8 @@ pub const IP_MULTICAST_LOOP: c_int = 34;
 pub const IP_ADD_MEMBERSHIP: c_int = 35;
 pub const IP_DROP_MEMBERSHIP: c_int = 36;
 pub const IP_MULTICAST_ALL: c_int = 49;
+/// errno: the option is not known at this level (e.g. IPV6_MULTICAST_ALL before Linux 4.20).
+pub const ENOPROTOOPT: c_int = 92;
 
 // Protocol-independent (RFC 3678) options, same numbers at IPPROTO_IP and IPPROTO_IPV6.
 pub const MCAST_JOIN_GROUP: c_int = 42;

@@ -77,6 +77,7 @@ unsafe extern "C" {
         data: *mut *mut c_void,
     ) -> napi_status;
     pub fn napi_throw(env: napi_env, error: napi_value) -> napi_status;
+    pub fn napi_throw_error(env: napi_env, code: *const c_char, msg: *const c_char) -> napi_status;
     pub fn napi_is_exception_pending(env: napi_env, result: *mut bool) -> napi_status;
     pub fn napi_fatal_error(location: *const c_char, location_len: usize, message: *const c_char, message_len: usize) -> !;
 }
