@@ -356,7 +356,7 @@ export async function run(o: MeshOptions, ctx: RunContext): Promise<{ result: Me
     spinner.stop();
     if (pinger) core.engineStop(pinger);
     unicast?.close();
-    if (responder) respSnap = core.engineStop(responder);
+    if (responder) respSnap = core.engineStop<ResponderSnapshot>(responder);
     for (const s of joined) closeSession(s);
     if (sender) closeSession(sender);
     control.close();

@@ -1,5 +1,7 @@
 //! The functions exported to JavaScript. Each is a `Callback` wrapped by the
 //! panic boundary; argument checking here, behaviour in `model` and `engine`.
+//! The core owns no defaults: an engine's options arrive fully resolved from
+//! src/native.ts (`required`); an absent optional field means "none".
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -39,6 +41,11 @@ fn start_engine<S: EngineState + 'static>(
 ) -> JsResult<JsVal> {
     let engine = Engine::spawn(thread, st, body).map_err(|e| JsError::new("ERR_THREAD", format!("could not start the {what} thread: {e}")))?;
     Ok(JsVal::Num(registry::insert(Resource::Engine(Arc::new(engine))) as f64))
+}
+
+/// A value TypeScript must pass: the core owns no defaults (see the top of src/native.ts).
+fn required<T>(v: Option<T>, name: &str) -> JsResult<T> {
+    v.ok_or_else(|| JsError::invalid_arg(format!("{name} is required")))
 }
 
 pub fn version(_: &Env, _: &Args) -> JsResult<JsVal> {
@@ -191,11 +198,11 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let sock = registry::socket(handle(env, args, 0)?)?;
     sock.sending_session()?;
     let o = args.get(1, "options")?;
-    let rate = env.prop_f64(o, "rate")?.unwrap_or(1.0);
+    let rate = required(env.prop_f64(o, "rate")?, "rate")?;
     if !(rate.is_finite() && rate > 0.0) {
         return Err(JsError::invalid_arg(format!("rate must be a positive number; got {rate}")));
     }
-    let size = env.prop_u64(o, "size")?.unwrap_or(wire::HEADER_LEN as u64) as usize;
+    let size = required(env.prop_u64(o, "size")?, "size")? as usize;
     if !(wire::HEADER_LEN..=wire::MAX_PACKET_LEN).contains(&size) {
         return Err(JsError::new("E_SIZE_RANGE", format!("size must be {}-{}; got {size}", wire::HEADER_LEN, wire::MAX_PACKET_LEN)));
     }
@@ -205,10 +212,10 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         count: env.prop_u64(o, "count")?,
         duration_ns: env.prop_f64(o, "durationMs")?.map(|ms| (ms * 1e6) as u64),
         session: clock::random_u64(),
-        sender_id: env.prop_u64(o, "senderId")?.unwrap_or(std::process::id() as u64) as u32,
+        sender_id: required(env.prop_u64(o, "senderId")?, "senderId")? as u32,
         ttl: sock.scope()?,
         send_buffer: env.prop_u64(o, "sendBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
-        retry: env.prop_bool(o, "retry")?.unwrap_or(true),
+        retry: required(env.prop_bool(o, "retry")?, "retry")?,
     };
     let st = sender::state(cfg);
     start_engine("mcast-send", "send", st, move |st, stop| sender::run(sock, st, stop))
@@ -285,11 +292,7 @@ pub fn fuzz_decode(env: &Env, args: &Args) -> JsResult<JsVal> {
         .build())
 }
 
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_owned()).unwrap_or_default()
-}
-
-/// `responderStart(sockets, { name?, allow?, perSourcePps?, burst?, globalPps?, maxSources?, ignoreSessions?, replyTtl? })`
+/// `responderStart(sockets, { name, allow?, perSourcePps, burst, globalPps, maxSources, ignoreSessions?, replyTtl })`
 pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let mut sockets = Vec::new();
     for h in env.get_array(args.get(0, "sockets")?, "sockets")? {
@@ -307,43 +310,43 @@ pub fn responder_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     for s in env.prop_strings(o, "ignoreSessions")? {
         ignore.push(u64::from_str_radix(&s, 16).map_err(|_| JsError::invalid_arg(format!("session '{s}' is not hex")))?);
     }
-    let per_source = env.prop_f64(o, "perSourcePps")?.unwrap_or(10.0);
     let cfg = crate::engine::responder::RespondConfig {
-        name: env.prop_string(o, "name")?.unwrap_or_else(hostname),
+        name: required(env.prop_string(o, "name")?, "name")?,
         allow,
-        per_source_pps: per_source,
-        burst: env.prop_f64(o, "burst")?.unwrap_or(per_source.max(1.0)),
-        global_pps: env.prop_f64(o, "globalPps")?.unwrap_or(1000.0),
-        max_sources: env.prop_u64(o, "maxSources")?.unwrap_or(4096).max(1) as usize,
+        per_source_pps: required(env.prop_f64(o, "perSourcePps")?, "perSourcePps")?,
+        burst: required(env.prop_f64(o, "burst")?, "burst")?,
+        global_pps: required(env.prop_f64(o, "globalPps")?, "globalPps")?,
+        max_sources: required(env.prop_u64(o, "maxSources")?, "maxSources")?.max(1) as usize,
         ignore_sessions: ignore,
-        reply_ttl: env.prop_u64(o, "replyTtl")?.unwrap_or(64).min(255) as i32,
+        reply_ttl: required(env.prop_u64(o, "replyTtl")?, "replyTtl")?.min(255) as i32,
     };
     let st = crate::engine::responder::state(cfg);
     start_engine("mcast-respond", "responder", st, move |st, stop| crate::engine::responder::run(sockets, st, stop))
 }
 
-/// `pingerStart(socket, { intervalMs, count?, size, waitMs, deadlineMs?, senderId? })`
+/// `pingerStart(socket, { intervalMs, count?, size, waitMs, deadlineMs?, senderId, session })`
 pub fn pinger_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     let sock = registry::socket(handle(env, args, 0)?)?;
     sock.sending_session()?;
     let o = args.get(1, "options")?;
-    let size = env.prop_u64(o, "size")?.unwrap_or(64) as usize;
+    let size = required(env.prop_u64(o, "size")?, "size")? as usize;
     if !(wire::HEADER_LEN..=wire::MAX_PACKET_LEN).contains(&size) {
         return Err(JsError::new("E_SIZE_RANGE", format!("size must be {}-{}; got {size}", wire::HEADER_LEN, wire::MAX_PACKET_LEN)));
     }
-    let interval = env.prop_f64(o, "intervalMs")?.unwrap_or(1000.0);
+    let interval = required(env.prop_f64(o, "intervalMs")?, "intervalMs")?;
     if !(interval.is_finite() && interval > 0.0) {
         return Err(JsError::invalid_arg(format!("intervalMs must be positive; got {interval}")));
     }
-    let session = env.prop_string(o, "session")?.and_then(|s| u64::from_str_radix(&s, 16).ok()).unwrap_or_else(clock::random_u64);
+    let session = required(env.prop_string(o, "session")?, "session")?;
+    let session = u64::from_str_radix(&session, 16).map_err(|_| JsError::invalid_arg(format!("session '{session}' is not hex")))?;
     let cfg = crate::engine::pinger::PingConfig {
         interval_ns: (interval * 1e6) as u64,
         count: env.prop_u64(o, "count")?,
         size,
-        wait_ns: (env.prop_f64(o, "waitMs")?.unwrap_or(1000.0).max(0.0) * 1e6) as u64,
+        wait_ns: (required(env.prop_f64(o, "waitMs")?, "waitMs")?.max(0.0) * 1e6) as u64,
         deadline_ns: env.prop_f64(o, "deadlineMs")?.map(|ms| (ms.max(0.0) * 1e6) as u64),
         session,
-        sender_id: env.prop_u64(o, "senderId")?.unwrap_or(std::process::id() as u64) as u32,
+        sender_id: required(env.prop_u64(o, "senderId")?, "senderId")? as u32,
         ttl: sock.scope()?,
     };
     let st = crate::engine::pinger::state(cfg);
@@ -354,17 +357,17 @@ pub fn random_session(_: &Env, _: &Args) -> JsResult<JsVal> {
     Ok(JsVal::Str(format!("{:016x}", clock::random_u64())))
 }
 
-/// `ssmpingServerStart({ port?, ipv4?, ipv6?, ifindex?, allow?, perSourcePps?, burst?, globalPps?, maxSources? })`:
+/// `ssmpingServerStart({ port, ipv4, ipv6, ifindex, allow?, perSourcePps, burst, globalPps, maxSources })`:
 /// opens the listening sockets (errors such as EADDRINUSE are thrown here)
 /// and starts the ssmping server engine.
 pub fn ssmping_server_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     use crate::engine::ssmping_server as srv;
     let o = args.get(0, "options")?;
-    let port = env.prop_u64(o, "port")?.unwrap_or(u64::from(crate::probe::ssmping::PORT));
+    let port = required(env.prop_u64(o, "port")?, "port")?;
     if !(1..=65535).contains(&port) {
         return Err(JsError::invalid_arg(format!("port must be 1-65535; got {port}")));
     }
-    let (ipv4, ipv6) = (env.prop_bool(o, "ipv4")?.unwrap_or(true), env.prop_bool(o, "ipv6")?.unwrap_or(true));
+    let (ipv4, ipv6) = (required(env.prop_bool(o, "ipv4")?, "ipv4")?, required(env.prop_bool(o, "ipv6")?, "ipv6")?);
     if !ipv4 && !ipv6 {
         return Err(JsError::invalid_arg("at least one of ipv4 and ipv6 must be served"));
     }
@@ -372,24 +375,23 @@ pub fn ssmping_server_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     for a in env.prop_strings(o, "allow")? {
         allow.push(crate::engine::filter::Cidr::parse(&a).ok_or_else(|| JsError::invalid_arg(format!("'{a}' is not a CIDR prefix")))?);
     }
-    let per_source = env.prop_f64(o, "perSourcePps")?.unwrap_or(2.0);
     let cfg = srv::ServerConfig {
         port: port as u16,
         ipv4,
         ipv6,
-        ifindex: env.prop_u64(o, "ifindex")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
+        ifindex: required(env.prop_u64(o, "ifindex")?, "ifindex")?.min(u64::from(u32::MAX)) as u32,
         allow,
-        per_source_pps: per_source,
-        burst: env.prop_f64(o, "burst")?.unwrap_or(5.0f64.max(per_source)),
-        global_pps: env.prop_f64(o, "globalPps")?.unwrap_or(100.0),
-        max_sources: env.prop_u64(o, "maxSources")?.unwrap_or(4096).max(1) as usize,
+        per_source_pps: required(env.prop_f64(o, "perSourcePps")?, "perSourcePps")?,
+        burst: required(env.prop_f64(o, "burst")?, "burst")?,
+        global_pps: required(env.prop_f64(o, "globalPps")?, "globalPps")?,
+        max_sources: required(env.prop_u64(o, "maxSources")?, "maxSources")?.max(1) as usize,
     };
     let (listeners, v6_note) = srv::open_listeners(&cfg)?;
     let st = srv::state(cfg, &listeners, v6_note);
     start_engine("mcast-ssmpingd", "ssmping server", st, move |st, stop| srv::run(listeners, st, stop))
 }
 
-/// `ssmpingClientStart({ socket, server, serverPort?, mode: 'ssm'|'asm', intervalMs?, count?, waitMs?, deadlineMs?, clientId? })`:
+/// `ssmpingClientStart({ socket, server, serverPort, mode: 'ssm'|'asm', intervalMs, count?, waitMs, deadlineMs?, clientId })`:
 /// `socket` is a session joined with JoinLeaf `both` to the group the
 /// requests name (SSM: source = server), bound to an ephemeral port.
 pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
@@ -407,12 +409,12 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     if server.is_multicast() || server.is_unspecified() {
         return Err(JsError::invalid_arg(format!("server {server} must be a unicast address")));
     }
-    let mode = match env.prop_string(o, "mode")?.as_deref() {
-        None | Some("ssm") => cli::Mode::Ssm,
-        Some("asm") => cli::Mode::Asm,
-        Some(other) => return Err(JsError::invalid_arg(format!("mode must be 'ssm' or 'asm'; got '{other}'"))),
+    let mode = match required(env.prop_string(o, "mode")?, "mode")?.as_str() {
+        "ssm" => cli::Mode::Ssm,
+        "asm" => cli::Mode::Asm,
+        other => return Err(JsError::invalid_arg(format!("mode must be 'ssm' or 'asm'; got '{other}'"))),
     };
-    let port = env.prop_u64(o, "serverPort")?.unwrap_or(u64::from(crate::probe::ssmping::PORT));
+    let port = required(env.prop_u64(o, "serverPort")?, "serverPort")?;
     if !(1..=65535).contains(&port) {
         return Err(JsError::invalid_arg(format!("serverPort must be 1-65535; got {port}")));
     }
@@ -424,7 +426,7 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         std::net::IpAddr::V6(a) => std::net::SocketAddr::V6(std::net::SocketAddrV6::new(a, port as u16, 0, scope)),
         v4 => std::net::SocketAddr::new(v4, port as u16),
     };
-    let interval = env.prop_f64(o, "intervalMs")?.unwrap_or(1000.0);
+    let interval = required(env.prop_f64(o, "intervalMs")?, "intervalMs")?;
     if !(interval.is_finite() && interval > 0.0) {
         return Err(JsError::invalid_arg(format!("intervalMs must be positive; got {interval}")));
     }
@@ -434,24 +436,24 @@ pub fn ssmping_client_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         mode,
         count: env.prop_u64(o, "count")?,
         interval_ns: (interval * 1e6) as u64,
-        wait_ns: (env.prop_f64(o, "waitMs")?.unwrap_or(1000.0).max(0.0) * 1e6) as u64,
+        wait_ns: (required(env.prop_f64(o, "waitMs")?, "waitMs")?.max(0.0) * 1e6) as u64,
         deadline_ns: env.prop_f64(o, "deadlineMs")?.map(|ms| (ms.max(0.0) * 1e6) as u64),
-        client_id: env.prop_u64(o, "clientId")?.map(|v| v as u32).unwrap_or_else(|| clock::random_u64() as u32),
+        client_id: required(env.prop_u64(o, "clientId")?, "clientId")? as u32,
     };
     let st = cli::state(cfg);
     start_engine("mcast-ssmping", "ssmping client", st, move |st, stop| cli::run(sock, st, stop))
 }
 
-/// `querierStart({ ifindex?, ipv4?, ipv6? })`: the passive IGMP/MLD query
+/// `querierStart({ ifindex, ipv4, ipv6 })`: the passive IGMP/MLD query
 /// listener. Never fails for lack of privileges: the snapshot's `ipv4` /
 /// `ipv6` say whether each family is heard and, if not, why (EPERM).
 pub fn querier_start(env: &Env, args: &Args) -> JsResult<JsVal> {
     use crate::engine::querier as q;
     let o = args.get(0, "options")?;
     let cfg = q::QuerierConfig {
-        ifindex: env.prop_u64(o, "ifindex")?.unwrap_or(0).min(u64::from(u32::MAX)) as u32,
-        ipv4: env.prop_bool(o, "ipv4")?.unwrap_or(true),
-        ipv6: env.prop_bool(o, "ipv6")?.unwrap_or(true),
+        ifindex: required(env.prop_u64(o, "ifindex")?, "ifindex")?.min(u64::from(u32::MAX)) as u32,
+        ipv4: required(env.prop_bool(o, "ipv4")?, "ipv4")?,
+        ipv6: required(env.prop_bool(o, "ipv6")?, "ipv6")?,
     };
     let st = q::state(cfg);
     let sockets = q::open(&st);

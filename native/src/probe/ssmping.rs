@@ -39,9 +39,6 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// UDP port ssmpingd listens on (IPv4 and IPv6). Clients send from an
-/// ephemeral port; both replies go back to that port.
-pub const PORT: u16 = 4321;
 /// Group ssmpingd sends IPv4 multicast replies to when the request names none.
 pub const SSM_GROUP_V4: Ipv4Addr = Ipv4Addr::new(232, 43, 211, 234);
 /// Group ssmpingd sends IPv6 multicast replies to when the request names none.
