@@ -10,9 +10,6 @@ import { native, type SessionInfo } from '../native.js';
 import { systemError, usageError } from '../errors.js';
 import { printable } from './text.js';
 
-export const UDP_V4 = 1001;
-export const UDP_V6 = 1002;
-
 export type JoinRole = 'receiver' | 'sender' | 'both';
 
 export interface OpenSessionOptions {
@@ -87,7 +84,7 @@ export async function openSession(o: OpenSessionOptions): Promise<OpenSession> {
   const ctx = { group: o.group.address, iface: ifaceName, port: o.group.port, sources: o.sources };
   let handle: number;
   try {
-    handle = core.socketOpen(o.group.family === 6 ? UDP_V6 : UDP_V4, c.WSA_FLAG_MULTIPOINT_C_LEAF! | c.WSA_FLAG_MULTIPOINT_D_LEAF!);
+    handle = core.socketOpen(o.group.family === 6 ? c.UDP_V6! : c.UDP_V4!, c.WSA_FLAG_MULTIPOINT_C_LEAF! | c.WSA_FLAG_MULTIPOINT_D_LEAF!);
   } catch (e) {
     throw explainNativeError(e, { ...ctx, operation: 'open' });
   }

@@ -67,6 +67,8 @@ pub fn constants(_: &Env, _: &Args) -> JsResult<JsVal> {
         .set("XP1_MULTIPOINT_CONTROL_PLANE", catalog::XP1_MULTIPOINT_CONTROL_PLANE)
         .set("XP1_MULTIPOINT_DATA_PLANE", catalog::XP1_MULTIPOINT_DATA_PLANE)
         .set("PROBE_HEADER_LEN", wire::HEADER_LEN)
+        .set("UDP_V4", catalog::UDP_V4)
+        .set("UDP_V6", catalog::UDP_V6)
         .build())
 }
 

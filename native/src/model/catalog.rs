@@ -35,6 +35,11 @@ pub const SERVICE_FLAG_NAMES: &[(u32, &str)] = &[
 // dwProviderFlags (PFL_*).
 pub const PFL_MATCHES_PROTOCOL_ZERO: u32 = 0x0000_0008;
 
+/// The catalog ids of the two entries every session uses (exported as
+/// `UDP_V4` / `UDP_V6` by `constants()`, so TypeScript does not restate them).
+pub const UDP_V4: u32 = 1001;
+pub const UDP_V6: u32 = 1002;
+
 /// One catalog record. `family` is the Linux value; Winsock's is derived.
 #[derive(Debug, Clone)]
 pub struct ProtocolInfo {
@@ -95,7 +100,7 @@ struct Template {
 
 const TEMPLATES: &[Template] = &[
     Template {
-        id: 1001,
+        id: UDP_V4,
         name: "mcast UDP/IPv4",
         family: libc::AF_INET,
         socket_type: libc::SOCK_DGRAM,
@@ -107,7 +112,7 @@ const TEMPLATES: &[Template] = &[
         msg: 65507,
     },
     Template {
-        id: 1002,
+        id: UDP_V6,
         name: "mcast UDP/IPv6",
         family: libc::AF_INET6,
         socket_type: libc::SOCK_DGRAM,
