@@ -128,6 +128,8 @@ export interface SenderOptions {
   rate: number;
   size: number;
   retry: boolean;
+  /** After a late wake-up, send what is due at once instead of spreading it (--catch-up-bursts). */
+  catchUpBursts: boolean;
   count?: number;
   durationMs?: number;
   sendBuffer?: number;

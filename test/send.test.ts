@@ -379,7 +379,9 @@ for (const family of [4, 6] as const) {
     });
     await waitMember(lab, 'h2', 'eth0', [group]);
     const cap = await capture(lab, 'h2', 'eth0', MCAST_UDP, { timeoutMs: 60_000 });
-    const sum = await send(lab, 'h1', [group, '--count', String(n), '--rate', String(rate), '--size', String(size), '--ttl', '3']);
+    // IPv6 runs with --catch-up-bursts (the other catch-up mode, pacing.rs): the same count, rate and delivery either way.
+    const catchUp = family === 6 ? ['--catch-up-bursts'] : [];
+    const sum = await send(lab, 'h1', [group, '--count', String(n), '--rate', String(rate), '--size', String(size), '--ttl', '3', ...catchUp]);
     const j = await join.result(45_000);
     const packets = await stopCapture(cap);
 

@@ -54,6 +54,7 @@ export interface SendFlags extends OutputOptions {
   sendBuffer?: number;
   /** false with --no-retry. */
   retry: boolean;
+  catchUpBursts?: boolean;
 }
 
 export interface MonitorFlags extends OutputOptions {

@@ -148,7 +148,8 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
       .option('-c, --count <n>', 'send N probes, then stop (default: until Ctrl-C or --duration)', asParser(parseCount, '--count'))
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s', '--duration'))
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer'))
-      .option('--no-retry', "a probe the kernel's egress path refuses (ENOBUFS: queue full, tc/nftables egress rule, policer) is skipped, not sent again, so receivers see the loss"),
+      .option('--no-retry', "a probe the kernel's egress path refuses (ENOBUFS: queue full, tc/nftables egress rule, policer) is skipped, not sent again, so receivers see the loss")
+      .option('--catch-up-bursts', 'after a late wake-up, send the probes that are due at once (default: one at a time, 0.92 intervals apart, until back on schedule; at 20k/s and slower)'),
     { ndjson: true },
   ).action(async (groups: string[], o: SendFlags) => {
     const send = await import('./send.js');
@@ -170,6 +171,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         durationMs: o.duration,
         sendBuffer: o.sendBuffer,
         retry: o.retry !== false,
+        catchUpBursts: o.catchUpBursts === true,
       },
       ctx,
     );

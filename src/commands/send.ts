@@ -29,6 +29,8 @@ export interface SendOptions {
   sendBuffer?: number;
   /** Send a refused probe again (default) or skip it so receivers see the loss (--no-retry). */
   retry?: boolean;
+  /** After a late wake-up, send what is due at once instead of spreading it (--catch-up-bursts). */
+  catchUpBursts?: boolean;
 }
 
 export interface SendGroupResult {
@@ -136,7 +138,7 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       if (ui.ndjson) emitEvent('start', { group: s.session.group, port: s.session.port, interface: s.ifaceName, ttl: o.ttl, loopback: o.loopback, rate, size: o.size });
     });
     for (const s of sessions) {
-      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer, retry: o.retry !== false }));
+      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer, retry: o.retry !== false, catchUpBursts: o.catchUpBursts === true }));
     }
   } catch (e) {
     for (const id of engines) core.engineStop(id);

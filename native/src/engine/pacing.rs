@@ -41,9 +41,10 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(start: u64, rate: f64, count: Option<u64>) -> Self {
+    /// `spread: false` (`--catch-up-bursts`): a late thread sends what is due at once, at every rate.
+    pub fn new(start: u64, rate: f64, count: Option<u64>, spread: bool) -> Self {
         let interval_ns = 1e9 / rate.max(1e-9);
-        Schedule { start, interval_ns, count, spread: interval_ns >= SPREAD_MIN_INTERVAL_NS, catch_up_gap_ns: (interval_ns * CATCH_UP_GAP) as u64 }
+        Schedule { start, interval_ns, count, spread: spread && interval_ns >= SPREAD_MIN_INTERVAL_NS, catch_up_gap_ns: (interval_ns * CATCH_UP_GAP) as u64 }
     }
 
     /// How many probes are due by `t` (probe k at start + k*interval), at most `count`.
@@ -100,7 +101,7 @@ mod tests {
 
     #[test]
     fn on_time_one_probe_per_interval() {
-        let s = Schedule::new(T0, 1000.0, None);
+        let s = Schedule::new(T0, 1000.0, None, true);
         assert_eq!(s.step(T0, 0, None, 64), Step::Send(1));
         assert_eq!(s.step(T0 + 1000, 1, Some(T0), 64), Step::WaitUntil(T0 + MS));
         assert_eq!(s.step(T0 + MS, 1, Some(T0), 64), Step::Send(1));
@@ -108,7 +109,7 @@ mod tests {
 
     #[test]
     fn late_wake_at_1k_spreads_the_backlog() {
-        let s = Schedule::new(T0, 1000.0, None);
+        let s = Schedule::new(T0, 1000.0, None, true);
         // Probes 0..=9 went out on time; the thread wakes 5 ms late for probe 10.
         let woke = T0 + 15 * MS;
         assert_eq!(s.step(woke, 10, Some(T0 + 9 * MS), 64), Step::Send(1), "one probe, not the 6 that are due");
@@ -120,15 +121,22 @@ mod tests {
     }
 
     #[test]
+    fn asked_for_bursts_a_late_wake_sends_what_is_due_at_once() {
+        let s = Schedule::new(T0, 1000.0, None, false);
+        assert_eq!(s.step(T0 + 15 * MS, 10, Some(T0 + 9 * MS), 64), Step::Send(6));
+        assert_eq!(s.step(T0 + 15 * MS + 1000, 16, Some(T0 + 15 * MS), 64), Step::WaitUntil(T0 + 16 * MS));
+    }
+
+    #[test]
     fn a_backlog_older_than_the_limit_goes_at_once() {
-        let s = Schedule::new(T0, 1000.0, None);
+        let s = Schedule::new(T0, 1000.0, None, true);
         // 25 ms late for probe 10: probes 10..=25 are over 10 ms late and go together.
         assert_eq!(s.step(T0 + 35 * MS, 10, Some(T0 + 9 * MS), 64), Step::Send(16));
     }
 
     #[test]
     fn high_rates_batch_what_is_due() {
-        let s = Schedule::new(T0, 100_000.0, None);
+        let s = Schedule::new(T0, 100_000.0, None, true);
         // 10 µs interval: 100 µs late for probe 10 sends the 11 due (10..=20) in one call.
         assert_eq!(s.step(T0 + 200_000, 10, Some(T0 + 90_000), 64), Step::Send(11));
         assert_eq!(s.step(T0 + 2 * MS, 0, None, 64), Step::Send(64), "never more than one batch");
@@ -136,9 +144,9 @@ mod tests {
 
     #[test]
     fn the_count_caps_what_is_due() {
-        let s = Schedule::new(T0, 100_000.0, Some(5));
+        let s = Schedule::new(T0, 100_000.0, Some(5), true);
         assert_eq!(s.step(T0 + MS, 0, None, 64), Step::Send(5));
-        let s = Schedule::new(T0, 1000.0, Some(3));
+        let s = Schedule::new(T0, 1000.0, Some(3), true);
         assert_eq!(s.step(T0 + 50 * MS, 1, Some(T0), 64), Step::Send(2));
     }
 }

@@ -35,6 +35,8 @@ pub struct SendConfig {
     pub send_buffer: Option<i32>,
     /// Send a refused datagram again (true) or skip its sequence number (false).
     pub retry: bool,
+    /// After a late wake-up, send what is due at once instead of spreading it (pacing.rs).
+    pub catch_up_bursts: bool,
 }
 
 #[derive(Default)]
@@ -192,7 +194,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         c.last_mono = start;
         c.gap_min_ns = u64::MAX;
     }
-    let schedule = Schedule::new(start, cfg.rate, cfg.count);
+    let schedule = Schedule::new(start, cfg.rate, cfg.count, !cfg.catch_up_bursts);
     let mut seq: u64 = 0;
     let mut failing_since: Option<u64> = None;
     let mut last_call: Option<u64> = None;

@@ -218,6 +218,7 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         ttl: sock.scope()?,
         send_buffer: env.prop_u64(o, "sendBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
         retry: required(env.prop_bool(o, "retry")?, "retry")?,
+        catch_up_bursts: required(env.prop_bool(o, "catchUpBursts")?, "catchUpBursts")?,
     };
     let st = sender::state(cfg);
     start_engine("mcast-send", "send", st, move |st, stop| sender::run(sock, st, stop))
