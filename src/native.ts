@@ -105,7 +105,7 @@ export interface SocketInfo {
 
 export type DecodedDatagram =
   | { kind: 'probe'; session: string; senderId: number; seq: bigint; ttl: number; length: number; sendTimeNs: bigint }
-  | { kind: 'reply'; session: string; senderId: number; seq: bigint; recvTtl: number | null; length: number; name: string }
+  | { kind: 'reply'; session: string; senderId: number; seq: bigint; recvTtl: number | null; length: number; name: string; echoMonoNs: bigint; report: boolean }
   | { kind: 'foreign' | 'malformed'; reason: string };
 
 export type SeqFormat = 'u32be' | 'u32le' | 'u64be' | 'u64le';

@@ -1,15 +1,13 @@
-// Unicast probes beside multicast (issue 13, item 9): the same probe datagram
-// (docs/wire-format.md, 48-byte header, kind 1) sent by unicast to a host's
+// Unicast probes beside multicast: the same probe datagram (docs/wire-format.md,
+// encoded and decoded by the native core, the one codec) sent by unicast to a host's
 // responder port, which answers it as it answers the group's probes. With both
 // figures for the same peer, a silent peer tells "multicast is broken" (unicast
 // answered, multicast not) apart from "the host or the path is" (no unicast
 // answer either).
 
 import { createSocket, type Socket } from 'node:dgram';
-import { randomBytes } from 'node:crypto';
-
-const MAGIC = 0x6d636173;
-const HEADER = 48;
+import { randomInt } from 'node:crypto';
+import { native } from '../native.js';
 
 export interface UnicastStats {
   sent: number;
@@ -21,30 +19,6 @@ export interface UnicastStats {
    */
   lossPercent: number | null;
   rtt: { min: number | null; avg: number | null; max: number | null };
-}
-
-/** A 48-byte probe (kind 1) for `seq`, stamped now. */
-export function encodeUnicastProbe(session: Buffer, senderId: number, seq: number, ttl: number, monoNs: bigint): Buffer {
-  const b = Buffer.alloc(HEADER);
-  b.writeUInt32BE(MAGIC, 0);
-  b[4] = 1;
-  b[5] = 1;
-  b[6] = 0;
-  b[7] = ttl & 0xff;
-  session.copy(b, 8, 0, 8);
-  b.writeUInt32BE(senderId >>> 0, 16);
-  b.writeUInt16BE(HEADER, 20);
-  b.writeUInt16BE(0, 22);
-  b.writeBigUInt64BE(BigInt(seq), 24);
-  b.writeBigUInt64BE(BigInt(Date.now()) * 1_000_000n, 32);
-  b.writeBigUInt64BE(monoNs, 40);
-  return b;
-}
-
-/** The fields of a reply (kind 2) this pinger needs; null for anything else. */
-export function decodeUnicastReply(b: Buffer): { session: Buffer; senderId: number; seq: number; echoMonoNs: bigint } | null {
-  if (b.length < HEADER || b.readUInt32BE(0) !== MAGIC || b[4] !== 1 || b[5] !== 2 || b.readUInt16BE(20) !== b.length) return null;
-  return { session: b.subarray(8, 16), senderId: b.readUInt32BE(16), seq: Number(b.readBigUInt64BE(24)), echoMonoNs: b.readBigUInt64BE(32) };
 }
 
 interface Target {
@@ -59,7 +33,9 @@ interface Target {
  */
 export class UnicastPinger {
   private readonly sock: Socket;
-  private readonly session = randomBytes(8);
+  /** Below 2^48, so the number survives the trip through JavaScript exactly. */
+  private readonly session = randomInt(1, 2 ** 48);
+  private readonly sessionHex = this.session.toString(16).padStart(16, '0');
   private readonly senderId = (process.pid & 0x3fffffff) >>> 0;
   private readonly targets = new Map<string, Target>();
   private timer: NodeJS.Timeout | null = null;
@@ -95,7 +71,8 @@ export class UnicastPinger {
       for (const h of this.hosts) {
         const t = this.targets.get(h)!;
         t.sent += 1;
-        this.sock.send(encodeUnicastProbe(this.session, this.senderId, seq, this.opts.ttl ?? 64, process.hrtime.bigint()), this.port, h);
+        // Stamped by the core with CLOCK_MONOTONIC, the clock process.hrtime reads.
+        this.sock.send(native().probeEncode({ session: this.session, senderId: this.senderId, seq, ttl: this.opts.ttl ?? 64 }), this.port, h);
       }
     };
     fire();
@@ -108,12 +85,14 @@ export class UnicastPinger {
   }
 
   private onReply(msg: Buffer, from: string): void {
-    const r = decodeUnicastReply(msg);
-    if (!r || !r.session.equals(this.session) || r.senderId !== this.senderId) return;
+    const r = native().probeDecode(msg);
+    // A refusal report answers no probe; anything not ours is ignored.
+    if (r.kind !== 'reply' || r.report || r.session !== this.sessionHex || r.senderId !== this.senderId) return;
     const key = [...this.targets.keys()].find((h) => h.replace(/%.*$/, '') === from);
     const t = key ? this.targets.get(key) : undefined;
-    if (!t || r.seq >= this.seq || t.seen.has(r.seq)) return;
-    t.seen.add(r.seq);
+    const seq = Number(r.seq);
+    if (!t || seq >= this.seq || t.seen.has(seq)) return;
+    t.seen.add(seq);
     t.rtts.push(Number(process.hrtime.bigint() - r.echoMonoNs) / 1e6);
   }
 

@@ -257,6 +257,8 @@ pub fn probe_decode(env: &Env, args: &Args) -> JsResult<JsVal> {
             .set("recvTtl", r.recv_ttl.map(|t| JsVal::Num(t as f64)).unwrap_or(JsVal::Null))
             .set("length", r.length)
             .set("name", r.name)
+            .set("echoMonoNs", JsVal::BigU64(r.echo_mono_ns))
+            .set("report", r.report)
             .build(),
         Err(e) => JsVal::obj().set("kind", if e == wire::DecodeError::Foreign { "foreign" } else { "malformed" }).set("reason", e.as_str()).build(),
     })
