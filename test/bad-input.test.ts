@@ -153,7 +153,7 @@ function checkJson(c: Case, plain: McastResult, r: McastResult): void {
   assert.equal(r.stdout.trim().split('\n').length, 1, `${what}: one JSON document on one line`);
   const doc = JSON.parse(r.stdout);
   assert.equal(doc.command, 'error', what);
-  assert.equal(doc.schema, 1, what);
+  assert.equal(doc.schema, 2, what);
   assert.equal(typeof doc.mcast, 'string', what);
   assert.match(doc.error.code, /^E_[A-Z_]+$/, `${what}: error.code is a stable E_* id`);
   assert.equal(doc.error.exitCode, 2, what);

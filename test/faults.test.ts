@@ -241,7 +241,7 @@ test('ENOBUFS at a high rate (device queue full): counted in errors, not fatal, 
   const j = await join.result(10_000);
   assert.equal(r.code, 0, `not fatal: ${r.stderr}`);
   assert.equal(r.json.stopReason, 'duration over');
-  const errors = r.json.errors as { code: string; count: number; meaning: string }[];
+  const errors = r.json.groups[0].errors as { code: string; count: number; meaning: string }[];
   const enobufs = errors.find((e) => e.code === 'ENOBUFS');
   assert.ok(enobufs && enobufs.count > 100, `ENOBUFS counted: ${JSON.stringify(errors)}`);
   assert.match(enobufs.meaning, /queue was full/);

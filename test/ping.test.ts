@@ -62,7 +62,7 @@ test('two responders on a bridge: ping --count 50 sees both, 0 loss, plausible R
   assert.ok(p.json, p.jsonError);
   const j = p.json;
   assert.equal(j.command, 'ping');
-  assert.equal(j.schema, 1);
+  assert.equal(j.schema, 2);
   assert.equal(typeof j.mcast, 'string');
   assert.equal(j.sent, 50);
   assert.equal(j.responders.length, 2, JSON.stringify(j.responders));

@@ -70,7 +70,7 @@ test('join --watch-querier: queries reported as heard, and a stream stopped by s
   // The documented schema covers the querier watch (docs/json.md#querier-watch).
   const schema = extractSchemas(readFileSync(join(REPO_ROOT, 'docs', 'json.md'), 'utf8')).schemas.get('join')!;
   assert.deepEqual(validate(schema, r2.json), []);
-  assert.deepEqual(validate(schema, { ...s3, mcast: r2.json.mcast, schema: 1, command: 'join', event: undefined, time: undefined }).filter((e) => !/event|time/.test(e)), []);
+  assert.deepEqual(validate(schema, { ...s3, mcast: r2.json.mcast, schema: 2, command: 'join', event: undefined, time: undefined }).filter((e) => !/event|time/.test(e)), []);
 });
 
 test('join --rejoin-every keeps a membership alive behind a snooping switch without a querier', { timeout: 90_000 }, async (t) => {

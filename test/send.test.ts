@@ -387,16 +387,18 @@ for (const family of [4, 6] as const) {
 
     // --json summary fields.
     assert.equal(sum.command, 'send');
-    assert.equal(sum.group, group);
+    // Per group in groups[] (schema 2 has no copy of the first group's fields at the top).
+    const g0 = sum.groups[0];
+    assert.equal(g0.group, group);
     assert.equal(sum.sent, n);
     assert.equal(sum.bytes, n * size);
-    assert.equal(sum.ttl, 3);
-    assert.equal(sum.loopback, true);
-    assert.equal(sum.interface, 'eth0');
-    assert.equal(sum.rate.asked, rate);
-    assert.equal(typeof sum.rate.achieved, 'number');
-    assert.ok(sum.rate.achieved > rate * 0.5 && sum.rate.achieved <= rate * 1.05, `achieved ${sum.rate.achieved} for ${rate} asked`);
-    assert.deepEqual(sum.errors, []);
+    assert.equal(g0.ttl, 3);
+    assert.equal(g0.loopback, true);
+    assert.equal(g0.interface, 'eth0');
+    assert.equal(g0.rate.asked, rate);
+    assert.equal(typeof g0.rate.achieved, 'number');
+    assert.ok(g0.rate.achieved > rate * 0.5 && g0.rate.achieved <= rate * 1.05, `achieved ${g0.rate.achieved} for ${rate} asked`);
+    assert.deepEqual(g0.errors, []);
     assert.equal(sum.stopReason, 'count reached');
     assert.equal(sum.groups[0].complete, true);
     assert.equal(sum.groups[0].size, size);
@@ -534,7 +536,7 @@ test('send errors are counted by kind with their meaning; a send that cannot go 
   assert.equal(r.code, 3, `exit 3 when sending failed: ${r.stderr}`);
   assert.equal(r.json?.sent, 0);
   assert.equal(r.json?.stopReason, 'send failed');
-  const errs = r.json?.errors as { code: string; count: number; meaning: string }[];
+  const errs = r.json?.groups[0].errors as { code: string; count: number; meaning: string }[];
   assert.equal(errs.length, 1, JSON.stringify(errs));
   assert.equal(errs[0]!.code, 'EPERM');
   assert.ok(errs[0]!.count >= 1);

@@ -299,8 +299,10 @@ test('SIGPIPE/EPIPE: `mcast join ... | head -1` (plain and --ndjson) and `mcast 
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
   const group = '239.77.17.1';
+  // The plain (human) join writes its progress lines on stderr (stdout carries only the summary):
+  // both go into the pipe, so the reader leaves while join is still writing progress.
   const script = (args: string): string =>
-    `cd ${REPO_ROOT}; NO_COLOR=1 ${process.execPath} ${MCAST_BIN} ${args} 2>"$ERR" | head -1; echo "status=\${PIPESTATUS[0]}"`;
+    `cd ${REPO_ROOT}; NO_COLOR=1 ${process.execPath} ${MCAST_BIN} ${args} ${args.includes('--ndjson') ? '2>"$ERR"' : '2>&1'} | head -1; echo "status=\${PIPESTATUS[0]}"`;
   // Traffic, so that the plain (human) join prints progress lines into the pipe.
   const sender = spawnMcast(['send', group, '-i', 'eth0', '-r', '50', '--json'], { lab, node: 'h1', timeoutMs: 55_000 });
   for (const args of [`join ${group} -i eth0 --interval 200ms`, `join ${group} -i eth0 --ndjson --interval 200ms`, `send ${group} -i eth0 -r 100 --ndjson`]) {
@@ -312,14 +314,10 @@ test('SIGPIPE/EPIPE: `mcast join ... | head -1` (plain and --ndjson) and `mcast 
     const lines = r.stdout.trim().split('\n');
     assert.equal(lines.length, 2, r.stdout);
     if (args.includes('--ndjson')) assert.match(lines[0]!, /^\{"event":"(joined|start)"/, 'head got the first event');
-    else assert.match(lines[0]!, /first packet from 10\.200\.1\.1:\d+ to 239\.77\.17\.1|10\.200\.1\.1:\d+ -> 239\.77\.17\.1/, 'head got the first progress line');
+    else assert.match(lines[0]!, /^joined 239\.77\.17\.1 port 5000 on eth0$/, 'head got the first notice');
     assert.equal(lines[1], 'status=0', `${args}: mcast ended quietly with 0 on EPIPE`);
-    const stderr: string = (await lab.readFile('h2', err)).trim();
-    assert.doesNotMatch(stderr, /EPIPE|Error|^\s+at /m, `${args}: no EPIPE error or trace on stderr`);
-    // Machine output: stderr stays empty; people get only the usual notices.
-    if (args.includes('--ndjson')) assert.equal(stderr, '', `${args}: nothing on stderr: ${stderr}`);
-    // (As a normal user the kernel caps join's 8 MiB receive buffer: the documented notice says so.)
-    else for (const l of stderr.split('\n').filter(Boolean)) assert.match(l, /^(joined|no --interface|warning:|the kernel capped the receive buffer)/, `${args}: unexpected stderr line`);
+    // Machine output: stderr stays empty.
+    if (args.includes('--ndjson')) assert.equal((await lab.readFile('h2', err)).trim(), '', `${args}: nothing on stderr`);
     // bash reports PIPESTATUS only once every process of the pipeline has exited.
     assert.ok(ms < 10_000, `${args}: ended ${ms} ms after start`);
   }

@@ -526,11 +526,13 @@ test('mcast ping --ssmping and mcast respond --ssmping answer each other; human 
   const p = await ns.mcast(['ping', '--ssmping', '127.0.0.1', '-c', '4', '--interval', '250ms']).wait(45_000);
   const s = json(await srv.stop());
   assert.equal(p.code, 0, p.stderr);
-  const lines = p.stdout.split('\n');
+  // Per-reply lines are progress: on stderr; the statistics (the result) on stdout.
+  const lines = p.stderr.split('\n');
   for (const n of seqs(4)) {
-    assert.ok(lines.some((l) => new RegExp(`^  unicast from 127\\.0\\.0\\.1, seq=${n} hops=0 time=\\d+\\.\\d{3} ms$`).test(l)), p.stdout);
-    assert.ok(lines.some((l) => new RegExp(`^multicast from 127\\.0\\.0\\.1, seq=${n} hops=0 time=\\d+\\.\\d{3} ms$`).test(l)), p.stdout);
+    assert.ok(lines.some((l) => new RegExp(`^  unicast from 127\\.0\\.0\\.1, seq=${n} hops=0 time=\\d+\\.\\d{3} ms$`).test(l)), p.stderr);
+    assert.ok(lines.some((l) => new RegExp(`^multicast from 127\\.0\\.0\\.1, seq=${n} hops=0 time=\\d+\\.\\d{3} ms$`).test(l)), p.stderr);
   }
+  assert.doesNotMatch(p.stdout, /unicast from/, 'no progress line in the result');
   assert.match(p.stdout, /  unicast: 4\/4 received, 0 lost/);
   assert.match(p.stdout, /multicast: 4\/4 received, 0 lost \(0\.0%\) since the first multicast reply \(seq 1\)/);
   assert.equal(s.requests, 4);

@@ -313,7 +313,7 @@ async function runCheck(o: CheckOptions, ctx: RunContext, report: ReportFile | n
   if (o.mode === 'active') {
     // The whole run, late replies included, must end within --timeout.
     const waitMs = Math.min(2000, Math.max(200, o.timeoutMs / 10));
-    const p = await runPing(
+    const { result: p } = await runPing(
       { group: o.group, count: o.count, intervalMs: o.intervalMs, size: o.size, ttl: o.ttl, iface: o.iface, waitMs, syncedClocks: false, deadlineMs: remainingMs(o.timeoutMs), live: true },
       ctx,
     );

@@ -16,9 +16,12 @@ const RESPOND_LIMITS = { perSourcePps: 10, globalPps: 1000 };
 /** ping's probe size and TTL; no commander default, since with --ssmping they must not be given at all. */
 const PING_DEFAULTS = { size: 64, ttl: 1 };
 
+/** Every command, in the order --help lists them; each registers its options and action. */
 export function registerCommands(program: Command, ctxFor: CtxFor): void {
-  const rawArgs = process.argv.slice(2);
+  for (const register of [listProtocolsCommand, interfacesCommand, doctorCommand, scopeCommand, joinCommand, sendCommand, completionCommand, monitorCommand, respondCommand, pingCommand, checkCommand, meshCommand]) register(program, ctxFor);
+}
 
+function listProtocolsCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('list-protocols')
@@ -32,7 +35,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const r = listProtocols.run(o);
     finish('list-protocols', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderListProtocols);
   });
+}
 
+function interfacesCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('interfaces')
@@ -46,7 +51,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const r = await interfaces.run({ listenMs: o.listen }, ctx);
     finish('interfaces', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderInterfaces);
   });
+}
 
+function doctorCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('doctor')
@@ -61,7 +68,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const done = await doctor.run({ iface: o.interface, listenMs: o.listen }, ctx);
     finish('doctor', o, ctx, done, renderDoctor);
   });
+}
 
+function scopeCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('scope')
@@ -75,7 +84,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const r = scope.run(address);
     finish('scope', o, ctx, { result: r, exitCode: ExitCode.Ok }, renderScope);
   });
+}
 
+function joinCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('join')
@@ -130,7 +141,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     // The timeline column only where a person reads it.
     finish('join', o, ctx, { result: result, exitCode }, (r, c) => renderJoinSummary(r, c, { sparkline: Boolean(process.stdout.isTTY) }));
   });
+}
 
+function sendCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('send')
@@ -155,7 +168,7 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const send = await import('./send.js');
     const { renderSendSummary } = await import('../render/send.js');
     checkOutput(o);
-    rejectContradictions(rawArgs, [['--loopback', '--no-loopback']]);
+    rejectContradictions(process.argv.slice(2), [['--loopback', '--no-loopback']]);
     const ctx = ctxFor(o);
     const { result, exitCode } = await send.run(
       {
@@ -177,7 +190,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     );
     finish('send', o, ctx, { result: result, exitCode }, renderSendSummary);
   });
+}
 
+function completionCommand(program: Command, ctxFor: CtxFor): void {
   program
     .command('completion')
     .description('print a shell completion script: mcast completion bash|zsh|fish')
@@ -194,7 +209,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
         }));
       process.stdout.write(completionScript(shell as 'bash' | 'zsh' | 'fish', cmds));
     });
+}
 
+function monitorCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('monitor')
@@ -221,7 +238,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     const { result, exitCode } = await monitor.run({ config, configFile: o.config, durationMs: o.duration }, ctx);
     finish('monitor', o, ctx, { result, exitCode }, (r) => `--- mcast monitor (${(r.durationMs / 1000).toFixed(1)}s, ${r.stopReason}) ---\ntargets: ${r.targets.join} joined, ${r.targets.respond} answered, ${r.targets.ping} pinged; metrics were on ${r.metrics}; ${r.reloads} reloads`);
   });
+}
 
+function respondCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('respond')
@@ -262,7 +281,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     );
     finish('respond', o, ctx, { result, exitCode }, renderRespondSummary);
   });
+}
 
+function pingCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('ping')
@@ -299,7 +320,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     );
     finish('ping', o, ctx, { result: result, exitCode }, renderPingSummary);
   });
+}
 
+function checkCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('check')
@@ -375,7 +398,9 @@ export function registerCommands(program: Command, ctxFor: CtxFor): void {
     );
     finish('check', o, ctx, { result: result, exitCode }, renderCheck);
   });
+}
 
+function meshCommand(program: Command, ctxFor: CtxFor): void {
   outputOptions(
     program
       .command('mesh')

@@ -6,11 +6,11 @@ import { checkSourceList, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type Arrival, type MergeStats, type ReceiverSnapshot, type SenderStats, type SeqFormat, type Untracked } from '../native.js';
 import { delayClocks, IntervalRates, streamStatus, tailEstimate, type DelayClocks, type StreamStatus, type TailEstimate } from '../model/stream-health.js';
-import { ExitCode, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import { interfaceMulticastState } from '../system/interface-state.js';
 import { mldReportVersion, readMldCounters, readRmemMax, type MldCounters } from '../system/sysctl.js';
-import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { exitCodeFor, runEngine, runSummary, type RunSummary } from './run-loop.js';
 import { QuerierWatch, type QuerierWatchResult } from './querier-watch.js';
 import type { RunContext } from '../ui/context.js';
 import { renderJoinLive, renderJoinPlainStats, renderSenderAppeared, renderStallChange } from '../render/join.js';
@@ -96,7 +96,7 @@ export interface JoinedGroup {
   arrival: Arrival | null;
 }
 
-export interface JoinResult {
+export interface JoinResult extends RunSummary {
   groups: JoinedGroup[];
   senders: JoinSender[];
   received: number;
@@ -114,13 +114,9 @@ export interface JoinResult {
   stale: number;
   /** Packets and senders beyond the 4096-sender table: counted in the totals, in no sender's row. */
   untracked: Untracked;
-  durationMs: number;
   count: number | null;
   countReached: boolean;
-  stopReason: string;
-  fault: InterfaceFault | null;
   recvBuffer: number;
-  warnings: string[];
   /** --watch-querier / --rejoin-every: queries heard, re-joins, and why a stream stopped; null otherwise. */
   querier: QuerierWatchResult | null;
 }
@@ -207,8 +203,8 @@ export function describeSenders(snap: ReceiverSnapshot, rates: IntervalRates, mi
   });
 }
 
-export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
-  const { ui, signal } = ctx;
+/** Checks, joins every group and starts the receive engine; on failure leaves what was joined. */
+async function openJoin(o: JoinOptions, ui: RunContext['ui']): Promise<{ sessions: OpenSession[]; engine: number; warnings: string[]; mldWatch: MldWatch[] }> {
   if (o.merge && o.groups.length !== 2) {
     throw usageError('E_USAGE', `--merge needs exactly two groups, the A and B legs of one stream (got ${o.groups.length})`);
   }
@@ -218,10 +214,7 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
   const sessions: OpenSession[] = [];
   const core = native();
   let engine = 0;
-  // MLDv1 fallback shows in the counters: this join's report raises Icmp6OutGroupMembResponses
-  // (MLDv1) instead of Icmp6OutMLDv2Reports. Watched for source-specific IPv6 joins, here and
-  // during the run (a querier that appears later).
-  const mldWatch: { name: string; group: string; last: MldCounters | null; warned: boolean }[] = [];
+  const mldWatch: MldWatch[] = [];
   try {
     for (const [i, g] of o.groups.entries()) {
       const sources = filters.sources[i]!;
@@ -256,119 +249,168 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
     for (const s of sessions) closeSession(s);
     throw e;
   }
+  return { sessions, engine, warnings, mldWatch };
+}
 
-  const qwatch = o.watchQuerier || o.rejoinEveryMs ? new QuerierWatch(sessions, { watch: Boolean(o.watchQuerier), rejoinEveryMs: o.rejoinEveryMs }, ui, !process.stdout.isTTY && !ui.json && !ui.ndjson && !ui.quiet) : null;
-  const started = Date.now();
-  const spinner = ui.spinner(`waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`);
-  let spinning = true;
-  // Not a terminal and not machine output: plain progress lines instead of a live view.
-  const plain = !process.stdout.isTTY && !ui.json && !ui.ndjson && !ui.quiet;
-  const seen = new Set<string>();
-  let lastStats = Date.now();
-  const watch = new RunWatch({
-    ifaces: sessions.map((s) => s.iface),
-    ui,
-    signal,
-    durationMs: o.durationMs,
-    keepWaitingOnFault: o.durationMs !== undefined,
-    onFault: (f) => ui.ndjson && emitEvent('fault', f),
-  });
-  let receiveError: InterfaceFault | null = null;
-  let stopReason = 'stopped';
-  let snap: ReceiverSnapshot = core.engineSnapshot(engine);
+/**
+ * MLDv1 fallback shows in the counters: a join's report raises Icmp6OutGroupMembResponses
+ * (MLDv1) instead of Icmp6OutMLDv2Reports. Watched for source-specific IPv6 joins, at the
+ * join and during the run (a querier that appears later).
+ */
+interface MldWatch {
+  name: string;
+  group: string;
+  last: MldCounters | null;
+  warned: boolean;
+}
+
+/** What join says while it runs: senders appearing, stalls, MLDv1 fallback, a capped buffer (stderr, or NDJSON events). */
+class JoinAnnouncer {
+  private readonly seen = new Set<string>();
+  private readonly stalled = new Set<string>();
+  private bufferChecked = false;
+
+  constructor(
+    private readonly o: JoinOptions,
+    private readonly ui: RunContext['ui'],
+    private readonly warnings: string[],
+    private readonly mldWatch: MldWatch[],
+  ) {}
+
+  private warn(w: string): void {
+    this.warnings.push(w);
+    this.ui.warn(w);
+  }
+
+  mld(): void {
+    for (const m of this.mldWatch) {
+      const now = readMldCounters(m.name);
+      const v = mldReportVersion(m.last, now);
+      m.last = now;
+      if (v !== 'v1' || m.warned) continue;
+      m.warned = true;
+      this.warn(`${m.name} now sends MLDv1 reports (an MLDv1 querier appeared on the link); routers will see an any-source join for ${m.group} (the source filter is applied only on this host)`);
+    }
+  }
+
+  /** Said once, as soon as the engine reports the size it got: a warning when --recv-buffer was capped, a notice when the default was. */
+  buffer(granted: number): void {
+    if (this.bufferChecked || granted <= 0) return;
+    this.bufferChecked = true;
+    const hint = recvBufferHint(this.o.recvBuffer ?? DEFAULT_RECV_BUFFER, granted, readRmemMax());
+    if (!hint) return;
+    if (this.o.recvBuffer !== undefined) this.warn(hint);
+    else this.ui.info(hint);
+  }
+
+  /** Stalls as they happen, and when the stream comes back. */
+  stalls(senders: JoinSender[], atMs: number): void {
+    for (const s of senders) {
+      const key = senderKey(s);
+      const was = this.stalled.has(key);
+      const is = s.status.state === 'stalled';
+      if (was === is) continue;
+      if (is) this.stalled.add(key);
+      else this.stalled.delete(key);
+      const event = { address: s.address, port: s.port, group: s.group, atMs, silenceMs: s.status.silenceMs };
+      if (this.ui.ndjson) emitEvent(is ? 'stalled' : 'resumed', event);
+      else if (!this.ui.live) this.ui.info(renderStallChange(s, atMs, is));
+    }
+  }
+
+  newSenders(snap: ReceiverSnapshot): void {
+    for (const s of snap.senders) {
+      const key = senderKey(s);
+      if (this.seen.has(key)) continue;
+      this.seen.add(key);
+      if (this.ui.ndjson) emitEvent('sender', { address: s.address, port: s.port, group: s.group, firstSeenMs: s.firstSeenMs, probe: s.probe !== null });
+      else if (!this.ui.live) this.ui.info(renderSenderAppeared(s));
+    }
+  }
+}
+
+export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: JoinResult; exitCode: number }> {
+  const { ui } = ctx;
+  const core = native();
+  const { sessions, engine, warnings, mldWatch } = await openJoin(o, ui);
+  const qwatch = o.watchQuerier || o.rejoinEveryMs ? new QuerierWatch(sessions, { watch: Boolean(o.watchQuerier), rejoinEveryMs: o.rejoinEveryMs }, ui) : null;
   const rates = new IntervalRates();
   const locals = localAddresses();
   const describe = (x: ReceiverSnapshot): JoinSender[] => describeSenders(x, rates, o.intervalMs, Boolean(o.syncedClocks), locals);
-  // Stalls are announced as they happen (and when the stream comes back).
-  const stalled = new Set<string>();
-  const announceStalls = (senders: JoinSender[], atMs: number): void => {
-    for (const s of senders) {
-      const key = senderKey(s);
-      const was = stalled.has(key);
-      const is = s.status.state === 'stalled';
-      if (was === is) continue;
-      if (is) stalled.add(key);
-      else stalled.delete(key);
-      const event = { address: s.address, port: s.port, group: s.group, atMs, silenceMs: s.status.silenceMs };
-      if (ui.ndjson) emitEvent(is ? 'stalled' : 'resumed', event);
-      else if (plain) ui.out(renderStallChange(s, atMs, is));
-    }
-  };
-  let bufferChecked = false;
-  // Said once, as soon as the engine reports the size it got: a warning when
-  // --recv-buffer was capped, a notice when the default was.
-  const checkBuffer = (granted: number): void => {
-    if (bufferChecked || granted <= 0) return;
-    bufferChecked = true;
-    const hint = recvBufferHint(o.recvBuffer ?? DEFAULT_RECV_BUFFER, granted, readRmemMax());
-    if (!hint) return;
-    if (o.recvBuffer !== undefined) (warnings.push(hint), ui.warn(hint));
-    else ui.info(hint);
-  };
-  try {
-    for (;;) {
-      await tick(Math.min(o.intervalMs, 250), signal);
-      snap = core.engineSnapshot(engine);
-      for (const m of mldWatch) {
-        const now = readMldCounters(m.name);
-        const v = mldReportVersion(m.last, now);
-        m.last = now;
-        if (v === 'v1' && !m.warned) {
-          m.warned = true;
-          const w = `${m.name} now sends MLDv1 reports (an MLDv1 querier appeared on the link); routers will see an any-source join for ${m.group} (the source filter is applied only on this host)`;
-          warnings.push(w);
-          ui.warn(w);
-        }
-      }
-      const senders = describe(snap);
-      checkBuffer(snap.recvBuffer);
-      announceStalls(senders, snap.elapsedMs);
+  const say = new JoinAnnouncer(o, ui, warnings, mldWatch);
+  let senders: JoinSender[] = [];
+  const run = await runEngine<ReceiverSnapshot>({
+    ctx,
+    tickMs: Math.min(o.intervalMs, 250),
+    read: () => core.engineSnapshot(engine),
+    stop: () => core.engineStop(engine),
+    beforeStop: () => qwatch?.stop(),
+    close: () => sessions.forEach(closeSession),
+    ifaces: sessions.map((s) => s.iface),
+    durationMs: o.durationMs,
+    waitOutFaults: o.durationMs !== undefined,
+    onTick: (snap) => {
+      say.mld();
+      senders = describe(snap);
+      say.buffer(snap.recvBuffer);
+      say.stalls(senders, snap.elapsedMs);
       qwatch?.tick(snap, senders);
-      for (const s of snap.senders) {
-        const key = `${s.address}:${s.port}>${s.group}`;
-        if (!seen.has(key)) {
-          seen.add(key);
-          if (ui.ndjson) emitEvent('sender', { address: s.address, port: s.port, group: s.group, firstSeenMs: s.firstSeenMs, probe: s.probe !== null });
-          else if (plain) ui.out(renderSenderAppeared(s));
-        }
-      }
-      if (spinning && snap.received > 0) {
-        spinner.stop();
-        spinning = false;
-      }
-      if (!spinning) ui.redraw(renderJoinLive(snap, senders, ui.errColor, { sparkline: true }));
-      if ((ui.ndjson || plain) && Date.now() - lastStats >= o.intervalMs) {
-        lastStats = Date.now();
-        if (ui.ndjson) emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders, untracked: snap.untracked });
-        else for (const line of renderJoinPlainStats(snap, senders)) ui.out(line);
-      }
-      if (snap.countReached) {
-        stopReason = 'count reached';
-        break;
-      }
-      const why = watch.stopReason();
-      if (why) {
-        stopReason = why;
-        break;
-      }
-      if (snap.error) {
-        stopReason = `receive error: ${snap.error}`;
-        receiveError = { kind: 'down', name: sessions[0]?.ifaceName ?? '?', message: snap.error };
-        break;
-      }
-    }
-  } finally {
-    spinner.stop();
-    qwatch?.stop();
-    snap = core.engineStop(engine);
-    ui.commit();
-    for (const s of sessions) closeSession(s);
-  }
+      say.newSenders(snap);
+      if (snap.countReached) return { kind: 'count-reached' };
+      return snap.error ? { kind: 'engine-error', text: `receive error: ${snap.error}` } : null;
+    },
+    spinner: { text: `waiting for traffic on ${o.groups.map((g) => `${g.address}:${g.port}`).join(', ')}`, until: (snap) => snap.received > 0 },
+    live: (snap) => renderJoinLive(snap, senders, ui.errColor, { sparkline: true }),
+    // Without a live view (stderr is no terminal): plain progress lines on stderr; NDJSON: stats events.
+    periodic: {
+      everyMs: o.intervalMs,
+      run: (snap) => (ui.ndjson ? emitEvent('stats', { received: snap.received, bytes: snap.bytes, senders, untracked: snap.untracked }) : ui.live ? undefined : renderJoinPlainStats(snap, senders).forEach((l) => ui.info(l))),
+    },
+  });
   if (ui.ndjson) for (const s of sessions) emitEvent('left', { group: s.session.group, port: s.session.port });
-
+  const snap = run.final;
   const finalSenders = describe(snap);
-  announceStalls(finalSenders, snap.elapsedMs);
-  const groups: JoinedGroup[] = sessions.map((s, i) => {
+  say.stalls(finalSenders, snap.elapsedMs);
+  for (const x of finalSenders) {
+    if (x.status.state === 'stalled') {
+      warnings.push(`${x.address} port ${x.port} -> ${x.group}: ${x.status.text} before the end (last packet at ${(x.lastSeenMs / 1000).toFixed(1)} s of ${(snap.elapsedMs / 1000).toFixed(1)} s)`);
+    }
+    if (x.probe && x.probe.delay.min !== null && x.probe.delay.min < 0 && o.syncedClocks) {
+      warnings.push(`${x.address} -> ${x.group}: negative one-way delay (${x.probe.delay.min.toFixed(3)} ms): the clocks are not synchronised, DELAY is not shown`);
+    }
+  }
+  const u = untrackedWarning(snap.untracked, 'sender', 4096);
+  if (u) (warnings.push(u), ui.warn(u));
+  const querier = qwatch?.result(snap, finalSenders, warnings) ?? null;
+  // A receive error is reported as the interface's fault too (the socket's interface failed under it).
+  const fault = run.fault ?? (run.stop.kind === 'engine-error' ? { kind: 'down' as const, name: sessions[0]?.ifaceName ?? '?', message: snap.error ?? run.stop.text } : null);
+  const result: JoinResult = {
+    groups: joinedGroups(sessions, snap, finalSenders),
+    senders: finalSenders,
+    received: snap.received,
+    bytes: snap.bytes,
+    probes: snap.probes,
+    replies: snap.replies,
+    foreign: snap.foreign,
+    malformed: snap.malformed,
+    malformedReasons: snap.malformedReasons,
+    unexpected: snap.unexpected,
+    merge: snap.merge ? { ...snap.merge, legs: [o.groups[0]!.address, o.groups[1]!.address] } : null,
+    strays: snap.strays,
+    stale: snap.stale,
+    untracked: snap.untracked,
+    count: o.count ?? null,
+    countReached: snap.countReached,
+    recvBuffer: snap.recvBuffer,
+    querier,
+    ...runSummary({ ...run, fault }, warnings),
+  };
+  return { result, exitCode: exitCodeFor({ ...run, problem: o.count !== undefined && !snap.countReached }) };
+}
+
+/** Per joined group: what arrived from the join to the end. */
+function joinedGroups(sessions: OpenSession[], snap: ReceiverSnapshot, finalSenders: JoinSender[]): JoinedGroup[] {
+  return sessions.map((s, i) => {
     const g = snap.groups[i];
     const received = g?.received ?? 0;
     const windowMs = g?.windowMs ?? 0;
@@ -390,44 +432,6 @@ export async function run(o: JoinOptions, ctx: RunContext): Promise<{ result: Jo
       arrival: g?.arrival ?? null,
     };
   });
-  for (const x of finalSenders) {
-    if (x.status.state === 'stalled') {
-      warnings.push(`${x.address} port ${x.port} -> ${x.group}: ${x.status.text} before the end (last packet at ${(x.lastSeenMs / 1000).toFixed(1)} s of ${(snap.elapsedMs / 1000).toFixed(1)} s)`);
-    }
-    if (x.probe && x.probe.delay.min !== null && x.probe.delay.min < 0 && o.syncedClocks) {
-      warnings.push(`${x.address} -> ${x.group}: negative one-way delay (${x.probe.delay.min.toFixed(3)} ms): the clocks are not synchronised, DELAY is not shown`);
-    }
-  }
-  const u = untrackedWarning(snap.untracked, 'sender', 4096);
-  if (u) (warnings.push(u), ui.warn(u));
-  const result: JoinResult = {
-    groups,
-    senders: finalSenders,
-    received: snap.received,
-    bytes: snap.bytes,
-    probes: snap.probes,
-    replies: snap.replies,
-    foreign: snap.foreign,
-    malformed: snap.malformed,
-    malformedReasons: snap.malformedReasons,
-    unexpected: snap.unexpected,
-    merge: snap.merge ? { ...snap.merge, legs: [o.groups[0]!.address, o.groups[1]!.address] } : null,
-    strays: snap.strays,
-    stale: snap.stale,
-    untracked: snap.untracked,
-    durationMs: Date.now() - started,
-    count: o.count ?? null,
-    countReached: snap.countReached,
-    stopReason,
-    fault: watch.fault ?? receiveError,
-    recvBuffer: snap.recvBuffer,
-    warnings,
-    querier: qwatch?.result(snap, finalSenders, warnings) ?? null,
-  };
-  let exitCode: number = ExitCode.Ok;
-  if (o.count !== undefined && !snap.countReached) exitCode = ExitCode.Failed;
-  if (watch.fatal || receiveError) exitCode = ExitCode.System;
-  return { result, exitCode };
 }
 
 /** The warning for what did not fit in an engine's table (null when everything did). */

@@ -109,11 +109,11 @@ export async function run(o: MonitorOptions, ctx: RunContext): Promise<{ result:
       while (!both.aborted) {
         const started = Date.now();
         try {
-          const r = await runPing(
+          const { result, run } = await runPing(
             { group: t.group, count: t.count, intervalMs: t.intervalMs, size: 64, ttl: t.ttl, iface: config.interface, waitMs: Math.min(2000, t.everyMs / 4), syncedClocks: false, live: false },
             { ui: quiet.ui, signal: both },
           );
-          if (!both.aborted) exporter.pingRound(g, r);
+          if (!both.aborted) exporter.pingRound(g, result, run.stop.kind !== 'engine-error');
         } catch (e) {
           warn(`ping ${t.group.address}: ${(e as Error).message.split('\n')[0]}`);
         }

@@ -6,9 +6,8 @@ import type { GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderStats, type Untracked } from '../native.js';
 import { localAddresses, untrackedWarning } from './join.js';
-import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { exitCodeFor, runEngine, runSummary, type EngineRun, type InterfaceFault, type RunSummary, type StopReason } from './run-loop.js';
 import type { RunContext } from '../ui/context.js';
 import { renderPingLive } from '../render/ping.js';
 import { printable } from '../model/text.js';
@@ -34,7 +33,7 @@ export interface PingResponder extends Omit<ResponderStats, 'oneWay'> {
   oneWay: ResponderStats['oneWay'] | null;
 }
 
-export interface PingResult {
+export interface PingResult extends RunSummary {
   group: string;
   port: number;
   interface: string;
@@ -52,14 +51,13 @@ export interface PingResult {
   malformed: number;
   /** Replies from responders beyond the 1024 listed: packets, bytes and responders (`senders`); not in `totals`. */
   untracked: Untracked;
-  sendErrors: { code: string; count: number }[];
+  /** Probes the kernel refused to send, in all (as in respond and ssmping), and by errno. */
+  sendErrors: number;
+  sendErrorCodes: { code: string; count: number }[];
   clocks: 'synced' | 'not-synced';
-  durationMs: number;
-  stopReason: string;
-  fault: InterfaceFault | null;
 }
 
-export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, extra: { durationMs: number; stopReason: string; fault: InterfaceFault | null }): PingResult {
+export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, end: { run: { durationMs: number; stop: StopReason; fault: InterfaceFault | null }; warnings: string[] }): PingResult {
   const locals = localAddresses();
   const responders: PingResponder[] = snap.responders.map((r) => ({
     ...r,
@@ -89,18 +87,20 @@ export function toResult(o: PingOptions, s: OpenSession, snap: PingerSnapshot, e
     foreign: snap.foreign,
     malformed: snap.malformed,
     untracked: snap.untracked,
-    sendErrors: snap.sendErrors,
+    sendErrors: snap.sendErrors.reduce((a, e) => a + e.count, 0),
+    sendErrorCodes: snap.sendErrors,
     clocks: o.syncedClocks ? 'synced' : 'not-synced',
-    ...extra,
+    ...runSummary(end.run, end.warnings),
   };
 }
 
-export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResult> {
-  const { ui, signal } = ctx;
+export async function runPing(o: PingOptions, ctx: RunContext): Promise<{ result: PingResult; run: EngineRun<PingerSnapshot> }> {
+  const { ui } = ctx;
   checkDatagramSize(o.size, o.group.family);
   const core = native();
   const s = await openSession({ group: o.group, role: 'sender', iface: o.iface, ttl: o.ttl, loopback: true });
   for (const n of s.notices) ui.info(n);
+  const warnings = [...s.warnings];
   for (const w of s.warnings) ui.warn(w);
   let engine: number;
   try {
@@ -111,56 +111,35 @@ export async function runPing(o: PingOptions, ctx: RunContext): Promise<PingResu
   }
   ui.info(`pinging ${o.group.address} port ${o.group.port} via ${s.ifaceName}: ${o.count} probes of ${o.size} bytes every ${o.intervalMs}ms, TTL ${o.ttl}`);
   if (ui.ndjson) emitEvent('start', { group: o.group.address, port: o.group.port, interface: s.ifaceName, count: o.count, intervalMs: o.intervalMs });
-  const started = Date.now();
-  const spinner = o.live === false ? { update() {}, stop() {} } : ui.spinner(`waiting for replies on ${o.group.address}`);
-  let spinning = true;
   const seen = new Set<string>();
-  let fault: InterfaceFault | null = null;
-  let stopReason = 'count reached';
-  let snap: PingerSnapshot = core.engineSnapshot(engine);
-  try {
-    for (;;) {
-      await tick(200, signal);
-      snap = core.engineSnapshot(engine);
+  const live = o.live !== false;
+  const run = await runEngine<PingerSnapshot>({
+    ctx,
+    tickMs: 200,
+    read: () => core.engineSnapshot(engine),
+    stop: () => core.engineStop(engine),
+    close: () => closeSession(s),
+    ifaces: [s.iface],
+    waitOutFaults: false,
+    onTick: (snap) => {
       for (const r of snap.responders) {
-        if (!seen.has(r.address)) {
-          seen.add(r.address);
-          if (ui.ndjson) emitEvent('responder', { address: r.address, name: r.name, firstSeq: r.firstSeq, firstSeenMs: r.firstSeenMs });
-          else if (snap.sent > 1 && r.firstSeq > 0) ui.info(`responder ${r.address} (${printable(r.name)}) appeared after ${r.firstSeq} probes`);
-        }
+        if (seen.has(r.address)) continue;
+        seen.add(r.address);
+        if (ui.ndjson) emitEvent('responder', { address: r.address, name: r.name, firstSeq: r.firstSeq, firstSeenMs: r.firstSeenMs });
+        else if (snap.sent > 1 && r.firstSeq > 0) ui.info(`responder ${r.address} (${printable(r.name)}) appeared after ${r.firstSeq} probes`);
       }
-      if (spinning && snap.responders.length) {
-        spinner.stop();
-        spinning = false;
-      }
-      if (!spinning && o.live !== false) ui.redraw(renderPingLive(snap, ui.errColor));
-      const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
-      if (f && !fault) {
-        fault = f;
-        ui.warn(`${f.message}; stopping`);
-        stopReason = f.message;
-        break;
-      }
-      if (snap.done) {
-        stopReason = snap.error ? `error: ${snap.error}` : o.deadlineMs !== undefined && snap.sent < o.count ? 'timeout' : 'count reached';
-        break;
-      }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
-    }
-  } finally {
-    spinner.stop();
-    snap = core.engineStop(engine);
-    ui.commit();
-    closeSession(s);
-  }
-  const result = toResult(o, s, snap, { durationMs: Date.now() - started, stopReason, fault });
-  for (const w of refusalWarnings(result)) ui.warn(w);
+      if (!snap.done) return null;
+      if (snap.error) return { kind: 'engine-error', text: `error: ${snap.error}` };
+      return o.deadlineMs !== undefined && snap.sent < o.count ? { kind: 'timeout' } : { kind: 'count-reached' };
+    },
+    spinner: live ? { text: `waiting for replies on ${o.group.address}`, until: (snap) => snap.responders.length > 0 } : undefined,
+    live: live ? (snap) => renderPingLive(snap, ui.errColor) : undefined,
+  });
+  const result = toResult(o, s, run.final, { run, warnings });
+  for (const w of refusalWarnings(result)) (result.warnings.push(w), ui.warn(w));
   const u = untrackedWarning(result.untracked, 'responder', 1024);
-  if (u) ui.warn(u);
-  return result;
+  if (u) (result.warnings.push(u), ui.warn(u));
+  return { result, run };
 }
 
 /** Smallest probe that can carry a responder's refusal counts (header + refusal block). */
@@ -199,8 +178,6 @@ export function refusalWarnings(r: PingResult): string[] {
 }
 
 export async function run(o: PingOptions, ctx: RunContext): Promise<{ result: PingResult; exitCode: number }> {
-  const result = await runPing(o, ctx);
-  let exitCode: number = result.responders.length > 0 ? ExitCode.Ok : ExitCode.Failed;
-  if (result.fault || result.stopReason.startsWith('error:')) exitCode = ExitCode.System;
-  return { result, exitCode };
+  const { result, run } = await runPing(o, ctx);
+  return { result, exitCode: exitCodeFor({ ...run, problem: result.responders.length === 0 }) };
 }

@@ -73,7 +73,6 @@ export class QuerierWatch {
     private readonly sessions: OpenSession[],
     private readonly o: { watch: boolean; rejoinEveryMs?: number },
     private readonly ui: Ui,
-    private readonly plain: boolean,
   ) {
     this.ifnames = new Map(sessions.map((s) => [s.session.ifindex, s.ifaceName]));
     this.watched = new Set(sessions.map((s) => `${s.session.ifindex}/${s.session.group.includes(':') ? 'ipv6' : 'ipv4'}`));
@@ -86,8 +85,8 @@ export class QuerierWatch {
   }
 
   private say(line: string, event: string, fields: object): void {
+    // A progress line: stderr (never mixed into the result on stdout), or an NDJSON event.
     if (this.ui.ndjson) emitEvent(event, fields);
-    else if (this.plain) this.ui.out(line);
     else this.ui.info(line);
   }
 

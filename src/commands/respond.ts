@@ -5,9 +5,8 @@
 import { checkSourceList, parseCidr, type GroupSpec } from '../model/address-input.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type ResponderSnapshot } from '../native.js';
-import { ExitCode } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { exitCodeFor, runEngine, runSummary, type RunSummary } from './run-loop.js';
 import type { RunContext } from '../ui/context.js';
 import { renderRespondLive } from '../render/respond.js';
 import { untrackedWarning } from './join.js';
@@ -25,11 +24,9 @@ export interface RespondOptions {
   ignoreSessions?: string[];
 }
 
-export interface RespondResult extends ResponderSnapshot {
+/** The responder's counts (the engine's, without its run state: elapsedMs, done, error) and the run's summary. */
+export interface RespondResult extends Omit<ResponderSnapshot, 'elapsedMs' | 'done' | 'error'>, RunSummary {
   groups: { group: string; port: number; interface: string; source: string[] }[];
-  durationMs: number;
-  stopReason: string;
-  fault: InterfaceFault | null;
 }
 
 export async function startResponder(o: RespondOptions, ctx: RunContext): Promise<{ engine: number; sessions: OpenSession[] }> {
@@ -57,57 +54,60 @@ export async function startResponder(o: RespondOptions, ctx: RunContext): Promis
 }
 
 export async function run(o: RespondOptions, ctx: RunContext): Promise<{ result: RespondResult; exitCode: number }> {
-  const { ui, signal } = ctx;
+  const { ui } = ctx;
   const core = native();
   const { engine, sessions } = await startResponder(o, ctx);
   for (const s of sessions) {
     ui.info(`responding to probes on ${s.session.group} port ${s.session.port} via ${s.ifaceName} (limits: ${o.perSourcePps}/s per source, ${o.globalPps}/s in all${o.allow.length ? `; allowed: ${o.allow.join(', ')}` : ''})`);
     if (ui.ndjson) emitEvent('joined', { group: s.session.group, port: s.session.port, interface: s.ifaceName });
   }
-  const started = Date.now();
-  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, durationMs: o.durationMs, keepWaitingOnFault: o.durationMs !== undefined });
-  let stopReason = 'stopped';
-  let snap: ResponderSnapshot = core.engineSnapshot(engine);
   const seen = new Set<string>();
-  let lastEvent = Date.now();
-  try {
-    for (;;) {
-      await tick(250, signal);
-      snap = core.engineSnapshot(engine);
+  const run = await runEngine<ResponderSnapshot>({
+    ctx,
+    tickMs: 250,
+    read: () => core.engineSnapshot(engine),
+    stop: () => core.engineStop(engine),
+    close: () => sessions.forEach(closeSession),
+    ifaces: sessions.map((s) => s.iface),
+    durationMs: o.durationMs,
+    waitOutFaults: o.durationMs !== undefined,
+    onTick: (snap) => {
       for (const p of snap.probers) {
-        if (!seen.has(p.address)) {
-          seen.add(p.address);
-          if (ui.ndjson) emitEvent('prober', { address: p.address });
-        }
+        if (seen.has(p.address)) continue;
+        seen.add(p.address);
+        if (ui.ndjson) emitEvent('prober', { address: p.address });
       }
-      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
-        lastEvent = Date.now();
-        emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused, untracked: snap.untracked });
-      }
-      ui.redraw(renderRespondLive(snap, ui.errColor));
-      if (snap.done) {
-        stopReason = snap.error ? `error: ${snap.error}` : 'stopped';
-        break;
-      }
-      const why = watch.stopReason();
-      if (why) {
-        stopReason = why;
-        break;
-      }
-    }
-  } finally {
-    snap = core.engineStop(engine);
-    ui.commit();
-    for (const s of sessions) closeSession(s);
-  }
-  const result: RespondResult = {
-    ...snap,
-    groups: sessions.map((s) => ({ group: s.session.group, port: s.session.port, interface: s.ifaceName, source: s.session.sources })),
-    durationMs: Date.now() - started,
-    stopReason,
-    fault: watch.fault,
-  };
+      return snap.done ? (snap.error ? { kind: 'engine-error', text: `error: ${snap.error}` } : { kind: 'finished' }) : null;
+    },
+    live: (snap) => renderRespondLive(snap, ui.errColor),
+    periodic: ui.ndjson ? { everyMs: 1000, run: (snap) => emitEvent('stats', { probes: snap.probes, replies: snap.replies, refused: snap.refused, untracked: snap.untracked }) } : undefined,
+  });
+  const snap = run.final;
+  const warnings: string[] = [];
   const u = untrackedWarning(snap.untracked, 'prober', 1024);
-  if (u) ui.warn(u);
-  return { result, exitCode: watch.fatal || snap.error ? ExitCode.System : ExitCode.Ok };
+  if (u) (warnings.push(u), ui.warn(u));
+  const result: RespondResult = {
+    name: snap.name,
+    received: snap.received,
+    probes: snap.probes,
+    replies: snap.replies,
+    bytesIn: snap.bytesIn,
+    bytesOut: snap.bytesOut,
+    refused: snap.refused,
+    reports: snap.reports,
+    sendErrors: snap.sendErrors,
+    lastSendError: snap.lastSendError,
+    foreign: snap.foreign,
+    malformed: snap.malformed,
+    repliesSeen: snap.repliesSeen,
+    probers: snap.probers,
+    proberOverflow: snap.proberOverflow,
+    untracked: snap.untracked,
+    trackedSources: snap.trackedSources,
+    evictions: snap.evictions,
+    limits: snap.limits,
+    groups: sessions.map((s) => ({ group: s.session.group, port: s.session.port, interface: s.ifaceName, source: s.session.sources })),
+    ...runSummary(run, warnings),
+  };
+  return { result, exitCode: exitCodeFor({ ...run, broken: snap.error !== null }) };
 }

@@ -1,8 +1,14 @@
-// The shared rhythm of long-running commands: tick until a stop condition,
-// the deadline, or an interrupt; and a watch on the interface in use.
+// The one run loop of every long-running command (join, send, respond, ping,
+// ssmping client and server): it owns the tick, the spinner and live view,
+// periodic NDJSON/progress output, interrupts, --duration, interface faults
+// and cleanup, and returns why the run stopped as a typed StopReason. The
+// exit code is one pure function of that outcome (exitCodeFor).
 
 import { native } from '../native.js';
 import { printable } from '../model/text.js';
+import { ExitCode } from '../errors.js';
+import { emitEvent } from '../ui/json.js';
+import type { RunContext } from '../ui/context.js';
 
 /** Sleep `ms`, returning early when `signal` aborts. */
 export function tick(ms: number, signal: AbortSignal): Promise<void> {
@@ -47,64 +53,184 @@ export function addressFault(ifindex: number, rawName: string, family: 4 | 6): I
   return { kind: 'no-address', name, message: `interface ${name} has no IPv${family} address left: ${what}` };
 }
 
-export function describeStop(reason: string | undefined): string {
-  switch (reason) {
-    case 'SIGINT':
-      return 'interrupted (SIGINT)';
-    case 'SIGTERM':
-      return 'terminated (SIGTERM)';
-    default:
-      return reason ?? 'stopped';
+/**
+ * Why a run stopped. In JSON it is the `stopReason` string (stopReasonText),
+ * one of the values listed in docs/json.md ("stopReason").
+ */
+export type StopReason =
+  /** --count packets or probes done: `count reached`. */
+  | { kind: 'count-reached' }
+  /** --duration ended: `duration over`. */
+  | { kind: 'duration-over' }
+  /** check --timeout ended probing early: `timeout`. */
+  | { kind: 'timeout' }
+  /** The engine ended by itself with nothing wrong: `stopped`. */
+  | { kind: 'finished' }
+  /** The first SIGINT / SIGTERM: `interrupted (SIGINT)`, `terminated (SIGTERM)`. */
+  | { kind: 'interrupted'; signal: 'SIGINT' | 'SIGTERM' }
+  /** stdout could not be written (src/ui/output.ts): `output failed`. */
+  | { kind: 'output-failed' }
+  /** The interface in use went down, was deleted or lost its address: the fault's message. */
+  | { kind: 'fault'; fault: InterfaceFault }
+  /** The engine failed: `error: …` (`receive error: …` for join, `send failed` for send). */
+  | { kind: 'engine-error'; text: string };
+
+export function stopReasonText(r: StopReason): string {
+  switch (r.kind) {
+    case 'count-reached':
+      return 'count reached';
+    case 'duration-over':
+      return 'duration over';
+    case 'timeout':
+      return 'timeout';
+    case 'finished':
+      return 'stopped';
+    case 'interrupted':
+      return r.signal === 'SIGINT' ? 'interrupted (SIGINT)' : 'terminated (SIGTERM)';
+    case 'output-failed':
+      return 'output failed';
+    case 'fault':
+      return r.fault.message;
+    case 'engine-error':
+      return r.text;
   }
 }
 
-export interface RunWatchOptions {
-  /** The interfaces in use (null entries: the kernel chose, nothing to watch). */
-  ifaces: ({ iface: { index: number; name: string } } | null)[];
-  ui: { warn(text: string): void };
-  signal: AbortSignal;
-  /** Stop once this much time has passed (--duration). */
+/** The stop reason for an aborted run (the AbortSignal's reason: a signal name, or `output failed`). */
+export function abortReason(signal: AbortSignal): StopReason {
+  const why = String(signal.reason);
+  if (why === 'SIGINT' || why === 'SIGTERM') return { kind: 'interrupted', signal: why };
+  return { kind: 'output-failed' };
+}
+
+/** An interface the run depends on (null: the kernel chose, nothing to watch). */
+export type WatchedInterface = { iface: { index: number; name: string } } | null;
+
+export interface EngineLoop<S> {
+  ctx: RunContext;
+  tickMs: number;
+  /** A fresh snapshot of the command's engine(s). */
+  read(): S;
+  /** Stop the engine(s) and return their last snapshot. */
+  stop(): S;
+  ifaces: WatchedInterface[];
+  /** Stop once this much time has passed (--duration kept by the loop). */
   durationMs?: number;
-  /** When an interface fails: keep measuring (true with --duration) or stop. */
-  keepWaitingOnFault: boolean;
-  /** Called once, on the first fault (e.g. an NDJSON event). */
-  onFault?: (f: InterfaceFault) => void;
+  /** With --duration an interface fault is announced and waited out (the run keeps what it measured); without, it stops the run. */
+  waitOutFaults: boolean;
+  /** Each tick, after the snapshot: the command's own events; returns the engine's reason to stop (count reached, error), or null. */
+  onTick?(snap: S): StopReason | null;
+  /**
+   * A fault the command watches itself (and announces itself), e.g. send's interface without an
+   * address; `waitOut`: recorded but not stopping the run (send --duration goes on counting).
+   */
+  extraFault?: { check(snap: S): InterfaceFault | null; waitOut: boolean };
+  /** A spinner on stderr until `until(snap)`; the live view starts after it. */
+  spinner?: { text: string; until(snap: S): boolean };
+  /** The live view (stderr, people only). */
+  live?(snap: S): string[];
+  /** Called every `everyMs`: NDJSON stats, plain progress lines. */
+  periodic?: { everyMs: number; run(snap: S): void };
+  /** Before the engines stop (e.g. the querier watch). */
+  beforeStop?(): void;
+  /** After the engines stopped, whatever happened: close sessions. */
+  close?(): void;
+}
+
+export interface EngineRun<S> {
+  /** The engines' last snapshot (from stop()). */
+  final: S;
+  stop: StopReason;
+  /** The first interface fault of the run, or null. */
+  fault: InterfaceFault | null;
+  /** True when the fault stopped the run (no --duration to wait it out). */
+  faultFatal: boolean;
+  durationMs: number;
+}
+
+/** The interface watch: the first fault, announced once (stderr, and an NDJSON `fault` event). */
+function watchInterfaces(l: EngineLoop<unknown>): InterfaceFault | null {
+  for (const c of l.ifaces) {
+    const f = c ? interfaceFault(c.iface.index, c.iface.name) : null;
+    if (!f) continue;
+    l.ctx.ui.warn(`${f.message}${l.waitOutFaults ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
+    if (l.ctx.ui.ndjson) emitEvent('fault', f);
+    return f;
+  }
+  return null;
+}
+
+/** Runs a started engine until it, the user, --duration or a fault stops it; always stops it and calls close(). */
+export async function runEngine<S>(l: EngineLoop<S>): Promise<EngineRun<S>> {
+  const { ui, signal } = l.ctx;
+  const started = Date.now();
+  const spinner = l.spinner ? ui.spinner(l.spinner.text) : null;
+  let spinning = spinner !== null;
+  let ifaceFault: InterfaceFault | null = null;
+  let extraFault: InterfaceFault | null = null;
+  let lastPeriodic = Date.now();
+  let stop: StopReason = { kind: 'finished' };
+  let final: S | undefined;
+  try {
+    for (;;) {
+      await tick(l.tickMs, signal);
+      const snap = l.read();
+      // The command's own watch runs every tick (it counts); the interface watch until its first fault.
+      const extra = l.extraFault?.check(snap) ?? null;
+      extraFault ??= extra;
+      ifaceFault ??= watchInterfaces(l as EngineLoop<unknown>);
+      const fatal = ifaceFault && !l.waitOutFaults ? ifaceFault : extra && !l.extraFault!.waitOut ? extra : null;
+      const engineStop = l.onTick?.(snap) ?? null;
+      if (spinning && l.spinner!.until(snap)) {
+        spinner!.stop();
+        spinning = false;
+      }
+      if (!spinning && l.live) ui.redraw(l.live(snap));
+      if (l.periodic && Date.now() - lastPeriodic >= l.periodic.everyMs) {
+        lastPeriodic = Date.now();
+        l.periodic.run(snap);
+      }
+      const why: StopReason | null = fatal
+          ? { kind: 'fault', fault: fatal }
+          : (engineStop ?? (signal.aborted ? abortReason(signal) : l.durationMs !== undefined && Date.now() - started >= l.durationMs ? { kind: 'duration-over' } : null));
+      if (why) {
+        stop = why;
+        break;
+      }
+    }
+  } finally {
+    spinner?.stop();
+    l.beforeStop?.();
+    try {
+      final = l.stop();
+    } finally {
+      ui.commit();
+      l.close?.();
+    }
+  }
+  return { final, stop, fault: ifaceFault ?? extraFault, faultFatal: stop.kind === 'fault', durationMs: Date.now() - started };
 }
 
 /**
- * The stop rules every long-running command shares: an interrupt, the end of
- * --duration, or an interface that went down or away (announced once; with
- * --duration the run keeps what it measured and waits).
+ * The exit code of a long-running command, from its outcome alone: 3 when
+ * the engine failed, a fault stopped the run or the command found its
+ * result unusable (`broken`); 1 when it worked and found a problem (no
+ * responder, --count not reached); else 0.
  */
-export class RunWatch {
-  fault: InterfaceFault | null = null;
-  readonly started = Date.now();
+export function exitCodeFor(o: { stop: StopReason; faultFatal: boolean; broken?: boolean; problem?: boolean }): ExitCode {
+  if (o.stop.kind === 'engine-error' || o.faultFatal || o.broken) return ExitCode.System;
+  if (o.problem) return ExitCode.Failed;
+  return ExitCode.Ok;
+}
 
-  constructor(private readonly o: RunWatchOptions) {}
+/** The fields every long-running command's document ends with, in this order. */
+export interface RunSummary {
+  durationMs: number;
+  stopReason: string;
+  warnings: string[];
+  fault: InterfaceFault | null;
+}
 
-  /** Why the run must stop now, or null to go on. */
-  stopReason(): string | null {
-    this.watchInterfaces();
-    if (this.o.signal.aborted) return describeStop(String(this.o.signal.reason));
-    if (this.o.durationMs !== undefined && Date.now() - this.started >= this.o.durationMs) return 'duration over';
-    if (this.fault && !this.o.keepWaitingOnFault) return this.fault.message;
-    return null;
-  }
-
-  /** A fault ends the run with exit 3 unless --duration asked to wait it out. */
-  get fatal(): boolean {
-    return this.fault !== null && !this.o.keepWaitingOnFault;
-  }
-
-  private watchInterfaces(): void {
-    if (this.fault) return;
-    for (const c of this.o.ifaces) {
-      const f = c ? interfaceFault(c.iface.index, c.iface.name) : null;
-      if (!f) continue;
-      this.fault = f;
-      this.o.ui.warn(`${f.message}${this.o.keepWaitingOnFault ? '; keeping what was measured and waiting until --duration ends' : '; stopping'}`);
-      this.o.onFault?.(f);
-      return;
-    }
-  }
+export function runSummary(run: { durationMs: number; stop: StopReason; fault: InterfaceFault | null }, warnings: string[]): RunSummary {
+  return { durationMs: run.durationMs, stopReason: stopReasonText(run.stop), warnings: [...new Set(warnings)], fault: run.fault };
 }

@@ -6,10 +6,10 @@ import { parseSourceAddress, type GroupSpec } from '../model/address-input.js';
 import { scopeWarnings } from '../model/ttl-scope.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SenderSnapshot } from '../native.js';
-import { ExitCode, usageError } from '../errors.js';
+import { usageError } from '../errors.js';
 import { checkDatagramSize } from '../model/options.js';
 import { emitEvent } from '../ui/json.js';
-import { addressFault, RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { addressFault, exitCodeFor, runEngine, runSummary, type InterfaceFault, type RunSummary } from './run-loop.js';
 import { printable } from '../model/text.js';
 import type { RunContext } from '../ui/context.js';
 import { renderSendLive } from '../render/send.js';
@@ -66,20 +66,11 @@ export interface SendGroupResult {
   sendBuffer: number;
 }
 
-export interface SendResult {
+/** Per group in `groups`; `sent` and `bytes` summed over the groups. */
+export interface SendResult extends RunSummary {
   groups: SendGroupResult[];
-  /** Fields of the first group, flattened for scripts that send to one group. */
-  group: string;
   sent: number;
   bytes: number;
-  ttl: number;
-  loopback: boolean;
-  interface: string;
-  rate: { asked: number; achieved: number };
-  errors: { code: string; count: number; meaning: string }[];
-  stopReason: string;
-  fault: InterfaceFault | null;
-  warnings: string[];
 }
 
 const ERROR_MEANINGS: Record<string, string> = {
@@ -98,8 +89,8 @@ export function explainSendError(code: string): string {
   return ERROR_MEANINGS[code] ?? 'see errno(3)';
 }
 
-export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: SendResult; exitCode: number }> {
-  const { ui, signal } = ctx;
+/** Bad input found before any socket: the rate, the size for each family, --source-address. Returns the rate in probes/s. */
+function checkSendOptions(o: SendOptions): number {
   if (o.rate !== undefined && o.bitrate !== undefined) {
     throw usageError('E_USAGE', '--rate and --bitrate cannot be combined; give one (packets/s or bits/s)');
   }
@@ -115,13 +106,11 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   }
   const rate = o.bitrate !== undefined ? o.bitrate / (o.size * 8) : (o.rate ?? 1);
   if (!(rate > 0) || !Number.isFinite(rate)) throw usageError('E_OPTION_VALUE', `the rate must be a positive number; got ${rate}`);
-  const warnings: string[] = [];
-  const statements: string[] = [];
-  for (const g of o.groups) {
-    const st = scopeWarnings(g.info, o.ttl);
-    statements.push(st.statement);
-    for (const w of st.warnings) warnings.push(w);
-  }
+  return rate;
+}
+
+/** One sender-only session and one pacing engine per group; on failure closes what was opened. */
+async function openSenders(o: SendOptions, rate: number, ui: RunContext['ui'], warnings: string[], statements: string[]): Promise<{ sessions: OpenSession[]; engines: number[] }> {
   const sessions: OpenSession[] = [];
   const engines: number[] = [];
   const core = native();
@@ -145,18 +134,24 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     for (const s of sessions) closeSession(s);
     throw e;
   }
+  return { sessions, engines };
+}
 
-  let snaps: SenderSnapshot[] = [];
-  let stopReason = 'done';
-  // A sender cannot wait out --duration on an interface that is down or gone (every send fails, and
-  // the kernel dropped its multicast route): it stops at once with exit 3, unlike join and respond.
-  const watch = new RunWatch({ ifaces: sessions.map((s) => s.iface), ui, signal, keepWaitingOnFault: false });
-  // A lost address is not a lost interface: with --duration, send goes on and counts (watchAddresses).
-  let noAddressFault: InterfaceFault | null = null;
-  let lastEvent = Date.now();
+export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: SendResult; exitCode: number }> {
+  const { ui, signal } = ctx;
+  const rate = checkSendOptions(o);
+  const warnings: string[] = [];
+  const statements: string[] = [];
+  for (const g of o.groups) {
+    const st = scopeWarnings(g.info, o.ttl);
+    statements.push(st.statement);
+    for (const w of st.warnings) warnings.push(w);
+  }
+  const core = native();
+  const { sessions, engines } = await openSenders(o, rate, ui, warnings, statements);
   // Per group: probes sent while its interface had no address, and whether it has none now.
   const noAddress = sessions.map(() => ({ sent: 0, now: false, lastSent: 0 }));
-  const watchAddresses = (): InterfaceFault | null => {
+  const watchAddresses = (snaps: SenderSnapshot[]): InterfaceFault | null => {
     let first: InterfaceFault | null = null;
     sessions.forEach((s, i) => {
       const n = noAddress[i]!;
@@ -176,35 +171,55 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
     });
     return first;
   };
-  try {
-    for (;;) {
-      await tick(250, signal);
-      snaps = engines.map((id) => core.engineSnapshot(id) as SenderSnapshot);
-      const lost = watchAddresses();
-      if (lost) noAddressFault ??= lost;
-      ui.redraw(renderSendLive(snaps, sessions.map((s) => s.session.group), ui.errColor));
-      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
-        lastEvent = Date.now();
-        snaps.forEach((s, i) => emitEvent('progress', { group: sessions[i]!.session.group, sent: s.sent, rate: s.achievedRate, errors: s.errors }));
-      }
-      if (snaps.every((s) => s.done)) {
-        stopReason = snaps.some((s) => s.error) ? 'send failed' : o.count !== undefined ? 'count reached' : 'duration over';
-        break;
-      }
-      // --duration is kept by the send engines themselves; the watch handles interrupts and faults.
-      const why = watch.stopReason() ?? (lost && o.durationMs === undefined ? lost.message : null);
-      if (why) {
-        stopReason = why;
-        break;
-      }
-    }
-  } finally {
-    snaps = engines.map((id) => core.engineStop(id) as SenderSnapshot);
-    watchAddresses();
-    ui.commit();
-    for (const s of sessions) closeSession(s);
+  const run = await runEngine<SenderSnapshot[]>({
+    ctx,
+    tickMs: 250,
+    read: () => engines.map((id) => core.engineSnapshot(id) as SenderSnapshot),
+    stop: () => {
+      const last = engines.map((id) => core.engineStop(id) as SenderSnapshot);
+      watchAddresses(last);
+      return last;
+    },
+    close: () => sessions.forEach(closeSession),
+    ifaces: sessions.map((s) => s.iface),
+    // --duration is kept by the send engines themselves. A sender cannot wait it out on an interface
+    // that is down or gone (every send fails, the kernel dropped its multicast route): it stops at
+    // once with exit 3, unlike join and respond. A lost address is not a lost interface: with
+    // --duration send goes on and counts what leaves without one (still exit 3).
+    waitOutFaults: false,
+    extraFault: { check: watchAddresses, waitOut: o.durationMs !== undefined },
+    onTick: (snaps) => {
+      if (!snaps.every((x) => x.done)) return null;
+      if (snaps.some((x) => x.error)) return { kind: 'engine-error', text: 'send failed' };
+      return o.count !== undefined ? { kind: 'count-reached' } : { kind: 'duration-over' };
+    },
+    live: (snaps) => renderSendLive(snaps, sessions.map((s) => s.session.group), ui.errColor),
+    periodic: ui.ndjson ? { everyMs: 1000, run: (snaps) => snaps.forEach((x, i) => emitEvent('progress', { group: sessions[i]!.session.group, sent: x.sent, rate: x.achievedRate, errors: x.errors })) } : undefined,
+  });
+  const snaps = run.final;
+  const groups = groupResults(o, rate, sessions, snaps, statements, noAddress);
+  if (ui.ndjson) emitEvent('done', { sent: groups.reduce((a, g) => a + g.sent, 0), bytes: groups.reduce((a, g) => a + g.bytes, 0) });
+  // Probes that left without a source address did not do what send reports: never a success.
+  const withoutAddress = groups.reduce((a, g) => a + g.sentWithoutAddress, 0);
+  if (withoutAddress > 0) {
+    const w = `at least ${withoutAddress} probe${withoutAddress === 1 ? '' : 's'} sent while the interface had no address (source 0.0.0.0): receivers cannot use them`;
+    warnings.push(w);
+    ui.warn(w);
   }
-  const groups: SendGroupResult[] = sessions.map((s, i) => {
+  const result: SendResult = {
+    groups,
+    sent: groups.reduce((a, g) => a + g.sent, 0),
+    bytes: groups.reduce((a, g) => a + g.bytes, 0),
+    ...runSummary(run, warnings),
+  };
+  const broken = groups.some((g) => g.failed) || withoutAddress > 0 || run.fault?.kind === 'no-address';
+  const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => !g.complete);
+  return { result, exitCode: exitCodeFor({ ...run, broken, problem: incomplete }) };
+}
+
+/** Per group: what its engine did, with the meaning of each send error. */
+function groupResults(o: SendOptions, rate: number, sessions: OpenSession[], snaps: SenderSnapshot[], statements: string[], noAddress: { sent: number }[]): SendGroupResult[] {
+  return sessions.map((s, i) => {
     const sn = snaps[i]!;
     return {
       group: s.session.group,
@@ -232,26 +247,4 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
       sendBuffer: sn.sendBuffer,
     };
   });
-  const first = groups[0]!;
-  const result: SendResult = {
-    groups,
-    group: first.group,
-    sent: groups.reduce((a, g) => a + g.sent, 0),
-    bytes: groups.reduce((a, g) => a + g.bytes, 0),
-    ttl: o.ttl,
-    loopback: o.loopback,
-    interface: first.interface,
-    rate: first.rate,
-    errors: first.errors,
-    stopReason,
-    fault: watch.fault ?? noAddressFault,
-    warnings: [...new Set(warnings)],
-  };
-  if (ui.ndjson) emitEvent('done', { sent: result.sent, bytes: result.bytes });
-  // Probes that left without a source address did not do what send reports: never a success.
-  const withoutAddress = groups.reduce((a, g) => a + g.sentWithoutAddress, 0);
-  if (withoutAddress > 0) ui.warn(`at least ${withoutAddress} probe${withoutAddress === 1 ? '' : 's'} sent while the interface had no address (source 0.0.0.0): receivers cannot use them`);
-  const failed = groups.some((g) => g.failed) || watch.fatal || withoutAddress > 0 || noAddressFault !== null;
-  const incomplete = o.count !== undefined && !signal.aborted && groups.some((g) => !g.complete);
-  return { result, exitCode: failed ? ExitCode.System : incomplete ? ExitCode.Failed : ExitCode.Ok };
 }

@@ -12,9 +12,9 @@ import { isMulticastAddress } from '../model/group-registry.js';
 import { canonicalAddress, formatIpv6, ipv6Bytes, type Family } from '../model/ip.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type SsmpingClientSnapshot, type SsmpingMulticastStats, type SsmpingPathStats } from '../native.js';
-import { ExitCode, systemError, usageError } from '../errors.js';
+import { systemError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
-import { describeStop, interfaceFault, tick, type InterfaceFault } from './run-loop.js';
+import { exitCodeFor, runEngine, runSummary, type EngineRun, type RunSummary } from './run-loop.js';
 import type { RunContext } from '../ui/context.js';
 import { renderSsmpingReply } from '../render/ssmping.js';
 import { SSMPING_PORT } from './ssmping-respond.js';
@@ -33,7 +33,7 @@ export interface SsmpingPingOptions {
   iface?: string;
 }
 
-export interface SsmpingPingResult {
+export interface SsmpingPingResult extends RunSummary {
   protocol: 'ssmping';
   server: string;
   serverPort: number;
@@ -55,9 +55,6 @@ export interface SsmpingPingResult {
   ignored: SsmpingClientSnapshot['ignored'];
   sendErrors: number;
   lastSendError: string | null;
-  durationMs: number;
-  stopReason: string;
-  fault: InterfaceFault | null;
 }
 
 /** asmping's group for the one the user names: IPv4 last octet 234, IPv6 last 32 bits 4321:1234. */
@@ -86,8 +83,8 @@ async function resolveServer(server: string, family: Family | undefined): Promis
   }
 }
 
-export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Promise<SsmpingPingResult> {
-  const { ui, signal } = ctx;
+export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; run: EngineRun<SsmpingClientSnapshot> }> {
+  const { ui } = ctx;
   let requested: { address: string; family: Family } | null = null;
   if (o.group !== undefined) {
     const g = parseGroupSpec(o.group);
@@ -129,51 +126,39 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
     closeSession(s);
     throw e;
   }
-  const started = Date.now();
-  let snap: SsmpingClientSnapshot = core.engineSnapshot(engine);
   const joined = mode === 'ssm' ? `(S,G) = (${server.address},${group})` : `(S,G) = (*,${group})`;
   ui.info(`${mode === 'ssm' ? 'ssmping' : 'asmping'} joined ${joined} via ${s.ifaceName}`);
   const localPort = core.socketInfo(s.handle).localPort;
   ui.info(`pinging ${server.address} port ${o.serverPort} from port ${localPort ?? '?'}: ${o.count} requests, one every ${o.intervalMs}ms`);
   if (ui.ndjson) emitEvent('start', { server: server.address, serverPort: o.serverPort, group, mode, interface: s.ifaceName, count: o.count, intervalMs: o.intervalMs });
   let printed = 0;
-  let fault: InterfaceFault | null = null;
-  let stopReason = 'count reached';
+  // Each reply as it arrives: a progress line on stderr (the statistics are the result), or an NDJSON event.
   const flush = (x: SsmpingClientSnapshot) => {
     for (const ev of x.events) {
       if (ev.n <= printed) continue;
       printed = ev.n;
       if (ui.ndjson) emitEvent('reply', { from: server.address, ...ev });
-      else if (!ui.json && !ui.quiet) ui.out(renderSsmpingReply(ev, server.address, ui.color));
+      else ui.info(renderSsmpingReply(ev, server.address, ui.errColor));
     }
   };
-  try {
-    for (;;) {
-      await tick(100, signal);
-      snap = core.engineSnapshot(engine);
-      flush(snap);
-      const f = s.iface ? interfaceFault(s.iface.iface.index, s.iface.iface.name) : null;
-      if (f) {
-        fault = f;
-        ui.warn(`${f.message}; stopping`);
-        stopReason = f.message;
-        break;
-      }
-      if (snap.done) {
-        stopReason = snap.error ? `error: ${snap.error}` : 'count reached';
-        break;
-      }
-      if (signal.aborted) {
-        stopReason = describeStop(String(signal.reason));
-        break;
-      }
-    }
-  } finally {
-    snap = core.engineStop(engine);
-    closeSession(s);
-  }
+  const run = await runEngine<SsmpingClientSnapshot>({
+    ctx,
+    tickMs: 100,
+    read: () => core.engineSnapshot(engine),
+    stop: () => core.engineStop(engine),
+    close: () => closeSession(s),
+    ifaces: [s.iface],
+    waitOutFaults: false,
+    onTick: (x) => {
+      flush(x);
+      if (!x.done) return null;
+      return x.error ? { kind: 'engine-error', text: `error: ${x.error}` } : { kind: 'count-reached' };
+    },
+  });
+  const snap = run.final;
   flush(snap);
-  return {
+  const warnings: string[] = [...s.warnings];
+  const result: SsmpingPingResult = {
     protocol: 'ssmping',
     server: server.address,
     serverPort: o.serverPort,
@@ -193,17 +178,14 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
     ignored: snap.ignored,
     sendErrors: snap.sendErrors,
     lastSendError: snap.lastSendError,
-    durationMs: Date.now() - started,
-    stopReason,
-    fault,
+    ...runSummary(run, warnings),
   };
+  return { result, run };
 }
 
 export async function run(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; exitCode: number }> {
-  const result = await runSsmpingPing(o, ctx);
-  let exitCode: number = result.multicast.received > 0 ? ExitCode.Ok : ExitCode.Failed;
-  if (result.fault || result.stopReason.startsWith('error:')) exitCode = ExitCode.System;
-  return { result, exitCode };
+  const { result, run } = await runSsmpingPing(o, ctx);
+  return { result, exitCode: exitCodeFor({ ...run, problem: result.multicast.received === 0 }) };
 }
 
 export { SSMPING_PORT };

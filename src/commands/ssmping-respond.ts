@@ -9,11 +9,11 @@ import { explainNativeError } from '../model/kernel-errors.js';
 import { resolveInterface } from '../model/interfaces.js';
 import { printable } from '../model/text.js';
 import { isNativeError, native, type SsmpingServerSnapshot } from '../native.js';
-import { ExitCode, systemError, usageError } from '../errors.js';
+import { systemError, usageError } from '../errors.js';
 import { emitEvent } from '../ui/json.js';
 import type { RespondFlags } from './flags.js';
 import { rejectInMode } from './cli-kit.js';
-import { RunWatch, tick, type InterfaceFault } from './run-loop.js';
+import { exitCodeFor, runEngine, runSummary, type RunSummary } from './run-loop.js';
 import type { RunContext } from '../ui/context.js';
 import { renderSsmpingServeLive } from '../render/ssmping.js';
 import { untrackedWarning } from './join.js';
@@ -34,12 +34,9 @@ export interface SsmpingRespondOptions {
   durationMs?: number;
 }
 
-export interface SsmpingRespondResult extends SsmpingServerSnapshot {
+export interface SsmpingRespondResult extends Omit<SsmpingServerSnapshot, 'elapsedMs' | 'done' | 'error'>, RunSummary {
   protocol: 'ssmping';
   interface: string | null;
-  durationMs: number;
-  stopReason: string;
-  fault: InterfaceFault | null;
 }
 
 export function startSsmpingServer(o: SsmpingRespondOptions): { engine: number; iface: ReturnType<typeof resolveInterface> | null } {
@@ -64,64 +61,47 @@ export function startSsmpingServer(o: SsmpingRespondOptions): { engine: number; 
 }
 
 export async function run(o: SsmpingRespondOptions, ctx: RunContext): Promise<{ result: SsmpingRespondResult; exitCode: number }> {
-  const { ui, signal } = ctx;
+  const { ui } = ctx;
   const core = native();
   const { engine, iface } = startSsmpingServer(o);
-  let snap: SsmpingServerSnapshot = core.engineSnapshot(engine);
-  const where = snap.listening.map((l) => (l.family === 'ipv6' ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' and ');
+  const first: SsmpingServerSnapshot = core.engineSnapshot(engine);
+  const where = first.listening.map((l) => (l.family === 'ipv6' ? `[${l.address}]:${l.port}` : `${l.address}:${l.port}`)).join(' and ');
   ui.info(
     `ssmping server on UDP ${where}${iface ? ` (interface ${printable(iface.iface.name)})` : ''}: replies never larger than requests, TTL 64; ` +
       `limits ${o.perSourcePps}/s per client, ${o.globalPps}/s in all${o.allow.length ? `; allowed: ${o.allow.join(', ')}` : ''}`,
   );
-  if (snap.ipv6Unavailable) ui.warn(`IPv6 not served: ${snap.ipv6Unavailable}`);
-  if (ui.ndjson) emitEvent('listening', { listening: snap.listening, interface: iface?.iface.name ?? null });
-  const started = Date.now();
-  const watch = new RunWatch({ ifaces: [iface ?? null], ui, signal, durationMs: o.durationMs, keepWaitingOnFault: o.durationMs !== undefined });
-  let stopReason = 'stopped';
+  const warnings: string[] = [];
+  if (first.ipv6Unavailable) (warnings.push(`IPv6 not served: ${first.ipv6Unavailable}`), ui.warn(warnings[0]!));
+  if (ui.ndjson) emitEvent('listening', { listening: first.listening, interface: iface?.iface.name ?? null });
   const seen = new Set<string>();
-  let lastEvent = Date.now();
-  try {
-    for (;;) {
-      await tick(250, signal);
-      snap = core.engineSnapshot(engine);
+  const run = await runEngine<SsmpingServerSnapshot>({
+    ctx,
+    tickMs: 250,
+    read: () => core.engineSnapshot(engine),
+    stop: () => core.engineStop(engine),
+    ifaces: [iface ?? null],
+    durationMs: o.durationMs,
+    waitOutFaults: o.durationMs !== undefined,
+    onTick: (snap) => {
       for (const c of snap.clients) {
-        if (!seen.has(c.address)) {
-          seen.add(c.address);
-          if (ui.ndjson) emitEvent('client', { address: c.address, group: c.lastGroup });
-          else ui.info(`received request from ${c.address}${c.lastGroup ? ` (group ${c.lastGroup})` : ''}`);
-        }
+        if (seen.has(c.address)) continue;
+        seen.add(c.address);
+        if (ui.ndjson) emitEvent('client', { address: c.address, group: c.lastGroup });
+        else ui.info(`received request from ${c.address}${c.lastGroup ? ` (group ${c.lastGroup})` : ''}`);
       }
-      if (ui.ndjson && Date.now() - lastEvent >= 1000) {
-        lastEvent = Date.now();
-        emitEvent('stats', { requests: snap.requests, unicastReplies: snap.unicastReplies, multicastReplies: snap.multicastReplies, refused: snap.refused });
-      }
-      ui.redraw(renderSsmpingServeLive(snap, ui.errColor));
-      if (snap.done) {
-        stopReason = snap.error ? `error: ${snap.error}` : 'stopped';
-        break;
-      }
-      const why = watch.stopReason();
-      if (why) {
-        stopReason = why;
-        break;
-      }
-    }
-  } finally {
-    snap = core.engineStop(engine);
-    ui.commit();
-  }
-  const result: SsmpingRespondResult = {
-    protocol: 'ssmping',
-    ...snap,
-    interface: iface?.iface.name ?? null,
-    durationMs: Date.now() - started,
-    stopReason,
-    fault: watch.fault,
-  };
-  const u = untrackedWarning(snap.untracked, 'client', 1024);
-  if (u) ui.warn(u);
-  const failed = snap.error !== null || watch.fatal;
-  return { result, exitCode: failed ? ExitCode.System : ExitCode.Ok };
+      return snap.done ? (snap.error ? { kind: 'engine-error', text: `error: ${snap.error}` } : { kind: 'finished' }) : null;
+    },
+    live: (snap) => renderSsmpingServeLive(snap, ui.errColor),
+    periodic: ui.ndjson
+      ? { everyMs: 1000, run: (snap) => emitEvent('stats', { requests: snap.requests, unicastReplies: snap.unicastReplies, multicastReplies: snap.multicastReplies, refused: snap.refused }) }
+      : undefined,
+  });
+  // The engine's counts without its run state (elapsedMs, done, error: the run summary says it).
+  const { elapsedMs: _elapsed, done: _done, error, ...counts } = run.final;
+  const u = untrackedWarning(counts.untracked, 'client', 1024);
+  if (u) (warnings.push(u), ui.warn(u));
+  const result: SsmpingRespondResult = { protocol: 'ssmping', ...counts, interface: iface?.iface.name ?? null, ...runSummary(run, warnings) };
+  return { result, exitCode: exitCodeFor({ ...run, broken: error !== null }) };
 }
 
 /**

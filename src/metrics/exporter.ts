@@ -150,10 +150,10 @@ export class MetricsExporter {
     for (const [reason, n] of Object.entries(snap.refused)) this.deltas.add(this.m.refused, { ...grp, reason }, n, identity);
   }
 
-  /** One finished ping round: counters grow by what the round counted. */
-  pingRound(g: { group: string; port: number }, r: PingResult): void {
+  /** One finished ping round: counters grow by what the round counted; `up` unless its engine failed. */
+  pingRound(g: { group: string; port: number }, r: PingResult, up: boolean): void {
     const grp = { group: g.group, port: String(g.port) };
-    this.m.up.set({ kind: 'ping', ...grp }, r.stopReason.startsWith('error') ? 0 : 1);
+    this.m.up.set({ kind: 'ping', ...grp }, up ? 1 : 0);
     this.m.pingSent.inc(grp, r.sent);
     this.m.pingResponders.set(grp, r.responders.length);
     for (const x of r.responders) {

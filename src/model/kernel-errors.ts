@@ -2,7 +2,7 @@
 // line that says what went wrong and what to do, with the exit code.
 // Messages follow docs/multipoint-model.md, "Error ids and messages".
 
-import { ExitCode, McastError, tooManyOpenFiles } from '../errors.js';
+import { ExitCode, McastError, tooManyOpenFiles, usageError } from '../errors.js';
 import { isNativeError } from '../native.js';
 import { readIgmpMaxMemberships, readIgmpMaxMsf, readMldMaxMsf } from '../system/sysctl.js';
 
@@ -59,7 +59,8 @@ export function explainNativeError(e: unknown, ctx: ErrorContext = {}): McastErr
     case 'ENOMEM':
       return sys('E_TOO_MANY_GROUPS', `The kernel refused another membership for ${group} (ENOMEM; IPv6 memberships are limited by net.core.optmem_max).`);
     case 'ENODEV':
-      if (ctx.iface) return sys('E_IF_NOT_FOUND', `No interface '${ctx.iface}' (or it has no address of this family). Run 'mcast interfaces' to list candidates.`);
+      // The same code and exit as resolveInterface's 'No interface' (exit 2, README's exit-code table): one meaning, one code.
+      if (ctx.iface) return usageError('E_IF_NOT_FOUND', `No interface '${ctx.iface}' (or it has no address of this family). Run 'mcast interfaces' to list candidates.`);
       return sys('E_NO_ROUTE_FOR_GROUP', `No interface given and no route matches ${group}. Use --interface, or add a route for 224.0.0.0/4 (or ff00::/8).`);
     case 'ENETUNREACH':
       return sys('E_NO_ROUTE_FOR_GROUP', `No route for ${group} (ENETUNREACH). Name an interface with --interface, or add a multicast route (ip route add 224.0.0.0/4 dev IF).`);

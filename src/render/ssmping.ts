@@ -69,7 +69,7 @@ function refusedTotal(s: SsmpingServerSnapshot): number {
   return Object.values(s.refused).reduce((a, b) => a + b, 0);
 }
 
-function clientRows(s: SsmpingServerSnapshot): string[][] {
+function clientRows(s: Pick<SsmpingServerSnapshot, 'clients'>): string[][] {
   return s.clients.map((x) => [x.address, String(x.requests), String(x.unicastReplies), String(x.multicastReplies), String(x.refused), x.lastGroup ?? '-', x.ttl === null ? '-' : String(x.ttl)]);
 }
 
@@ -104,7 +104,6 @@ export function renderSsmpingServeSummary(r: SsmpingRespondResult, c: ChalkInsta
   if (r.sendErrors) lines.push(c.yellow(`send errors: ${r.sendErrors} (${r.lastSendError})`));
   if (r.clients.length) lines.push(table(CLIENT_HEADER, clientRows(r)));
   if (r.untracked.packets) lines.push(c.yellow(`untracked: ${r.untracked.packets} requests from ${r.untracked.sendersCapped ? 'at least ' : ''}${r.untracked.senders} clients beyond the 1024 listed (in the totals above, not in the table)`));
-  if (r.error) lines.push(c.red(`error: ${r.error}`));
   if (r.fault) lines.push(c.red(`fault: ${r.fault.message}`));
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 let cachedVersion: string | undefined;
 export function mcastVersion(): string {
