@@ -104,6 +104,17 @@ test('mcast with no command: the help on stderr and exit 2 (a usage error), noth
   assert.match(r.stderr, /Exit codes:/);
 });
 
+test('--help names each default once: no "(default: [])" on repeatable options, no default in the text and again from commander', () => {
+  for (const cmd of ['join', 'send', 'respond', 'ping', 'check', 'mesh', 'monitor', 'doctor', 'interfaces']) {
+    const r = shell(`${cmd} --help`);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stdout, /\(default: \[\]\)/, `${cmd} --help`);
+    // One option's description (its wrapped lines joined) says "default" at most once.
+    const options = r.stdout.split(/\n(?=  -)/).filter((o) => o.startsWith('  -'));
+    for (const o of options) assert.ok((o.match(/default/g) ?? []).length <= 1 || /default querier/.test(o), `${cmd}: a default said twice:\n${o}`);
+  }
+});
+
 test('a result that cannot be written (stdout on a full device) is exit 3 with one stderr line, never 0', () => {
   for (const args of ['scope 239.1.2.3', 'scope 239.1.2.3 --json', 'list-protocols', 'list-protocols --json', 'interfaces --json']) {
     const r = shell(args, '> /dev/full');
