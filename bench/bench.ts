@@ -341,7 +341,9 @@ async function benchSend(lab: Lab, cfg: Config, hasIperf: boolean): Promise<void
     const pps: Record<Sender, (number | null)[]> = { mcast: [], iperf2: [], 'C sendmmsg': [] };
     const loads: number[] = [];
     for (let run = 1; run <= cfg.sendRuns; run++) {
-      for (const w of who) {
+      // Every other run in reverse order: while the machine's load drifts, a
+      // fixed order would favour whoever always runs last (or first).
+      for (const w of run % 2 ? who : [...who].reverse()) {
         const r = await sendTrial(lab, cfg, w, v.size, v.receiver, hasIperf);
         pps[w].push(r ? r.pps : null);
         if (r) loads.push(r.load);
