@@ -6,16 +6,12 @@
 // change keep running (and keep their counts); removed ones stop, new ones start.
 
 import { createServer, type Server } from 'node:http';
-import { closeSession, openSession, type OpenSession } from '../model/session.js';
-import { buildConfig, loadConfigFile, targetKey, type JoinTarget, type MonitorConfig, type PingTarget, type RespondTarget } from '../model/monitor-config.js';
-import { native, type QuerierSnapshot, type ReceiverSnapshot, type ResponderSnapshot } from '../native.js';
-import { ExitCode, McastError, systemError } from '../errors.js';
+import { buildConfig, loadConfigFile, type MonitorConfig } from '../model/monitor-config.js';
+import { native, type NativeCore, type QuerierSnapshot } from '../native.js';
+import { ExitCode, systemError } from '../errors.js';
 import { MetricsExporter } from '../metrics/exporter.js';
-import { createUi } from '../ui/terminal.js';
 import { tick } from './run-loop.js';
-import { DEFAULT_RECV_BUFFER } from './join.js';
-import { startResponder } from './respond.js';
-import { runPing } from './ping.js';
+import { MonitorTargets } from './monitor-targets.js';
 import type { RunContext } from '../ui/context.js';
 
 export interface MonitorOptions {
@@ -34,197 +30,114 @@ export interface MonitorResult {
   warnings: string[];
 }
 
-interface Running {
-  key: string;
-  kind: 'join' | 'respond' | 'ping';
-  group: { group: string; port: number; interface?: string };
-  /** Snapshot into the exporter (join, respond); ping rounds report themselves. */
-  collect?: () => void;
-  stop: () => Promise<void>;
-}
-
-const groupOf = (t: JoinTarget | RespondTarget | PingTarget) => ({ group: t.group.address, port: t.group.port });
-
 export async function run(o: MonitorOptions, ctx: RunContext): Promise<{ result: MonitorResult; exitCode: number }> {
   const { ui, signal } = ctx;
   const core = native();
   const exporter = new MetricsExporter();
-  const running = new Map<string, Running>();
   const warnings: string[] = [];
-  let config = o.config;
-  const quiet: RunContext = { ui: createUi({ quiet: true }), signal };
   const warn = (w: string): void => {
     if (!warnings.includes(w) && warnings.length < 100) warnings.push(w);
     ui.warn(w);
   };
-
-  const startJoin = async (t: JoinTarget, key: string): Promise<Running> => {
-    const s: OpenSession = await openSession({ group: t.group, role: 'receiver', iface: config.interface, sources: t.source, filterMode: 'include' });
-    let engine: number;
-    try {
-      engine = core.receiverStart([s.handle], { recvBuffer: DEFAULT_RECV_BUFFER });
-    } catch (e) {
-      closeSession(s);
-      throw e;
-    }
-    const g = { ...groupOf(t), interface: s.ifaceName };
-    ui.info(`joined ${t.group.address} port ${t.group.port} on ${s.ifaceName}`);
-    return {
-      key,
-      kind: 'join',
-      group: g,
-      collect: () => exporter.receiver(key, g, core.engineSnapshot(engine) as ReceiverSnapshot),
-      stop: async () => {
-        exporter.receiver(key, g, core.engineStop(engine) as ReceiverSnapshot);
-        closeSession(s);
-      },
-    };
-  };
-
-  const startRespond = async (t: RespondTarget, key: string): Promise<Running> => {
-    const { engine, sessions } = await startResponder(
-      { groups: [t.group], iface: config.interface, source: [], allow: [], perSourcePps: t.maxRepliesPerSecond, globalPps: 1000 },
-      quiet,
-    );
-    ui.info(`answering probes on ${t.group.address} port ${t.group.port}`);
-    const g = groupOf(t);
-    return {
-      key,
-      kind: 'respond',
-      group: g,
-      collect: () => exporter.responder(key, g, core.engineSnapshot(engine) as ResponderSnapshot),
-      stop: async () => {
-        exporter.responder(key, g, core.engineStop(engine) as ResponderSnapshot);
-        for (const s of sessions) closeSession(s);
-      },
-    };
-  };
-
-  const startPing = (t: PingTarget, key: string): Running => {
-    const stopper = new AbortController();
-    const both = AbortSignal.any([signal, stopper.signal]);
-    const g = groupOf(t);
-    // Rounds back to back on the target's period, each a complete `ping`.
-    const loop = (async () => {
-      while (!both.aborted) {
-        const started = Date.now();
-        try {
-          const { result, run } = await runPing(
-            { group: t.group, count: t.count, intervalMs: t.intervalMs, size: 64, ttl: t.ttl, iface: config.interface, waitMs: Math.min(2000, t.everyMs / 4), syncedClocks: false, live: false },
-            { ui: quiet.ui, signal: both },
-          );
-          if (!both.aborted) exporter.pingRound(g, result, run.stop.kind !== 'engine-error');
-        } catch (e) {
-          warn(`ping ${t.group.address}: ${(e as Error).message.split('\n')[0]}`);
-        }
-        await tick(Math.max(0, t.everyMs - (Date.now() - started)), both);
-      }
-    })();
-    ui.info(`pinging ${t.group.address} port ${t.group.port}: ${t.count} probes every ${t.everyMs / 1000}s`);
-    return {
-      key,
-      kind: 'ping',
-      group: g,
-      stop: async () => {
-        stopper.abort();
-        await loop;
-      },
-    };
-  };
-
-  /** Bring the running targets in line with `cfg`: keep, stop, start. */
-  const apply = async (cfg: MonitorConfig): Promise<void> => {
-    config = cfg;
-    const wanted = new Map<string, () => Promise<Running> | Running>();
-    for (const t of cfg.join) wanted.set(targetKey('join', t), () => startJoin(t, targetKey('join', t)));
-    for (const t of cfg.respond) wanted.set(targetKey('respond', t), () => startRespond(t, targetKey('respond', t)));
-    for (const t of cfg.ping) wanted.set(targetKey('ping', t), () => startPing(t, targetKey('ping', t)));
-    for (const [key, r] of [...running]) {
-      if (wanted.has(key)) continue;
-      await r.stop();
-      exporter.removed(key, r.kind, r.group);
-      running.delete(key);
-    }
-    for (const [key, start] of wanted) {
-      if (running.has(key)) continue;
-      try {
-        running.set(key, await start());
-      } catch (e) {
-        if (!(e instanceof McastError) || running.size > 0) {
-          warn(`${key.split(' ')[0]} ${(e as Error).message.split('\n')[0]}`);
-          continue;
-        }
-        throw e;
-      }
-    }
-    for (const kind of ['join', 'respond', 'ping'] as const) exporter.targets(kind, [...running.values()].filter((r) => r.kind === kind).length);
-  };
-
-  await apply(config);
-  // The querier listener: does a querier reach this host (the usual reason
-  // joined streams stop after a few minutes)? Without CAP_NET_RAW it says
-  // it cannot listen (mcast_querier_listening 0) and the rest goes on.
-  let querier = 0;
-  try {
-    querier = core.querierStart({});
-  } catch (e) {
-    warn(`querier listener: ${(e as Error).message.split('\n')[0]}`);
-  }
-  const server = await serveMetrics(exporter, config.metrics, () => {
-    for (const r of running.values()) r.collect?.();
-    if (!querier) return;
-    // One interface listing per scrape, for the names and the interfaces to report.
-    const ifs = core.interfaces();
-    const ifname = (index: number): string => ifs.find((i) => i.index === index)?.name ?? String(index);
-    const multicast = ifs.filter((i) => i.up && i.multicast && !i.loopback).map((i) => ({ index: i.index, name: i.name }));
-    exporter.querier(core.engineSnapshot(querier) as QuerierSnapshot, ifname, multicast);
+  const targets = new MonitorTargets({ ui, signal, exporter, warn }, o.config);
+  await targets.apply(o.config);
+  const querier = startQuerierListener(warn);
+  const server = await serveMetrics(exporter, o.config.metrics, () => {
+    targets.collect();
+    if (querier) exportQuerier(exporter, core.engineSnapshot(querier));
   });
-  const where = `http://${config.metrics.host.includes(':') ? `[${config.metrics.host}]` : config.metrics.host}:${config.metrics.port}/metrics`;
-  ui.info(`metrics on ${where} (bound to ${config.metrics.host} only)`);
+  const { host, port } = o.config.metrics;
+  const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}/metrics`;
+  ui.info(`metrics on ${where} (bound to ${host} only)`);
 
-  let reloads = 0;
-  let reloading = Promise.resolve();
-  const onHup = (): void => {
-    reloading = reloading.then(async () => {
-      if (!o.configFile) return ui.warn('SIGHUP: no --config file to re-read');
-      try {
-        const next = loadConfigFile(o.configFile);
-        await apply(next);
-        reloads++;
-        ui.info(`reloaded ${o.configFile}: ${running.size} targets`);
-      } catch (e) {
-        warn(`SIGHUP: ${(e as Error).message.split('\n')[0]}; the running configuration stays`);
-      }
-    });
-  };
-  process.on('SIGHUP', onHup);
-
+  const reloader = new HupReloader(o.configFile, targets, ui, warn);
   const started = Date.now();
-  let stopReason = 'stopped';
+  let stopReason: string;
   try {
-    for (;;) {
-      await tick(500, signal);
-      if (signal.aborted) {
-        stopReason = String(signal.reason) === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted (SIGINT)';
-        break;
-      }
-      if (o.durationMs !== undefined && Date.now() - started >= o.durationMs) {
-        stopReason = 'duration over';
-        break;
-      }
-    }
+    stopReason = await untilStopped(signal, started, o.durationMs);
   } finally {
-    process.off('SIGHUP', onHup);
-    await reloading;
+    await reloader.close();
     await new Promise<void>((r) => server.close(() => r()));
     if (querier) core.engineStop(querier);
-    for (const r of running.values()) await r.stop();
+    await targets.stopAll();
   }
-  const count = (k: string) => [...running.values()].filter((r) => r.kind === k).length;
   return {
-    result: { metrics: where, targets: { join: count('join'), respond: count('respond'), ping: count('ping') }, reloads, durationMs: Date.now() - started, stopReason, warnings },
+    result: {
+      metrics: where,
+      targets: { join: targets.count('join'), respond: targets.count('respond'), ping: targets.count('ping') },
+      reloads: reloader.reloads,
+      durationMs: Date.now() - started,
+      stopReason,
+      warnings,
+    },
     exitCode: ExitCode.Ok,
   };
+}
+
+/**
+ * The querier listener: does a querier reach this host (the usual reason
+ * joined streams stop after a few minutes)? Without CAP_NET_RAW it says it
+ * cannot listen (mcast_querier_listening 0) and the rest goes on.
+ */
+function startQuerierListener(warn: (w: string) => void): ReturnType<NativeCore['querierStart']> | 0 {
+  try {
+    return native().querierStart({});
+  } catch (e) {
+    warn(`querier listener: ${(e as Error).message.split('\n')[0]}`);
+    return 0;
+  }
+}
+
+/** The querier's metrics, with one interface listing per scrape for the names and the interfaces to report. */
+function exportQuerier(exporter: MetricsExporter, snap: QuerierSnapshot): void {
+  const ifs = native().interfaces();
+  const ifname = (index: number): string => ifs.find((i) => i.index === index)?.name ?? String(index);
+  const multicast = ifs.filter((i) => i.up && i.multicast && !i.loopback).map((i) => ({ index: i.index, name: i.name }));
+  exporter.querier(snap, ifname, multicast);
+}
+
+/** SIGHUP re-reads --config and applies it; a bad file leaves the running configuration. */
+class HupReloader {
+  reloads = 0;
+  private pending = Promise.resolve();
+  private readonly onHup = (): void => {
+    this.pending = this.pending.then(() => this.reload());
+  };
+
+  constructor(
+    private readonly file: string | undefined,
+    private readonly targets: MonitorTargets,
+    private readonly ui: RunContext['ui'],
+    private readonly warn: (w: string) => void,
+  ) {
+    process.on('SIGHUP', this.onHup);
+  }
+
+  private async reload(): Promise<void> {
+    if (!this.file) return this.ui.warn('SIGHUP: no --config file to re-read');
+    try {
+      await this.targets.apply(loadConfigFile(this.file));
+      this.reloads++;
+      this.ui.info(`reloaded ${this.file}: ${this.targets.size} targets`);
+    } catch (e) {
+      this.warn(`SIGHUP: ${(e as Error).message.split('\n')[0]}; the running configuration stays`);
+    }
+  }
+
+  /** Stop listening and let a reload in progress finish. */
+  async close(): Promise<void> {
+    process.off('SIGHUP', this.onHup);
+    await this.pending;
+  }
+}
+
+/** Wait for an interrupt or the end of --duration; the stop reason. */
+async function untilStopped(signal: AbortSignal, started: number, durationMs: number | undefined): Promise<string> {
+  for (;;) {
+    await tick(500, signal);
+    if (signal.aborted) return String(signal.reason) === 'SIGTERM' ? 'terminated (SIGTERM)' : 'interrupted (SIGINT)';
+    if (durationMs !== undefined && Date.now() - started >= durationMs) return 'duration over';
+  }
 }
 
 /** /metrics (Prometheus text format) and /healthz on HOST:PORT; `refresh` runs before each scrape. */
