@@ -96,17 +96,12 @@ export interface JoinedGroup {
   arrival: Arrival | null;
 }
 
-export interface JoinResult extends RunSummary {
+/** The receiver's totals, as its last snapshot counted them. */
+type ReceiverTotals = Pick<ReceiverSnapshot, 'received' | 'bytes' | 'probes' | 'replies' | 'foreign' | 'malformed' | 'malformedReasons' | 'unexpected'>;
+
+export interface JoinResult extends RunSummary, ReceiverTotals {
   groups: JoinedGroup[];
   senders: JoinSender[];
-  received: number;
-  bytes: number;
-  probes: number;
-  replies: number;
-  foreign: number;
-  malformed: number;
-  malformedReasons: Record<string, number>;
-  unexpected: number;
   /** With --merge: each stream's loss after merging the two legs, and their skew. */
   merge: (MergeStats & { legs: [string, string] }) | null;
   /** Probes outside every stream's accounting: far-out sequence numbers, late probes of an earlier session. */
