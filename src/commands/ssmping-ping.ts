@@ -83,8 +83,8 @@ async function resolveServer(server: string, family: Family | undefined): Promis
   }
 }
 
-export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; run: EngineRun<SsmpingClientSnapshot> }> {
-  const { ui } = ctx;
+/** What to ping and join: the server, ssmping's (S,G) or asmping's (*,G') with the group ID rewritten. */
+async function pingTarget(o: SsmpingPingOptions): Promise<{ server: { address: string; family: Family }; requested: { address: string; family: Family } | null; mode: 'ssm' | 'asm'; group: string }> {
   let requested: { address: string; family: Family } | null = null;
   if (o.group !== undefined) {
     const g = parseGroupSpec(o.group);
@@ -98,6 +98,12 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
   }
   const mode = requested ? 'asm' : 'ssm';
   const group = requested ? asmpingGroup(requested.address, requested.family) : server.family === 6 ? SSM_GROUP_V6 : SSM_GROUP_V4;
+  return { server, requested, mode, group };
+}
+
+export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; run: EngineRun<SsmpingClientSnapshot> }> {
+  const { ui } = ctx;
+  const { server, requested, mode, group } = await pingTarget(o);
   const core = native();
   // A server on this host sends its multicast copy from a loopback source,
   // which routes out of the loopback interface: join there unless told otherwise.
@@ -155,16 +161,20 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
       return x.error ? { kind: 'engine-error', text: `error: ${x.error}` } : { kind: 'count-reached' };
     },
   });
+  flush(run.final);
+  return { result: pingResult(o, { server, requested, mode, group }, s, run), run };
+}
+
+/** The document: the target, the client's final counts, and the run summary. */
+function pingResult(o: SsmpingPingOptions, t: Awaited<ReturnType<typeof pingTarget>>, s: OpenSession, run: EngineRun<SsmpingClientSnapshot>): SsmpingPingResult {
   const snap = run.final;
-  flush(snap);
-  const warnings: string[] = [...s.warnings];
-  const result: SsmpingPingResult = {
+  return {
     protocol: 'ssmping',
-    server: server.address,
+    server: t.server.address,
     serverPort: o.serverPort,
-    group,
-    mode,
-    requestedGroup: requested?.address ?? null,
+    group: t.group,
+    mode: t.mode,
+    requestedGroup: t.requested?.address ?? null,
     interface: s.ifaceName,
     clientId: snap.clientId,
     localAddress: snap.localAddress,
@@ -178,9 +188,8 @@ export async function runSsmpingPing(o: SsmpingPingOptions, ctx: RunContext): Pr
     ignored: snap.ignored,
     sendErrors: snap.sendErrors,
     lastSendError: snap.lastSendError,
-    ...runSummary(run, warnings),
+    ...runSummary(run, [...s.warnings]),
   };
-  return { result, run };
 }
 
 export async function run(o: SsmpingPingOptions, ctx: RunContext): Promise<{ result: SsmpingPingResult; exitCode: number }> {
