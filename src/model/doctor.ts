@@ -139,7 +139,7 @@ function interfaceFindings(i: DoctorInterface, facts: DoctorFacts): Finding[] {
         i.name,
         `strict reverse-path filtering on ${i.name}: multicast from a source whose route back is via another interface is dropped before any socket sees it`,
         [`net.ipv4.conf.all.rp_filter = ${i.rpFilter.all ?? '?'}`, `net.ipv4.conf.${i.name}.rp_filter = ${i.rpFilter.iface ?? '?'}`, 'the kernel uses the larger of the two (1 = strict)'],
-        `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${i.name}.rp_filter=2 (loose), or add a route back to the sources via ${i.name}`,
+        `sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.${i.name}.rp_filter=2 (loose: still needs some route back to the sources, a default route will do), or add a route back to the sources via ${i.name}`,
       ),
     );
   }

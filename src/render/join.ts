@@ -71,7 +71,7 @@ export function renderJoinPlainStats(s: ReceiverSnapshot, senders: JoinSender[])
     const probe = x.probe
       ? ` lost ${x.lost} dup ${x.duplicates} reord ${x.reordered} delay ${delayText(x)} jitter ${ms(x.probe.delay.jitter)}`
       : ` ${flowText(x)}${loss ? ` lost ${loss.lost}` : ''}`;
-    return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packets ${rate(x.currentRate)} ${x.status.text} ttl ${ttlText(x)}${probe}`;
+    return `${(s.elapsedMs / 1000).toFixed(1)}s  ${who(x)} -> ${x.group}: ${x.received} packet${x.received === 1 ? '' : 's'} ${rate(x.currentRate)} ${x.status.text} ttl ${ttlText(x)}${probe}`;
   });
 }
 

@@ -187,7 +187,7 @@ function linesMatch(expected: string[], actual: string[]): boolean {
   return go(0, 0);
 }
 
-const PROGRESS = /^<t> {2}\S+ -> \S+: \d+ packets /;
+const PROGRESS = /^<t> {2}\S+ -> \S+: \d+ packets? /;
 
 /**
  * Empty when the output matches the document; otherwise both sides, masked,
@@ -204,7 +204,7 @@ export function compareOutput(expected: string[], actual: string[]): string {
   };
   const e = clean(expected);
   const a = clean(actual);
-  const progressOk = !e.progress.length || !a.progress.length || e.progress[0]!.replace(/\d+ packets/, 'N packets') === a.progress[0]!.replace(/\d+ packets/, 'N packets');
+  const progressOk = !e.progress.length || !a.progress.length || e.progress[0]!.replace(/\d+ packets?/, 'N packets') === a.progress[0]!.replace(/\d+ packets?/, 'N packets');
   if (progressOk && linesMatch(sortRows(e.lines), sortRows(a.lines))) return '';
   return `the document shows (masked):\n${expected.map(mask).join('\n')}\n\nmcast printed (masked):\n${actual.map(mask).join('\n')}`;
 }
