@@ -5,7 +5,7 @@
 // true; everything else is counted by reason and never shown or judged.
 
 import { createSocket, type Socket } from 'node:dgram';
-import { canonicalAddress } from '../model/ip.js';
+import { canonicalAddress, isLinkLocal6 } from '../model/ip.js';
 import { systemError } from '../errors.js';
 import { tick } from './run-loop.js';
 import type { UnicastStats } from '../model/unicast-probe.js';
@@ -107,7 +107,7 @@ export class MeshChannel {
 
   /** A peer's address as a socket needs it (with the link's zone for fe80::). */
   withZone(a: string): string {
-    return this.o.zone !== undefined && /^fe[89ab][0-9a-f]:/i.test(a) ? `${a}%${this.o.zone}` : a;
+    return this.o.zone !== undefined && isLinkLocal6(a) ? `${a}%${this.o.zone}` : a;
   }
 
   async bind(): Promise<void> {

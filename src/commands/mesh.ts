@@ -12,7 +12,7 @@
 
 import { isIP } from 'node:net';
 import type { GroupSpec } from '../model/address-input.js';
-import { canonicalAddress } from '../model/ip.js';
+import { canonicalAddress, isLinkLocal6 } from '../model/ip.js';
 import { maxMs, maxPercent, present, type Criterion } from '../model/criteria.js';
 import { closeSession, openSession, type OpenSession } from '../model/session.js';
 import { native, type PingerSnapshot, type ResponderSnapshot } from '../native.js';
@@ -146,7 +146,6 @@ export function canonicalPeers(peers: string[], family: 4 | 6): string[] {
   return out;
 }
 
-const isLinkLocal6 = (a: string): boolean => /^fe[89ab][0-9a-f]:/i.test(a);
 
 /**
  * IPv6 link-local peers (fe80::/10) are only meaningful on one link: the

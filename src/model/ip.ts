@@ -122,3 +122,6 @@ export function maskBytes(bytes: number[], prefix: number): number[] {
     return bits === 0 ? 0 : x & ((0xff << (8 - bits)) & 0xff);
   });
 }
+
+/** Whether canonical IPv6 text is link-local unicast (fe80::/10). */
+export const isLinkLocal6 = (a: string): boolean => /^fe[89ab][0-9a-f]:/i.test(a);

@@ -18,6 +18,9 @@ const TRADITIONAL_TTL: TtlAdviceRow[] = [
 const TTL_LEGACY_NOTE =
   'traditional (legacy) TTL scoping, where each router drops packets whose TTL does not exceed its configured threshold; thresholds vary by network';
 
+/** TTL 2 and up: as far as the scope zone (or administrative boundary) the note names. */
+const scopeZone = (note: string): TtlAdviceRow => ({ reach: 'scope-zone', min: 2, max: 255, note });
+
 export function ttlAdviceFor(
   family: Family,
   scope: GroupScope,
@@ -48,32 +51,14 @@ export function ttlAdviceFor(
       boundary: 'router-configuration',
       summary:
         'for 239.0.0.0/8 the boundary is set by router configuration (administrative scope boundaries), not by TTL; the TTL only limits the number of router hops',
-      rows: [
-        host,
-        link,
-        {
-          reach: 'scope-zone',
-          min: 2,
-          max: 255,
-          note: `up to the administrative boundary your routers enforce for ${scopeRange}; TTL n crosses at most n-1 routers`,
-        },
-      ],
+      rows: [host, link, scopeZone(`up to the administrative boundary your routers enforce for ${scopeRange}; TTL n crosses at most n-1 routers`)],
     };
   }
   if (family === 6) {
     return {
       boundary: 'address-scope',
       summary: `the scope in the address (${scope}) bounds it, not the hop limit; the hop limit only caps router hops`,
-      rows: [
-        host,
-        link,
-        {
-          reach: 'scope-zone',
-          min: 2,
-          max: 255,
-          note: `within the ${scope} scope zone; hop limit n crosses at most n-1 routers`,
-        },
-      ],
+      rows: [host, link, scopeZone(`within the ${scope} scope zone; hop limit n crosses at most n-1 routers`)],
     };
   }
   return {
