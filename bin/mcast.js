@@ -1,11 +1,27 @@
 #!/usr/bin/env node
-// Entry point: the compiled CLI lives in dist/ (built by `npm install`).
-import { existsSync, readFileSync, statSync, writeSync } from 'node:fs';
-import { isatty } from 'node:tty';
+// Entry point. CommonJS (bin/package.json says so): an ES module entry would
+// start Node's ESM loader, which alone costs a tenth of Node's own start-up.
+'use strict';
+const { existsSync, readFileSync, statSync, writeFileSync, writeSync } = require('node:fs');
+const { dirname, join } = require('node:path');
 
-const cli = new URL('../dist/src/cli.js', import.meta.url);
+const dist = join(__dirname, '..', 'dist');
+// The command line as one file (`npm run build`, scripts/bundle.ts), or as
+// tsc's modules: with MCAST_BUNDLE=off, where only `tsc` has run, or where
+// `tsc` ran after the bundle was made (the bundle would be older code).
+const bundle = join(dist, 'mcast.cjs');
+const modules = join(dist, 'src', 'cli.js');
+const newer = (a, b) => {
+  try {
+    return statSync(a).mtimeMs > statSync(b).mtimeMs;
+  } catch {
+    return false;
+  }
+};
+const useBundle = process.env.MCAST_BUNDLE !== 'off' && existsSync(bundle) && !newer(modules, bundle);
+const cli = useBundle ? bundle : modules;
 if (!existsSync(cli)) {
-  process.stderr.write("mcast: not built yet (dist/src/cli.js is missing); run 'npm install' or 'npm run build'.\n");
+  process.stderr.write("mcast: not built yet (dist/mcast.cjs is missing); run 'npm install' or 'npm run build'.\n");
   process.exit(3);
 }
 
@@ -13,19 +29,18 @@ if (!existsSync(cli)) {
 // CLI (commander, the command table: most of the start-up time, see
 // docs/performance.md). The help is what commander printed at build time
 // (dist/help.txt, `npm run build:ts`), used only while it is newer than the
-// compiled CLI and the width it was made for fits the terminal; otherwise,
-// and with MCAST_HELP_CACHE=off (the build, the test comparing both), the CLI
-// prints it.
+// CLI and the width it was made for fits the terminal; otherwise, and with
+// MCAST_HELP_CACHE=off (the build, the test comparing both), the CLI prints it.
 const fastAnswer = (args) => {
   if (args.length !== 1) return undefined;
   if (args[0] === '--version' || args[0] === '-V') {
-    return `${JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version}\n`;
+    return `${JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')).version}\n`;
   }
   if ((args[0] === '--help' || args[0] === '-h') && process.env.MCAST_HELP_CACHE !== 'off') {
-    const cached = new URL('../dist/help.txt', import.meta.url);
+    const cached = join(dist, 'help.txt');
     try {
       // The CLI renders help at min(terminal width, 80) columns, the cache at 80.
-      if (isatty(1) && process.stdout.columns < 80) return undefined;
+      if (require('node:tty').isatty(1) && process.stdout.columns < 80) return undefined;
       if (statSync(cached).mtimeMs < statSync(cli).mtimeMs) return undefined;
       return readFileSync(cached, 'utf8');
     } catch {
@@ -53,20 +68,46 @@ if (answer !== undefined) {
   }
 }
 
-// Loading the CLI takes a few hundred ms: a SIGINT/SIGTERM meanwhile is kept
-// and handed to it (the run then stops at once with its summary) instead of
+// The bundle is compiled from a V8 code cache (dist/mcast.cjs.cache, written
+// by the build's own run of the CLI with MCAST_CODE_CACHE=write): parsing and
+// compiling half a megabyte of JavaScript on every start is what it saves.
+// A cache from another Node version is rejected by V8 and the source is
+// compiled as usual. With source maps on (`node --enable-source-maps`),
+// Node's own loader runs it, so stack traces point into src/*.ts.
+const loadBundle = (file) => {
+  if (process.sourceMapsEnabled) return require(file);
+  const vm = require('node:vm');
+  const Module = require('node:module');
+  const cacheFile = `${file}.cache`;
+  let cachedData;
+  try {
+    cachedData = readFileSync(cacheFile);
+  } catch {
+    cachedData = undefined;
+  }
+  // The bundle holds no import() (scripts/bundle.ts checks): a script
+  // compiled from a code cache has no loader for one.
+  const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8')), { filename: file, cachedData });
+  const module = { exports: {} };
+  script.runInThisContext().call(module.exports, module.exports, Module.createRequire(file), module, file, dirname(file));
+  if (process.env.MCAST_CODE_CACHE === 'write') {
+    // At exit, so the cache holds the functions this run compiled too.
+    process.once('exit', () => writeFileSync(cacheFile, script.createCachedData()));
+  }
+  return module.exports;
+};
+
+// Loading the CLI takes tens of ms: a SIGINT/SIGTERM meanwhile is kept and
+// handed to it (the run then stops at once with its summary) instead of
 // killing the process with no output. main() installs its own handlers
 // before its first await, so there is no moment without one.
 const early = [];
 const hold = (sig) => early.push(sig);
 process.on('SIGINT', hold);
 process.on('SIGTERM', hold);
-let main;
-try {
-  ({ main } = await import(cli.href));
-} catch (e) {
-  // Loading opens a few dozen files: a low `ulimit -n` (or a broken build)
-  // fails here, before mcast's own error handling exists. One line, exit 3.
+const cannotLoad = (e) => {
+  // Loading opens files: a low `ulimit -n` (or a broken build) fails here,
+  // before mcast's own error handling exists. One line, exit 3.
   const code = e?.code;
   const line =
     code === 'EMFILE' || code === 'ENFILE'
@@ -74,8 +115,20 @@ try {
       : `mcast: cannot load mcast (${String(e?.message ?? e).split('\n')[0]}); rebuild with 'npm run build'`;
   process.stderr.write(`${line}\n`);
   process.exit(3);
+};
+const start = ({ main }) => {
+  main(process.argv, early);
+  process.off('SIGINT', hold);
+  process.off('SIGTERM', hold);
+};
+if (useBundle) {
+  let loaded;
+  try {
+    loaded = loadBundle(cli);
+  } catch (e) {
+    cannotLoad(e);
+  }
+  start(loaded);
+} else {
+  import(require('node:url').pathToFileURL(cli).href).then(start, cannotLoad);
 }
-const run = main(process.argv, early);
-process.off('SIGINT', hold);
-process.off('SIGTERM', hold);
-await run;

@@ -74,7 +74,7 @@ export async function main(argv = process.argv, earlySignals: NodeJS.Signals[] =
     ui: createUi(opts),
     signal: controller.signal,
   });
-  registerCommands(program, ctxFor);
+  registerCommands(program, ctxFor, args[0]);
   // A verdict must survive the loss of its reader: check, ping and mesh run on and exit with it.
   program.hook('preAction', (_program, action) => {
     if (['check', 'ping', 'mesh'].includes(action.name())) keepRunningWhenReaderGoes();

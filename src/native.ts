@@ -15,10 +15,8 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { systemError } from './errors.js';
+import { packageFile } from './package-root.js';
 import type {
   EngineHandle,
   EngineSnapshot,
@@ -265,9 +263,9 @@ function withDefaults(raw: RawCore): NativeCore {
     senderStart: (socket, o) => raw.senderStart(socket, { ...o, senderId: o.senderId ?? process.pid }),
     responderStart: (sockets, o) =>
       raw.responderStart(sockets, { ...o, name: o.name ?? hostname(), maxSources: o.maxSources ?? MAX_SOURCES, replyTtl: o.replyTtl ?? REPLY_TTL }),
-    pingerStart: (socket, o) => raw.pingerStart(socket, { ...o, senderId: o.senderId ?? process.pid, session: o.session ?? randomBytes(8).toString('hex') }),
+    pingerStart: (socket, o) => raw.pingerStart(socket, { ...o, senderId: o.senderId ?? process.pid, session: o.session ?? randomHex(8) }),
     ssmpingServerStart: (o) => raw.ssmpingServerStart({ ...o, ipv4: o.ipv4 ?? true, ipv6: o.ipv6 ?? true, maxSources: o.maxSources ?? MAX_SOURCES }),
-    ssmpingClientStart: (o) => raw.ssmpingClientStart({ ...o, clientId: o.clientId ?? randomBytes(4).readUInt32BE(0) }),
+    ssmpingClientStart: (o) => raw.ssmpingClientStart({ ...o, clientId: o.clientId ?? crypto.getRandomValues(new Uint32Array(1))[0] }),
     querierStart: (o) => raw.querierStart({ ifindex: o.ifindex ?? 0, ipv4: o.ipv4 ?? true, ipv6: o.ipv6 ?? true }),
   };
 }
@@ -286,11 +284,14 @@ export function isNativeError(e: unknown): e is NativeError {
 const BUILD_HINT = 'npm run build:native';
 
 function candidates(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  // dist/src/native.js -> ../../native ; src/native.ts (ts-node style) -> ../native
-  const roots = [join(here, '..', '..', 'native'), join(here, '..', 'native')];
   const names = [`mcast-core.${process.platform}-${process.arch}-gnu.node`, 'mcast-core.node'];
-  return roots.flatMap((r) => names.map((n) => join(r, n)));
+  return names.map((n) => packageFile('native', n));
+}
+
+// Web Crypto's global, not node:crypto: importing that module costs start-up
+// time on every command, and only ping's session id needs randomness.
+function randomHex(bytes: number): string {
+  return Buffer.from(crypto.getRandomValues(new Uint8Array(bytes))).toString('hex');
 }
 
 let loaded: NativeCore | undefined;
@@ -301,7 +302,7 @@ export function native(): NativeCore {
   if (process.platform !== 'linux') {
     throw systemError('E_UNSUPPORTED_OS', `mcast's native core supports Linux only; this is ${process.platform}.`);
   }
-  const require = createRequire(import.meta.url);
+  const require = createRequire(packageFile('package.json'));
   const tried = candidates();
   const found = tried.find((p) => existsSync(p));
   if (!found) {

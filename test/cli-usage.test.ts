@@ -7,10 +7,7 @@
 // outside it.
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import test, { after } from 'node:test';
+import test from 'node:test';
 import assert from 'node:assert/strict';
 import { useLab } from './helpers/netlab.js';
 import { MCAST_BIN, REPO_ROOT, runMcast, type McastResult } from './helpers/mcast.js';
@@ -134,9 +131,13 @@ test('a low open-file limit: one line with the fix (ulimit -n), exit 3, no stack
     assert.equal(r.code, 3, `ulimit -n ${n}: ${r.stderr}`);
     assert.match(oneLine(r.stderr, `ulimit -n ${n}`), /^mcast: too many open files.*raise `ulimit -n`/);
   }
-  const r = shell('scope 239.1.2.3', '', 'ulimit -n 22; ');
+  // Loading tsc's ~30 modules (MCAST_BUNDLE=off) needs more descriptors than
+  // Node's own start; the bundle opens a handful of files and gets through.
+  const r = shell('scope 239.1.2.3', '', 'ulimit -n 22; export MCAST_BUNDLE=off; ');
   assert.equal(r.code, 3, r.stderr);
   assert.match(oneLine(r.stderr, 'ulimit -n 22'), /^mcast: too many open files while loading mcast \(EMFILE\): raise `ulimit -n`/);
+  const bundled = shell('scope 239.1.2.3', '', 'ulimit -n 22; ');
+  assert.equal(bundled.code, 0, bundled.stderr);
 });
 
 test('EMFILE while joining many groups: "too many open files: raise `ulimit -n` or join fewer groups", exit 3', { timeout: 60_000 }, async (t) => {
@@ -180,60 +181,5 @@ test('interface names with escape sequences, right-to-left overrides or zero-wid
     const line = oneLine(r.stderr, args.join(' '));
     assert.ok(line.includes(shown), line);
     assert.doesNotMatch(line, /[\x00-\x1f\x7f-\x9f\u200b\u202e]/, 'nothing raw');
-  }
-});
-
-// ---------------------------------------------------------------------------
-// Issue 20: `mcast --help` and `--version` alone are answered by bin/mcast.js
-// without loading the CLI (start-up time, docs/performance.md); the answer
-// must be the CLI's own, and a help text older than the CLI is never used.
-
-let preload: string | undefined;
-/** A CommonJS preload that says at exit whether commander (loaded by the CLI only) was loaded. */
-function preloadFile(): string {
-  if (!preload) {
-    preload = join(mkdtempSync(join(tmpdir(), 'mcast-startup-')), 'report.cjs');
-    writeFileSync(preload, "process.on('exit', () => process.stderr.write('cli-loaded=' + Object.keys(require.cache).some((k) => k.includes('commander')) + '\\n'));\n");
-  }
-  return preload;
-}
-after(() => {
-  if (preload) rmSync(dirname(preload), { recursive: true, force: true });
-});
-
-/** `node -r preload bin/mcast.js ARG`, reporting on stderr whether commander (the CLI) was loaded. */
-function startup(arg: string, env: Record<string, string> = {}): { code: number | null; stdout: string; loadedCli: boolean } {
-  const r = spawnSync(process.execPath, ['-r', preloadFile(), MCAST_BIN, arg], {
-    encoding: 'utf8',
-    env: { ...process.env, ...env },
-    timeout: 20_000,
-  });
-  return { code: r.status, stdout: r.stdout, loadedCli: /cli-loaded=true/.test(r.stderr) };
-}
-
-test('--help, -h, --version and -V skip loading the CLI and print exactly what the CLI prints', () => {
-  for (const arg of ['--help', '-h', '--version', '-V']) {
-    const fast = startup(arg);
-    const full = startup(arg, { MCAST_HELP_CACHE: 'off' });
-    assert.equal(fast.code, 0, `${arg}: exit 0`);
-    assert.equal(fast.loadedCli, false, `${arg}: answered without loading commander`);
-    if (arg.startsWith('--h') || arg === '-h') assert.equal(full.loadedCli, true, `${arg} with MCAST_HELP_CACHE=off: the CLI printed it`);
-    assert.equal(fast.stdout, full.stdout, `${arg}: the same text either way`);
-  }
-  assert.match(startup('--help').stdout, /^Usage: mcast \[options\] \[command\][\s\S]*Exit codes:/);
-});
-
-test('a help text older than the compiled CLI (tsc ran without the build step) is not used', () => {
-  const cached = `${REPO_ROOT}/dist/help.txt`;
-  const cli = statSync(`${REPO_ROOT}/dist/src/cli.js`);
-  const was = statSync(cached);
-  try {
-    utimesSync(cached, was.atime, new Date(cli.mtimeMs - 60_000));
-    const r = startup('--help');
-    assert.equal(r.code, 0);
-    assert.equal(r.loadedCli, true, 'the CLI printed the help');
-    assert.match(r.stdout, /^Usage: mcast/);
-  } finally {
-    utimesSync(cached, was.atime, was.mtime);
   }
 });

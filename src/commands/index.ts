@@ -17,8 +17,33 @@ const RESPOND_LIMITS = { perSourcePps: 10, globalPps: 1000 };
 const PING_DEFAULTS = { size: 64, ttl: 1 };
 
 /** Every command, in the order --help lists them; each registers its options and action. */
-export function registerCommands(program: Command, ctxFor: CtxFor): void {
-  for (const register of [listProtocolsCommand, interfacesCommand, doctorCommand, scopeCommand, joinCommand, sendCommand, completionCommand, monitorCommand, respondCommand, pingCommand, checkCommand, meshCommand]) register(program, ctxFor);
+type Register = (program: Command, ctxFor: CtxFor) => void;
+
+const COMMANDS: [name: string, register: Register][] = [
+  ['list-protocols', listProtocolsCommand],
+  ['interfaces', interfacesCommand],
+  ['doctor', doctorCommand],
+  ['scope', scopeCommand],
+  ['join', joinCommand],
+  ['send', sendCommand],
+  ['completion', completionCommand],
+  ['monitor', monitorCommand],
+  ['respond', respondCommand],
+  ['ping', pingCommand],
+  ['check', checkCommand],
+  ['mesh', meshCommand],
+];
+
+/**
+ * Declares the commands on `program`: only the one being run when `invoked`
+ * (the first argument) names one, since declaring all twelve with their
+ * options is a good part of mcast's own start-up (docs/performance.md). All
+ * of them for help, no command, an unknown name (commander then suggests the
+ * nearest) and `completion` (its script lists every command).
+ */
+export function registerCommands(program: Command, ctxFor: CtxFor, invoked?: string): void {
+  const one = COMMANDS.find(([name]) => name === invoked && name !== 'completion');
+  for (const [, register] of one ? [one] : COMMANDS) register(program, ctxFor);
 }
 
 function listProtocolsCommand(program: Command, ctxFor: CtxFor): void {

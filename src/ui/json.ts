@@ -3,13 +3,14 @@
 // (docs/json.md); the schema version changes only when a field changes meaning.
 
 import { readFileSync } from 'node:fs';
+import { packageFile } from '../package-root.js';
 
 export const SCHEMA_VERSION = 2;
 
 let cachedVersion: string | undefined;
 export function mcastVersion(): string {
   if (!cachedVersion) {
-    const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+    const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
     cachedVersion = pkg.version;
   }
   return cachedVersion;
