@@ -42,7 +42,35 @@ const lazyChildProcess: Plugin = {
   },
 };
 
+// ora (the spinner) and what it loads are a fifth of the bundle, and only a
+// run on a terminal that draws a spinner needs them: they are bundled apart,
+// into dist/mcast-spinner.cjs, which the main bundle requires on first use.
+const SPINNER = join(ROOT, 'dist', 'mcast-spinner.cjs');
+const spinnerApart: Plugin = {
+  name: 'spinner-apart',
+  setup(b) {
+    b.onResolve({ filter: /^ora$/ }, () => ({ path: 'ora', namespace: 'spinner' }));
+    b.onResolve({ filter: /^\.\/mcast-spinner\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+    // Its default export, so `(await import('ora')).default` is the function
+    // whichever way esbuild wraps the CommonJS module.
+    b.onLoad({ filter: /.*/, namespace: 'spinner' }, () => ({ contents: "module.exports = require('./mcast-spinner.cjs').default;\n", loader: 'js' }));
+  },
+};
+
+async function bundleSpinner(): Promise<void> {
+  await build({
+    stdin: { contents: "export { default } from 'ora';\n", resolveDir: ROOT, loader: 'js' },
+    outfile: SPINNER,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
+
 export async function bundle(): Promise<void> {
+  await bundleSpinner();
   // A code cache made for the previous bundle would be rejected anyway; the
   // build writes a new one (bin/mcast.js, MCAST_CODE_CACHE=write).
   rmSync(`${BUNDLE}.cache`, { force: true });
@@ -54,7 +82,7 @@ export async function bundle(): Promise<void> {
     format: 'cjs',
     target: 'node20',
     external: LOADED_ON_DEMAND,
-    plugins: [lazyChildProcess],
+    plugins: [lazyChildProcess, spinnerApart],
     // package-root.ts finds the package from the running file's URL.
     define: { 'import.meta.url': '__mcastBundleUrl' },
     banner: { js: "const __mcastBundleUrl = require('node:url').pathToFileURL(__filename).href;" },

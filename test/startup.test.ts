@@ -12,6 +12,7 @@ import { dirname, join } from 'node:path';
 import test, { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { MCAST_BIN, REPO_ROOT } from './helpers/mcast.js';
+import { useLab } from './helpers/netlab.js';
 
 const BUNDLE = join(REPO_ROOT, 'dist', 'mcast.cjs');
 
@@ -145,4 +146,13 @@ test('the source map leads from the bundle back to src/*.ts', () => {
   const map = JSON.parse(readFileSync(`${BUNDLE}.map`, 'utf8')) as { sources: string[] };
   for (const file of ['../src/cli.ts', '../src/commands/index.ts', '../src/native.ts']) assert.ok(map.sources.includes(file), `${file} in ${map.sources.slice(0, 5).join(', ')}, ...`);
   assert.match(readFileSync(BUNDLE, 'utf8'), /\/\/# sourceMappingURL=mcast\.cjs\.map\s*$/);
+});
+
+test('on a terminal the spinner (ora, bundled apart in dist/mcast-spinner.cjs) is drawn', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'single');
+  if (!lab) return;
+  // `script` gives mcast a terminal of 100 columns; doctor spins while it listens for queries (it sends none).
+  const r = await lab.exec('h1', 'script', ['-qec', `stty cols 100 rows 30; ${process.execPath} ${MCAST_BIN} doctor --listen 2 -i lo`, '/dev/null'], { timeoutMs: 30_000 });
+  assert.doesNotMatch(r.stdout, /Error|ERR_/, r.stdout);
+  assert.match(r.stdout, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏](?:\x1b\[\d+m)? listening for IGMP\/MLD queries/, 'a spinner frame (perhaps coloured) before the listening text');
 });
