@@ -42,6 +42,21 @@ const lazyChildProcess: Plugin = {
   },
 };
 
+// chalk works out at load whether stdout is a colour terminal (its
+// supports-color, which loads node:tty and node:net) for its default
+// instance. mcast never uses that instance: src/ui/terminal.ts decides
+// colour itself and passes the level to every Chalk it makes. The bundled
+// chalk gets a detection that finds no colour and loads nothing.
+const noColourDetection: Plugin = {
+  name: 'no-colour-detection',
+  setup(b) {
+    b.onResolve({ filter: /^#supports-color$/ }, (args) =>
+      /[\\/]node_modules[\\/]chalk[\\/]/.test(args.importer) ? { path: 'supports-color', namespace: 'no-colour' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-colour' }, () => ({ contents: 'export default { stdout: false, stderr: false };\n', loader: 'js' }));
+  },
+};
+
 // ora (the spinner) and what it loads are a fifth of the bundle, and only a
 // run on a terminal that draws a spinner needs them: they are bundled apart,
 // into dist/mcast-spinner.cjs, which the main bundle requires on first use.
@@ -82,7 +97,7 @@ export async function bundle(): Promise<void> {
     format: 'cjs',
     target: 'node20',
     external: LOADED_ON_DEMAND,
-    plugins: [lazyChildProcess, spinnerApart],
+    plugins: [lazyChildProcess, noColourDetection, spinnerApart],
     // package-root.ts finds the package from the running file's URL.
     define: { 'import.meta.url': '__mcastBundleUrl' },
     banner: { js: "const __mcastBundleUrl = require('node:url').pathToFileURL(__filename).href;" },

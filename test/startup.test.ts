@@ -117,12 +117,15 @@ const SAME_EITHER_WAY: string[][] = [
 ];
 
 test('the bundle, the unbundled modules and the source-mapped bundle give the same output and exit code', () => {
-  for (const args of SAME_EITHER_WAY) {
-    const bundled = mcast(args);
-    const modules = mcast(args, { MCAST_BUNDLE: 'off' });
-    const mapped = mcast(args, {}, ['--enable-source-maps']);
-    const what = `mcast ${args.join(' ')}`;
+  // FORCE_COLOR: the bundled chalk detects no colour by itself (scripts/bundle.ts); mcast's own decision still colours.
+  const cases: { args: string[]; env: Record<string, string> }[] = [...SAME_EITHER_WAY.map((args) => ({ args, env: {} })), { args: ['scope', '239.1.2.3'], env: { FORCE_COLOR: '1' } }];
+  for (const { args, env } of cases) {
+    const bundled = mcast(args, env);
+    const modules = mcast(args, { ...env, MCAST_BUNDLE: 'off' });
+    const mapped = mcast(args, env, ['--enable-source-maps']);
+    const what = `${Object.keys(env).join(' ')} mcast ${args.join(' ')}`;
     assert.equal(bundled.loadedCli, true, what);
+    if (env.FORCE_COLOR) assert.match(bundled.stdout, /\x1b\[1m239\.1\.2\.3/, `${what}: in colour`);
     for (const [name, other] of [['MCAST_BUNDLE=off', modules], ['--enable-source-maps', mapped]] as const) {
       assert.equal(other.code, bundled.code, `${what}: exit code with ${name}`);
       assert.equal(other.stdout, bundled.stdout, `${what}: stdout with ${name}`);
