@@ -35,16 +35,23 @@ export async function joined(lab: Lab, group: string, procs: McastProcess[]): Pr
 
 /**
  * Drop every `n`th datagram to group:port on h1's egress (the sender notices
- * nothing) for `ms`, then stop dropping and return how many were dropped.
- * Neither the first datagram nor the last can be dropped, so every drop is
- * a gap the receiver's sequence numbers can see.
+ * nothing) until `atLeast` were dropped, then stop dropping and return how
+ * many were (a few more may fall before the rule is lifted). Counting drops,
+ * not time: on a busy machine a sender may start seconds late, and a fixed
+ * window could close before its first datagram. The first datagram is never
+ * dropped, nor the last as long as the sender runs on for a second or two
+ * after the first `n * atLeast`, so every drop is a gap the receiver's
+ * sequence numbers can see. Gives up after `deadlineMs` with what it has.
  */
-export async function dropEveryFor(lab: Lab, name: string, group: string, port: number, n: number, ms: number): Promise<number> {
+export async function dropEveryUntil(lab: Lab, name: string, group: string, port: number, n: number, atLeast = 8, deadlineMs = 30_000): Promise<number> {
   await lab.nft('h1', `table netdev ${name} {\n chain eg {\n  type filter hook egress device "eth0" priority 0; policy accept;\n  ip daddr ${group} udp dport ${port} numgen inc mod ${n} == ${n - 1} counter drop\n }\n}\n`);
-  await sleep(ms);
+  const table: NftTable = { node: 'h1', family: 'netdev', name };
+  for (const deadline = Date.now() + deadlineMs; Date.now() < deadline; await sleep(100)) {
+    const [sofar] = await lab.nftCounters(table);
+    if (sofar! >= atLeast) break;
+  }
   // Stop dropping before reading the counter (an accept ahead of the rule), so no drop falls in between.
   await lab.check('h1', 'nft', ['insert', 'rule', 'netdev', name, 'eg', 'ip', 'daddr', group, 'udp', 'dport', String(port), 'accept']);
-  const table: NftTable = { node: 'h1', family: 'netdev', name };
   const [dropped] = await lab.nftCounters(table);
   await lab.nftDelete(table);
   return dropped!;
