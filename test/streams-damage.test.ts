@@ -10,8 +10,8 @@ import test from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join as joinPath } from 'node:path';
-import { sleep, useLab, type Lab, type Proc } from './helpers/netlab.js';
-import { H2, joinJson, skipWithout, startRelay, stopJson } from './helpers/streams.js';
+import { sleep, useLab, type Lab } from './helpers/netlab.js';
+import { H2, joinJson, recordPcap, skipWithout, startRelay, stopJson, tshark } from './helpers/streams.js';
 
 /** ffmpeg's MPEG-TS over RTP, by unicast to the relay on h1's loopback. */
 function ffmpegRtpTs(lab: Lab, seconds: number, port: number): Promise<unknown> {
@@ -23,18 +23,6 @@ function ffmpegRtpTs(lab: Lab, seconds: number, port: number): Promise<unknown> 
     '-f', 'rtp_mpegts', `rtp://127.0.0.1:${port}`,
   ];
   return lab.check('h1', 'ffmpeg', args, { timeoutMs: (seconds + 20) * 1000 });
-}
-
-/** tcpdump in h2 writing `file` (stopped with SIGINT by the caller). */
-async function recordPcap(lab: Lab, file: string, filter: string): Promise<Proc> {
-  const p = lab.start('h2', 'tcpdump', ['-i', 'eth0', '-U', '-Z', 'root', '-w', file, filter], { label: 'tcpdump' });
-  await p.waitForLine(/listening on/, 10_000);
-  return p;
-}
-
-async function tshark(lab: Lab, args: string[]): Promise<string> {
-  const r = await lab.check('h2', 'tshark', ['-n', ...args], { timeoutMs: 60_000 });
-  return r.stdout;
 }
 
 test('TS damage inside RTP (a TS packet removed, TEI, a broken PAT CRC) and duplicated datagrams: counted exactly, and as tshark and dvblast see them', { timeout: 150_000 }, async (t) => {

@@ -8,10 +8,13 @@
 
 import assert from 'node:assert/strict';
 import test from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { sleep, useLab, type Lab } from './helpers/netlab.js';
 import { udpSendRaw } from './helpers/peers.js';
 import { runMcast, spawnMcast } from './helpers/mcast.js';
-import { dropEveryUntil, H1, joined, joinJson as join, skipWithout, stopJson as stop } from './helpers/streams.js';
+import { captureJitterMs, dropEveryUntil, H1, joined, joinJson as join, recordPcap, skipWithout, stopJson as stop } from './helpers/streams.js';
 
 /** ffmpeg in h1 for `seconds`, a test source encoded as MPEG-2 video + MP2 audio. */
 function ffmpeg(lab: Lab, seconds: number, output: string[]): Promise<unknown> {
@@ -104,21 +107,29 @@ test('MPEG-TS over RTP from ffmpeg: RTP loss equals what nftables dropped, dupli
   assert.equal(/timestamps went backwards/.test(tr.stdout), s.rtp.timestampsBackwards > 0, tr.stdout);
 });
 
-test('RTP audio (PCMU, static payload type 0): classified as rtp, clock from the payload-type table, jitter under a few ms', { timeout: 90_000 }, async (t) => {
-  if (skipWithout(t, 'ffmpeg')) return;
+test('RTP audio (PCMU, static payload type 0): classified as rtp, clock from the payload-type table, jitter equal to the capture\'s', { timeout: 90_000 }, async (t) => {
+  if (skipWithout(t, 'ffmpeg', 'tcpdump', 'tshark')) return;
   const lab = await useLab(t, 'link2', { ipv6: false });
   if (!lab) return;
+  const dir = mkdtempSync(joinPath(tmpdir(), 'mcast-pcmu-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pcap = joinPath(dir, 'pcmu.pcap');
+  const cap = await recordPcap(lab, pcap, 'udp and dst host 239.13.3.1');
   const j = await join(lab, '239.13.3.1:5016');
   await lab.check('h1', 'ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'sine=frequency=1000:sample_rate=8000:samples_per_frame=160:duration=3', '-c:a', 'pcm_mulaw', '-ac', '1', '-f', 'rtp', `rtp://239.13.3.1:5016?ttl=1&localaddr=${H1}`], { timeoutMs: 30_000 });
   const doc = await stop(j);
+  await cap.stop('SIGINT');
   const s = doc.senders.find((x: any) => x.kind === 'rtp');
   assert.ok(s, JSON.stringify(doc.senders.map((x: any) => [x.kind, x.received])));
   assert.equal(s.rtp.payloadType, 0);
   assert.deepEqual([s.rtp.clock, s.rtp.clockInferred], [8000, false]);
   assert.equal(s.rtp.lost, 0);
-  assert.ok(s.rtp.jitterMs !== null && s.rtp.jitterMs < 5, `jitter ${s.rtp.jitterMs} ms`);
   assert.ok(s.received >= 140 && s.received <= 160, `20 ms packets for 3 s: ${s.received}`);
-  t.diagnostic(`PCMU: ${s.received} packets, jitter ${s.rtp.jitterMs.toFixed(3)} ms`);
+  // How regular ffmpeg's pacing is depends on the machine's load; what mcast
+  // must get right is the jitter of what arrived, as the capture shows it.
+  const captured = await captureJitterMs(lab, pcap, 5016, 8000);
+  assert.ok(s.rtp.jitterMs !== null && Math.abs(s.rtp.jitterMs - captured) < 0.05, `jitter ${s.rtp.jitterMs} ms, from the capture ${captured} ms`);
+  t.diagnostic(`PCMU: ${s.received} packets, jitter ${s.rtp.jitterMs.toFixed(3)} ms (capture ${captured.toFixed(3)} ms)`);
 });
 
 test('iperf2 over multicast: its sequence numbers give loss equal to what nftables dropped; check --max-loss judges it', { timeout: 90_000 }, async (t) => {

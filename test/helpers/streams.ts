@@ -57,6 +57,39 @@ export async function dropEveryUntil(lab: Lab, name: string, group: string, port
   return dropped!;
 }
 
+/** tcpdump in h2 writing `file` (stopped with SIGINT by the caller). */
+export async function recordPcap(lab: Lab, file: string, filter: string): Promise<Proc> {
+  const p = lab.start('h2', 'tcpdump', ['-i', 'eth0', '-U', '-Z', 'root', '-w', file, filter], { label: 'tcpdump' });
+  await p.waitForLine(/listening on/, 10_000);
+  return p;
+}
+
+/** tshark in h2 (reading a capture); its stdout. */
+export async function tshark(lab: Lab, args: string[]): Promise<string> {
+  const r = await lab.check('h2', 'tshark', ['-n', ...args], { timeoutMs: 60_000 });
+  return r.stdout;
+}
+
+/**
+ * RFC 3550 interarrival jitter (A.8), in ms, of the RTP packets to `port` in
+ * a capture: arrival times as tcpdump stamped them (the kernel's receive time,
+ * the one mcast reads too), timestamps as tshark decodes them.
+ */
+export async function captureJitterMs(lab: Lab, pcap: string, port: number, clock: number): Promise<number> {
+  const rows = (await tshark(lab, ['-r', pcap, '-d', `udp.port==${port},rtp`, '-Y', 'rtp', '-T', 'fields', '-E', 'separator=,', '-e', 'frame.time_epoch', '-e', 'rtp.timestamp']))
+    .trim()
+    .split('\n')
+    .map((l) => l.split(',').map(Number) as [number, number]);
+  let jitter = 0;
+  let prev: number | undefined;
+  for (const [arrival, timestamp] of rows) {
+    const transit = arrival * clock - timestamp;
+    if (prev !== undefined) jitter += (Math.abs(transit - prev) - jitter) / 16;
+    prev = transit;
+  }
+  return (jitter * 1000) / clock;
+}
+
 /** `mcast join target -i eth0 --json` in h2, once joined. */
 export async function joinJson(lab: Lab, target: string, extra: string[] = []): Promise<McastProcess> {
   const p = spawnMcast(['join', target, '-i', 'eth0', '--json', ...extra], { lab, node: 'h2', timeoutMs: 90_000 });
