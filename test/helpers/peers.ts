@@ -27,6 +27,7 @@ export const TOOL_PACKAGES: Record<string, string> = {
   ssmping: 'ssmping',
   ssmpingd: 'ssmping',
   python3: 'python3',
+  jq: 'jq',
   sysctl: 'procps',
   ffmpeg: 'ffmpeg',
   'gst-launch-1.0': 'gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad',
