@@ -317,6 +317,11 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<PingerState>, stop: Arc<AtomicBo
         st.status.fail("the socket has not joined a session");
         return;
     };
+    // A sender-only socket has no receive timestamps (multipoint.rs); the replies' RTT needs them.
+    if let Err(e) = sock.receive_timestamps() {
+        st.status.fail(e.to_string());
+        return;
+    }
     let mut tx = SendBatch::new(1, cfg.size, &session.destination());
     let header = Probe {
         session: cfg.session,

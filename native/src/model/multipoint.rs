@@ -195,8 +195,17 @@ impl MultipointSocket {
             socket.set_pktinfo_v4(true)?;
             socket.set_recv_ttl_v4(true)?;
         }
-        socket.set_timestamp_ns(true)?;
         Ok(MultipointSocket { protocol: p, control, data, socket, session: Mutex::new(None), bound: Mutex::new(false) })
+    }
+
+    /// SO_TIMESTAMPNS: the kernel's receive time of each datagram, for a socket
+    /// that receives (JoinLeaf's receiving modes, and a pinger's replies). Never
+    /// at open: in Linux it is a host-wide switch (while any socket has it, the
+    /// kernel reads the clock for every packet the host receives, a sender's own
+    /// veth and loopback copies included, ~5% of `mcast send`'s packet rate), and
+    /// turning it off again does not undo that until the socket closes.
+    pub fn receive_timestamps(&self) -> CoreResult<()> {
+        Ok(self.socket.set_timestamp_ns(true)?)
     }
 
     fn family_of(&self, ip: &IpAddr) -> bool {
@@ -259,6 +268,7 @@ impl MultipointSocket {
                 }
             }
             JoinMode::ReceiverOnly | JoinMode::Both => {
+                self.receive_timestamps()?;
                 if !*bound {
                     sock.set_reuse_address(true)?;
                     // Wildcard bind + IP(V6)_MULTICAST_ALL=0 + pktinfo: exact per-socket

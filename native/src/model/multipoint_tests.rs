@@ -72,3 +72,24 @@ fn loopback_and_scope_controls_round_trip() {
     assert_ne!(code(s.set_scope(256)), "ok", "a scope is 0-255");
     assert_ne!(code(s.set_scope(-1)), "ok");
 }
+
+#[test]
+fn only_a_receiving_socket_turns_on_kernel_receive_timestamps() {
+    let lo = iface::name_to_index("lo").unwrap_or_else(|e| panic!("lo: {e}"));
+    let request = |mode| JoinRequest {
+        group: IpAddr::V4(Ipv4Addr::new(239, 77, 1, 2)),
+        port: 0,
+        ifindex: lo,
+        mode,
+        filter: FilterMode::Exclude,
+        sources: vec![],
+        local: None,
+        local_port: 0,
+    };
+    for (mode, stamps) in [(JoinMode::SenderOnly, false), (JoinMode::ReceiverOnly, true), (JoinMode::Both, true)] {
+        let s = MultipointSocket::open(UDP4, LEAF).unwrap_or_else(|e| panic!("open: {e}"));
+        assert_eq!(s.socket.timestamp_ns().ok(), Some(false), "not at open");
+        s.join_leaf(&request(mode)).unwrap_or_else(|e| panic!("join_leaf {mode:?}: {e}"));
+        assert_eq!(s.socket.timestamp_ns().ok(), Some(stamps), "{mode:?}");
+    }
+}

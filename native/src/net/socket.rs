@@ -56,6 +56,9 @@ impl Socket {
     pub fn set_timestamp_ns(&self, on: bool) -> NetResult<()> {
         self.setsockopt(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, &(on as i32), "setsockopt(SO_TIMESTAMPNS)")
     }
+    pub fn timestamp_ns(&self) -> NetResult<bool> {
+        Ok(self.getsockopt_int(libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, "getsockopt(SO_TIMESTAMPNS)")? != 0)
+    }
     /// SO_RCVBUF, or SO_RCVBUFFORCE when privileged (exceeds net.core.rmem_max).
     /// Returns the size the kernel granted (it doubles the request for bookkeeping).
     pub fn set_recv_buffer_size(&self, bytes: i32) -> NetResult<i32> {
