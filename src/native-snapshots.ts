@@ -27,6 +27,10 @@ export interface SenderSnapshot {
   gapMinUs: number;
   gapMaxUs: number;
   sendBuffer: number;
+  /** --gso was asked for. */
+  gso: boolean;
+  /** The errno name that made the sender give UDP GSO up for sendmmsg, else null. */
+  gsoFallback: string | null;
 }
 
 /** Arrival times of a stream or a group (native/src/stats/arrival.rs). */

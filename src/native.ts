@@ -128,6 +128,8 @@ export interface SenderOptions {
   retry: boolean;
   /** After a late wake-up, send what is due at once instead of spreading it (--catch-up-bursts). */
   catchUpBursts: boolean;
+  /** Each batch as one UDP GSO buffer (--gso); sendmmsg where the kernel refuses it. */
+  gso: boolean;
   count?: number;
   durationMs?: number;
   sendBuffer?: number;

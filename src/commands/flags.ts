@@ -55,6 +55,7 @@ export interface SendFlags extends OutputOptions {
   /** false with --no-retry. */
   retry: boolean;
   catchUpBursts?: boolean;
+  gso?: boolean;
 }
 
 export interface MonitorFlags extends OutputOptions {

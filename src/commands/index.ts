@@ -187,7 +187,8 @@ function sendCommand(program: Command, ctxFor: CtxFor): void {
       .addOption(durationOption('-d, --duration <time>', 'stop after this long, e.g. 10s', '--duration'))
       .option('--send-buffer <bytes>', 'socket send buffer to ask for (SO_SNDBUF)', asParser(parseCount, '--send-buffer'))
       .option('--no-retry', "a probe the kernel's egress path refuses (ENOBUFS: queue full, tc/nftables egress rule, policer) is skipped, not sent again, so receivers see the loss")
-      .option('--catch-up-bursts', 'after a late wake-up, send the probes that are due at once (default: one at a time, 0.92 intervals apart, until back on schedule; at 20k/s and slower)'),
+      .option('--catch-up-bursts', 'after a late wake-up, send the probes that are due at once (default: one at a time, 0.92 intervals apart, until back on schedule; at 20k/s and slower)')
+      .option('--gso', 'send each batch of due probes as one UDP GSO buffer (Linux >= 4.18) that the kernel cuts into the probes: several times the packet rate, but a capture on this host, or on an interface that keeps GSO packets whole (veth), shows one large packet per batch; sendmmsg where the kernel or interface refuses it'),
     { ndjson: true },
   ).action(async (groups: string[], o: SendFlags) => {
     const send = await import('./send.js');
@@ -210,6 +211,7 @@ function sendCommand(program: Command, ctxFor: CtxFor): void {
         sendBuffer: o.sendBuffer,
         retry: o.retry !== false,
         catchUpBursts: o.catchUpBursts === true,
+        gso: o.gso === true,
       },
       ctx,
     );

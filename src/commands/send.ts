@@ -31,6 +31,8 @@ export interface SendOptions {
   retry?: boolean;
   /** After a late wake-up, send what is due at once instead of spreading it (--catch-up-bursts). */
   catchUpBursts?: boolean;
+  /** Each batch as one UDP GSO buffer (--gso). */
+  gso?: boolean;
 }
 
 export interface SendGroupResult {
@@ -64,6 +66,10 @@ export interface SendGroupResult {
   complete: boolean;
   elapsedMs: number;
   sendBuffer: number;
+  /** --gso asked for. */
+  gso: boolean;
+  /** Why UDP GSO was given up for sendmmsg (an errno name: EIO, EINVAL, ENOPROTOOPT, EMSGSIZE), else null. */
+  gsoFallback: string | null;
 }
 
 /** Per group in `groups`; `sent` and `bytes` summed over the groups. */
@@ -122,12 +128,13 @@ async function openSenders(o: SendOptions, rate: number, ui: RunContext['ui'], w
       for (const w of s.warnings) warnings.push(w);
     }
     for (const w of [...new Set(warnings)]) ui.warn(w);
+    if (o.gso) ui.info('--gso: each batch leaves as one UDP GSO buffer; a capture on this host (or on a veth) shows one large packet per batch, not each probe');
     sessions.forEach((s, i) => {
       ui.info(`sending to ${s.session.group} port ${s.session.port} on ${s.ifaceName}: ${statements[i]}; loopback ${o.loopback ? 'on' : 'off'}; ${rate} probes/s of ${o.size} bytes`);
       if (ui.ndjson) emitEvent('start', { group: s.session.group, port: s.session.port, interface: s.ifaceName, ttl: o.ttl, loopback: o.loopback, rate, size: o.size });
     });
     for (const s of sessions) {
-      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer, retry: o.retry !== false, catchUpBursts: o.catchUpBursts === true }));
+      engines.push(core.senderStart(s.handle, { rate, size: o.size, count: o.count, durationMs: o.durationMs, sendBuffer: o.sendBuffer, retry: o.retry !== false, catchUpBursts: o.catchUpBursts === true, gso: o.gso === true }));
     }
   } catch (e) {
     for (const id of engines) core.engineStop(id);
@@ -198,6 +205,12 @@ export async function run(o: SendOptions, ctx: RunContext): Promise<{ result: Se
   });
   const snaps = run.final;
   const groups = groupResults(o, rate, sessions, snaps, statements, noAddress);
+  for (const g of groups) {
+    if (!g.gsoFallback) continue;
+    const w = `${g.group}: the kernel refused UDP GSO (${g.gsoFallback}); the probes went out with sendmmsg`;
+    warnings.push(w);
+    ui.warn(w);
+  }
   if (ui.ndjson) emitEvent('done', { sent: groups.reduce((a, g) => a + g.sent, 0), bytes: groups.reduce((a, g) => a + g.bytes, 0) });
   // Probes that left without a source address did not do what send reports: never a success.
   const withoutAddress = groups.reduce((a, g) => a + g.sentWithoutAddress, 0);
@@ -245,6 +258,8 @@ function groupResults(o: SendOptions, rate: number, sessions: OpenSession[], sna
       complete: o.count === undefined ? !sn.error : sn.sent + sn.skipped === o.count,
       elapsedMs: sn.elapsedMs,
       sendBuffer: sn.sendBuffer,
+      gso: sn.gso,
+      gsoFallback: sn.gsoFallback,
     };
   });
 }

@@ -18,7 +18,7 @@ use super::pacing::{Schedule, Step, wait_until};
 use super::{EngineState, Snapshot, Status, StatusView, lock};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, precise_sleeps, realtime_ns};
-use crate::net::mmsg::SendBatch;
+use crate::net::mmsg::{SendBatch, gso_segments};
 use crate::probe::wire::{self, Clock, Probe};
 
 const BATCH: usize = 64;
@@ -37,6 +37,8 @@ pub struct SendConfig {
     pub retry: bool,
     /// After a late wake-up, send what is due at once instead of spreading it (pacing.rs).
     pub catch_up_bursts: bool,
+    /// Send each batch as one UDP GSO buffer (`--gso`); sendmmsg where the kernel refuses it.
+    pub gso: bool,
 }
 
 #[derive(Default)]
@@ -57,6 +59,8 @@ struct Counters {
     gap_max_ns: u64,
     send_calls: u64,
     send_buffer: i32,
+    /// Why UDP GSO was given up for sendmmsg (an errno name), if it was.
+    gso_fallback: Option<String>,
 }
 
 /// What the sender shows of itself (converted for JavaScript in `js/snapshot.rs`).
@@ -85,6 +89,10 @@ pub struct SenderSnapshot {
     pub gap_max_us: f64,
     /// SO_SNDBUF as the kernel granted it.
     pub send_buffer: i32,
+    /// `--gso` was asked for.
+    pub gso: bool,
+    /// The errno that made the sender give up UDP GSO for sendmmsg.
+    pub gso_fallback: Option<String>,
 }
 
 pub struct SenderState {
@@ -122,6 +130,8 @@ impl EngineState for SenderState {
             gap_min_us: c.gap_min_ns as f64 / 1000.0,
             gap_max_us: c.gap_max_ns as f64 / 1000.0,
             send_buffer: c.send_buffer,
+            gso: self.cfg.gso,
+            gso_fallback: c.gso_fallback.clone(),
         })
     }
 }
@@ -146,6 +156,14 @@ fn planned(cfg: &SendConfig) -> u64 {
         (None, Some(d)) => d,
         (None, None) => 0,
     }
+}
+
+/// Errors of a UDP GSO send that say this kernel, interface or path cannot
+/// take it as one buffer (EIO: no checksum offload; EINVAL / ENOPROTOOPT: no
+/// UDP_SEGMENT; EMSGSIZE: a probe larger than the MTU). sendmmsg then decides:
+/// it fragments, or reports the same error per datagram.
+fn gso_refused(code: &str) -> bool {
+    matches!(code, "EIO" | "EINVAL" | "ENOPROTOOPT" | "EMSGSIZE")
 }
 
 /// The sending loop; returns when the count or duration is reached, on stop,
@@ -195,6 +213,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         c.gap_min_ns = u64::MAX;
     }
     let schedule = Schedule::new(start, cfg.rate, cfg.count, !cfg.catch_up_bursts);
+    // UDP GSO only where a batch can carry more than one datagram.
+    let mut gso = cfg.gso && gso_segments(cfg.size) > 1;
     let mut seq: u64 = 0;
     let mut failing_since: Option<u64> = None;
     let mut last_call: Option<u64> = None;
@@ -216,7 +236,8 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         {
             break;
         }
-        let k = match schedule.step(now, seq, last_call, BATCH) {
+        let max_batch = if gso { gso_segments(cfg.size) } else { BATCH };
+        let k = match schedule.step(now, seq, last_call, max_batch) {
             Step::Send(k) => k,
             Step::WaitUntil(at) => {
                 wait_until(at, now);
@@ -228,7 +249,18 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         for i in 0..k {
             wire::stamp_probe(batch.slot_mut(i), seq + i as u64, rt, mono);
         }
-        let result = batch.send(&sock.socket, k);
+        let result = if gso { batch.send_segmented(&sock.socket, k) } else { batch.send(&sock.socket, k) };
+        if gso
+            && let Err(e) = &result
+            && gso_refused(e.code())
+        {
+            // Nothing was sent; the same probes go by sendmmsg from now on.
+            gso = false;
+            lock(&st.c).gso_fallback = Some(e.code().to_owned());
+            continue;
+        }
+        // A GSO send is one buffer: the kernel took all of its datagrams or none.
+        let refused_per_error = if gso { k as u64 } else { 1 };
         let after = monotonic_ns();
         let mut c = lock(&st.c);
         if let Some(prev) = last_call {
@@ -259,11 +291,11 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
                 let code = e.code().to_owned();
                 *c.errors.entry(code.clone()).or_insert(0) += 1;
                 c.last_error = Some(e.to_string());
-                c.refused += 1;
+                c.refused += refused_per_error;
                 if code == "ENOBUFS" && !cfg.retry {
                     // Like any application: the datagram is gone, go on with the next.
-                    seq += 1;
-                    c.skipped += 1;
+                    seq += refused_per_error;
+                    c.skipped += refused_per_error;
                     continue;
                 }
                 let since = *failing_since.get_or_insert(after);

@@ -219,6 +219,7 @@ pub fn sender_start(env: &Env, args: &Args) -> JsResult<JsVal> {
         send_buffer: env.prop_u64(o, "sendBuffer")?.map(|v| v.min(i32::MAX as u64) as i32),
         retry: required(env.prop_bool(o, "retry")?, "retry")?,
         catch_up_bursts: required(env.prop_bool(o, "catchUpBursts")?, "catchUpBursts")?,
+        gso: env.prop_bool(o, "gso")?.unwrap_or(false),
     };
     let st = sender::state(cfg);
     start_engine("mcast-send", "send", st, move |st, stop| sender::run(sock, st, stop))

@@ -271,6 +271,59 @@ impl SendBatch {
     }
 }
 
+/// How many datagrams of `slot` bytes one UDP GSO send may carry: 64
+/// segments (UDP_MAX_SEGMENTS of older kernels; newer ones allow more) within
+/// one UDP datagram's 65,507 bytes (IPv4; IPv6 allows a little more, the same
+/// bound is kept). 0 or 1: segmentation gains nothing.
+pub fn gso_segments(slot: usize) -> usize {
+    65_507usize.checked_div(slot).unwrap_or(0).min(64)
+}
+
+impl SendBatch {
+    /// The first `count` datagrams as one buffer that the kernel cuts into
+    /// `count` datagrams of `slot` bytes (a UDP_SEGMENT cmsg): one pass down the
+    /// stack instead of `count`. All or nothing: Ok(count), or Err (EIO where the
+    /// interface has no checksum offload, EINVAL / ENOPROTOOPT where the kernel
+    /// cannot segment, ENOBUFS, ...). Every datagram must be `slot` bytes long.
+    pub fn send_segmented(&mut self, sock: &Socket, count: usize) -> NetResult<usize> {
+        let count = count.min(self.hdrs.len()).min(gso_segments(self.slot));
+        if self.lens[..count].iter().any(|&l| l != self.slot) {
+            return Err(NetError::from_errno(libc::EINVAL, "sendmsg(UDP_SEGMENT)"));
+        }
+        let mut ctrl = PktinfoCmsg([0; 48]);
+        let data_len = core::mem::size_of::<u16>();
+        ctrl.0[0..8].copy_from_slice(&((CMSG_HDR + data_len) as u64).to_ne_bytes());
+        ctrl.0[8..12].copy_from_slice(&libc::IPPROTO_UDP.to_ne_bytes());
+        ctrl.0[12..16].copy_from_slice(&libc::UDP_SEGMENT.to_ne_bytes());
+        ctrl.0[CMSG_HDR..CMSG_HDR + 2].copy_from_slice(&(self.slot as u16).to_ne_bytes());
+        let mut iov = libc::iovec { iov_base: self.bufs.as_mut_ptr().cast(), iov_len: count * self.slot };
+        let mut hdr = libc::mmsghdr {
+            msg_hdr: libc::msghdr {
+                msg_name: (&mut self.dest.storage as *mut libc::sockaddr_storage).cast(),
+                msg_namelen: self.dest.len,
+                msg_iov: &mut iov,
+                msg_iovlen: 1,
+                msg_control: ctrl.0.as_mut_ptr().cast(),
+                msg_controllen: CMSG_HDR + ((data_len + 7) & !7),
+                msg_flags: 0,
+            },
+            msg_len: 0,
+        };
+        // SAFETY: `hdr` points at `self.dest` (a valid sockaddr of `dest.len`
+        // bytes), one iovec over the first `count` slots of `self.bufs` (count <=
+        // the slots allocated) and `ctrl` (8-aligned, one well-formed cmsg of
+        // CMSG_SPACE(2) = 24 <= 48 bytes); all outlive the call, the kernel only reads them.
+        let r = unsafe { libc::sendmmsg(sock.raw_fd(), &mut hdr, 1, 0) };
+        if r < 0 {
+            Err(NetError::last("sendmsg(UDP_SEGMENT)"))
+        } else if r == 0 || hdr.msg_len as usize != count * self.slot {
+            Err(NetError::from_errno(libc::EAGAIN, "sendmsg(UDP_SEGMENT)"))
+        } else {
+            Ok(count)
+        }
+    }
+}
+
 /// Control buffer for one IP_PKTINFO / IPV6_PKTINFO cmsg (CMSG_SPACE of an
 /// in6_pktinfo is 40 bytes), 8-aligned as the kernel's cmsg walk requires.
 #[repr(C, align(8))]
@@ -332,5 +385,19 @@ pub fn send_from(sock: &Socket, buf: &[u8], to: &SocketAddr, source: IpAddr, ifi
         Err(NetError::from_errno(11, "sendmsg"))
     } else {
         Ok(hdr.msg_len as usize)
+    }
+}
+
+#[cfg(test)]
+mod gso_tests {
+    use super::gso_segments;
+
+    #[test]
+    fn a_gso_send_carries_at_most_64_datagrams_within_one_udp_datagrams_size() {
+        assert_eq!(gso_segments(64), 64);
+        assert_eq!(gso_segments(1024), 63, "63 * 1024 = 64,512 <= 65,507");
+        assert_eq!(gso_segments(1400), 46);
+        assert_eq!(gso_segments(32_754), 1, "two would not fit: no gain");
+        assert_eq!(gso_segments(0), 0);
     }
 }

@@ -58,6 +58,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         1 => "EPERM",
         2 => "ENOENT",
         4 => "EINTR",
+        5 => "EIO",
         9 => "EBADF",
         11 => "EAGAIN",
         12 => "ENOMEM",

@@ -29,6 +29,8 @@ pub const IPPROTO_IP: c_int = 0;
 pub const IPPROTO_IGMP: c_int = 2;
 pub const IPPROTO_TCP: c_int = 6;
 pub const IPPROTO_UDP: c_int = 17;
+/// SOL_UDP option / cmsg type: send one buffer as equal-sized datagrams (UDP GSO, Linux >= 4.18).
+pub const UDP_SEGMENT: c_int = 103;
 pub const IPPROTO_IPV6: c_int = 41;
 pub const IPPROTO_ICMPV6: c_int = 58;
 pub const IPPROTO_UDPLITE: c_int = 136;
@@ -58,6 +60,8 @@ pub const IP_DROP_MEMBERSHIP: c_int = 36;
 pub const IP_MULTICAST_ALL: c_int = 49;
 /// errno: the option is not known at this level (e.g. IPV6_MULTICAST_ALL before Linux 4.20).
 pub const ENOPROTOOPT: c_int = 92;
+pub const EAGAIN: c_int = 11;
+pub const EINVAL: c_int = 22;
 
 // Protocol-independent (RFC 3678) options, same numbers at IPPROTO_IP and IPPROTO_IPV6.
 pub const MCAST_JOIN_GROUP: c_int = 42;

@@ -68,6 +68,8 @@ fn sender(s: &crate::engine::sender::SenderSnapshot) -> JsVal {
         .set("gapMinUs", s.gap_min_us)
         .set("gapMaxUs", s.gap_max_us)
         .set("sendBuffer", s.send_buffer)
+        .set("gso", s.gso)
+        .set_opt("gsoFallback", s.gso_fallback.clone())
         .build()
 }
 
