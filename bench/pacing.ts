@@ -15,7 +15,7 @@ import { runMcast, spawnMcast } from '../test/helpers/mcast.js';
 export interface PacingFigure {
   /** Probes per second asked with --rate. */
   asked: number;
-  /** `rate.achieved` of `mcast send --json`. */
+  /** `groups[0].rate.achieved` of `mcast send --json`. */
   achieved: number;
   /** achieved / asked - 1, in percent. */
   errorPercent: number;
@@ -71,7 +71,8 @@ export async function runPacingBench(lab: Lab, rates: number[], seconds: number)
     await sleep(500); // the last probes through the receiver's queue
     join.kill('SIGINT');
     const j = await join.result(20_000);
-    const sum = s.json ?? {};
+    // Schema 2: a send's figures are per group, in groups[] (one group here).
+    const sum = s.json?.groups?.[0] ?? {};
     const senders = (j.json?.senders ?? []) as { received: number; lost: number }[];
     const received = senders.reduce((a, x) => a + x.received, 0);
     const sent = Number(sum.sent ?? 0);
@@ -81,7 +82,7 @@ export async function runPacingBench(lab: Lab, rates: number[], seconds: number)
       achieved,
       errorPercent: (achieved / rate - 1) * 100,
       sent,
-      elapsedMs: Number(sum.groups?.[0]?.elapsedMs ?? 0),
+      elapsedMs: Number(sum.elapsedMs ?? 0),
       sendErrors: Object.fromEntries(((sum.errors ?? []) as { code: string; count: number }[]).map((e) => [e.code, e.count])),
       received,
       lost: senders.reduce((a, x) => a + x.lost, 0),
