@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::pacing::{Schedule, Step, wait_until};
+use super::pacing::{Schedule, Step, WakeMargin, wait_until};
 use super::{EngineState, Snapshot, Status, StatusView, lock};
 use crate::model::multipoint::MultipointSocket;
 use crate::net::clock::{monotonic_ns, precise_sleeps, realtime_ns};
@@ -218,6 +218,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
     let mut seq: u64 = 0;
     let mut failing_since: Option<u64> = None;
     let mut last_call: Option<u64> = None;
+    let mut margin = WakeMargin::new(1e9 / cfg.rate.max(1e-9));
     // Why the run ended early; recorded after the last counter update.
     let mut failure: Option<String> = None;
     loop {
@@ -240,7 +241,7 @@ pub fn run(sock: Arc<MultipointSocket>, st: Arc<SenderState>, stop: Arc<AtomicBo
         let k = match schedule.step(now, seq, last_call, max_batch) {
             Step::Send(k) => k,
             Step::WaitUntil(at) => {
-                wait_until(at, now);
+                wait_until(&mut margin, at, now);
                 continue;
             }
         };

@@ -19,6 +19,16 @@ pub fn monotonic_ns() -> u64 {
     read(libc::CLOCK_MONOTONIC)
 }
 
+/// Sleep until CLOCK_MONOTONIC reads `at_ns` (an absolute deadline: unlike a
+/// relative sleep, time lost between reading the clock and going to sleep is
+/// not added to the wait). Returns early on a signal; callers loop anyway.
+pub fn sleep_until_mono(at_ns: u64) {
+    let ts = libc::timespec { tv_sec: (at_ns / 1_000_000_000) as i64, tv_nsec: (at_ns % 1_000_000_000) as i64 };
+    // SAFETY: `ts` is a valid timespec for the duration of the call; `remain`
+    // may be null (and is unused with TIMER_ABSTIME).
+    unsafe { libc::clock_nanosleep(libc::CLOCK_MONOTONIC, libc::TIMER_ABSTIME, &ts, core::ptr::null_mut()) };
+}
+
 /// Let this thread's sleeps end when asked. Linux may fire a normal thread's
 /// timers up to 50 µs late (timer slack, to batch wake-ups), which spreads a
 /// paced sender's 100 µs gaps over 70–150 µs; 1 ns slack keeps them tight.

@@ -112,6 +112,8 @@ pub const IFF_MULTICAST: c_uint = 0x1000;
 // Clocks.
 pub const CLOCK_REALTIME: c_int = 0;
 pub const CLOCK_MONOTONIC: c_int = 1;
+/// clock_nanosleep: the time is an absolute reading of the clock, not a duration.
+pub const TIMER_ABSTIME: c_int = 1;
 
 // prctl: this thread's timer slack in ns (default 50 µs for normal threads).
 pub const PR_SET_TIMERSLACK: c_int = 29;
@@ -323,6 +325,8 @@ unsafe extern "C" {
     pub fn recvmmsg(fd: c_int, msgs: *mut mmsghdr, vlen: c_uint, flags: c_int, timeout: *mut timespec) -> c_int;
     pub fn poll(fds: *mut pollfd, nfds: nfds_t, timeout: c_int) -> c_int;
     pub fn clock_gettime(clock: c_int, tp: *mut timespec) -> c_int;
+    /// Returns 0 or an errno value (not -1 with errno set).
+    pub fn clock_nanosleep(clock: c_int, flags: c_int, request: *const timespec, remain: *mut timespec) -> c_int;
     pub fn getifaddrs(ifap: *mut *mut ifaddrs) -> c_int;
     pub fn freeifaddrs(ifa: *mut ifaddrs);
     pub fn if_nametoindex(name: *const c_char) -> c_uint;
