@@ -59,6 +59,8 @@ interface Config {
   /** Pacing rates (probes/s). */
   rates: number[];
   out: string;
+  /** Send section: senders on CPU 0, the sink on CPU 1 (--pin-send). */
+  pinSend: boolean;
 }
 
 function config(): Config {
@@ -71,12 +73,13 @@ function config(): Config {
       rates: { type: 'string' },
       out: { type: 'string' },
       quick: { type: 'boolean' },
+      'pin-send': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory,streams] [--out FILE] [--quick]\n',
+      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory,streams] [--out FILE] [--quick] [--pin-send]\n',
     );
     process.exit(0);
   }
@@ -106,6 +109,7 @@ function config(): Config {
     only,
     rates: (values.rates ?? '1000,10000,100000').split(',').map((r) => int(r, 0, 'rates')),
     out: values.out ?? join(BENCH_DIR, 'results.json'),
+    pinSend: values['pin-send'] ?? false,
   };
 }
 
@@ -207,23 +211,32 @@ const SINK_RCVBUF = 8 << 20;
 
 let C = '';
 
+/**
+ * --pin-send: every sender in h1 on CPU 0, the sink in h2 on CPU 1, alike for
+ * all senders. Without it the scheduler decides, and on the project VM where a
+ * thread lands moved a sender's rate by up to 35% (docs/performance.md, "Send:
+ * where the difference went"); pinned, those placements are out of the ratio.
+ */
+let pinned = false;
+const onCpu = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+
 /** `mcast send` in h1; the parsed --json document. */
 async function mcastSend(lab: Lab, p: number, args: string[], timeoutMs: number): Promise<any> {
-  const r = await lab.exec('h1', process.execPath, [MCAST_BIN, 'send', GROUP, '-p', String(p), ...args, '--json'], { env: MCAST_ENV, timeoutMs });
+  const r = await lab.exec('h1', ...onCpu(0, process.execPath, [MCAST_BIN, 'send', GROUP, '-p', String(p), ...args, '--json']), { env: MCAST_ENV, timeoutMs });
   if (r.code !== 0) throw new Error(`mcast send exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
   return JSON.parse(r.stdout);
 }
 
 /** The C sender in h1; its key=value result. */
 async function cSend(lab: Lab, p: number, args: string[], timeoutMs: number): Promise<KV> {
-  const r = await lab.exec('h1', C, ['send', '-g', GROUP, '-p', String(p), ...args], { timeoutMs });
+  const r = await lab.exec('h1', ...onCpu(0, C, ['send', '-g', GROUP, '-p', String(p), ...args]), { timeoutMs });
   if (r.code !== 0) throw new Error(`sendmmsg_limit send exited ${r.code}:\n${r.stderr}`);
   return parseKv(r.stdout);
 }
 
 /** iperf2's client in h1 as fast as it goes (or at `bw`). */
 async function iperfSend(lab: Lab, p: number, size: number, secs: number, bw: string, timeoutMs: number) {
-  const r = await lab.exec('h1', 'iperf', ['-c', GROUP, '-p', String(p), '-u', '-l', String(size), '-b', bw, '-T', '1', '-t', String(secs), '-e'], {
+  const r = await lab.exec('h1', ...onCpu(0, 'iperf', ['-c', GROUP, '-p', String(p), '-u', '-l', String(size), '-b', bw, '-T', '1', '-t', String(secs), '-e']), {
     timeoutMs,
   });
   if (r.code !== 0) throw new Error(`iperf -c exited ${r.code}:\n${r.stderr}\n${r.stdout}`);
@@ -232,7 +245,7 @@ async function iperfSend(lab: Lab, p: number, size: number, secs: number, bw: st
 
 /** The C receiver (joined, 8 MiB buffer) in h2: the sink every sender is measured against. */
 async function startSink(lab: Lab, p: number, extra: string[] = []): Promise<Proc> {
-  const proc = lab.start('h2', C, ['recv', '-g', GROUP, '-p', String(p), '-t', '600', '-w', '0.5', '-R', String(SINK_RCVBUF), ...extra]);
+  const proc = lab.start('h2', ...onCpu(1, C, ['recv', '-g', GROUP, '-p', String(p), '-t', '600', '-w', '0.5', '-R', String(SINK_RCVBUF), ...extra]));
   await proc.waitForLine(/recv: joined/, 10_000);
   return proc;
 }
@@ -903,7 +916,9 @@ async function main(): Promise<number> {
   if (needLab) {
     await withLab('link2', async (lab) => {
       log(`lab: h1 (${lab.ns('h1')}, ${lab.addr('h1', 4)}) —veth— h2 (${lab.ns('h2')}, ${lab.addr('h2', 4)}), group ${GROUP}, TTL 1`);
+      pinned = cfg.pinSend;
       if (cfg.only.has('send')) await benchSend(lab, cfg, hasIperf);
+      pinned = false;
       if (cfg.only.has('recv')) await benchRecv(lab, cfg, hasIperf);
       if (cfg.only.has('pacing')) await benchPacing(lab, cfg, hasIperf);
       if (cfg.only.has('memory')) await benchMemory(lab, cfg, hasIperf);
@@ -918,7 +933,7 @@ async function main(): Promise<number> {
     durationS: Math.round((Date.now() - t0) / 1000),
     machine,
     iperf: hasIperf ? iperfVersion() : null,
-    config: { runs: cfg.runs, sendRuns: cfg.sendRuns, seconds: cfg.secs, fullRateSeconds: cfg.fullRateSecs, pacingSeconds: cfg.pacingSecs, gapSeconds: cfg.gapSecs, memorySeconds: cfg.memSecs, startupRuns: cfg.startupRuns, sections: [...cfg.only] },
+    config: { runs: cfg.runs, sendRuns: cfg.sendRuns, seconds: cfg.secs, fullRateSeconds: cfg.fullRateSecs, pacingSeconds: cfg.pacingSecs, gapSeconds: cfg.gapSecs, memorySeconds: cfg.memSecs, startupRuns: cfg.startupRuns, sections: [...cfg.only], pinSend: cfg.pinSend },
     commands: {
       mcastSend: 'mcast send 239.1.2.3 -p PORT --rate 2000000 --duration 5s --size 64|1400 --json',
       iperfClient: 'iperf -c 239.1.2.3 -p PORT -u -l 64|1400 -b 10000M -T 1 -t 5 -e',
