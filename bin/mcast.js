@@ -116,15 +116,17 @@ const cannotLoad = (e) => {
   process.stderr.write(`${line}\n`);
   process.exit(3);
 };
-// The process ends as soon as main() is done: its output is written (stdout
-// and stderr are synchronous on Linux) and its exit code set. Left to end by
-// itself, it would first run a young-generation GC that V8 schedules as a
-// task (3-5 ms here, for nothing). Not when a write failed: the stream's
-// 'error' is still on its way to src/ui/output.ts, which decides the exit
-// code (3 for stdout), so the process ends the usual way.
+// The process ends as soon as main() is done and its output has reached the
+// kernel. Left to end by itself, it would first run a young-generation GC
+// that V8 schedules as a task (3-5 ms here, for nothing). It ends the usual
+// way instead while output is still queued (a pipe whose reader is slower:
+// its writes complete later, and exiting would cut the output) or when a
+// write failed (the stream's 'error' is still on its way to
+// src/ui/output.ts, which decides the exit code: 3 for stdout).
+const settled = (stream) => stream.writableLength === 0 && !stream.errored;
 const start = ({ main }) => {
   main(process.argv, early).then(() => {
-    if (!process.stdout.errored && !process.stderr.errored) process.exit();
+    if (settled(process.stdout) && settled(process.stderr)) process.exit();
   });
   process.off('SIGINT', hold);
   process.off('SIGTERM', hold);
