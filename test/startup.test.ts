@@ -159,3 +159,23 @@ test('on a terminal the spinner (ora, bundled apart in dist/mcast-spinner.cjs) i
   assert.doesNotMatch(r.stdout, /Error|ERR_/, r.stdout);
   assert.match(r.stdout, /[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏](?:\x1b\[\d+m)? listening for IGMP\/MLD queries/, 'a spinner frame (perhaps coloured) before the listening text');
 });
+
+test('a result larger than a pipe holds, read late by a slow reader, arrives whole (the early exit waits for it)', { timeout: 60_000 }, async (t) => {
+  const lab = await useLab(t, 'single');
+  if (!lab) return;
+  // 300 interfaces (150 veth pairs) make `interfaces --json` several times a pipe's 64 KiB.
+  const links = Array.from({ length: 150 }, (_, i) => `link add big${2 * i} type veth peer name big${2 * i + 1}`).join('\n');
+  await lab.check('h1', 'ip', ['-batch', '-'], { input: `${links}\n`, timeoutMs: 30_000 });
+  const child = lab.spawn('h1', process.execPath, [MCAST_BIN, 'interfaces', '--json'], { env: { ...process.env, NO_COLOR: '1' } });
+  child.stdout!.pause(); // read nothing for a second: mcast's writes queue behind a full pipe
+  const chunks: Buffer[] = [];
+  const code = new Promise<number | null>((resolve) => child.on('close', resolve));
+  await new Promise((r) => setTimeout(r, 1000));
+  child.stdout!.on('data', (c: Buffer) => chunks.push(c));
+  child.stdout!.resume();
+  assert.equal(await code, 0);
+  const text = Buffer.concat(chunks).toString('utf8');
+  assert.ok(text.length > 3 * 65536, `${text.length} bytes: more than a pipe holds`);
+  const doc = JSON.parse(text) as { interfaces: { name: string }[] };
+  assert.equal(doc.interfaces.filter((i) => i.name.startsWith('big')).length, 300, 'every interface in the document');
+});
