@@ -70,6 +70,11 @@ function mcast(args: string[], env: Record<string, string> = {}, nodeFlags: stri
   };
 }
 
+test('the bundle is newer than tsc\'s output (else bin/mcast.js runs the modules: `npm run build:ts`)', () => {
+  const modules = statSync(join(REPO_ROOT, 'dist', 'src', 'cli.js')).mtimeMs;
+  assert.ok(statSync(BUNDLE).mtimeMs >= modules, 'dist/mcast.cjs is older than dist/src/cli.js: a plain tsc ran after the build; run `npm run build:ts`');
+});
+
 test('--help, -h, --version and -V skip loading the CLI and print exactly what the CLI prints', () => {
   for (const arg of ['--help', '-h', '--version', '-V']) {
     const fast = mcast([arg]);
