@@ -59,8 +59,8 @@ interface Config {
   /** Pacing rates (probes/s). */
   rates: number[];
   out: string;
-  /** Send section: senders on CPU 0, the sink on CPU 1 (--pin-send). */
-  pinSend: boolean;
+  /** Send section: every sender on one CPU, the sink on another (the default where two are allowed; --unpinned turns it off). */
+  pinSend: [number, number] | null;
 }
 
 function config(): Config {
@@ -74,12 +74,13 @@ function config(): Config {
       out: { type: 'string' },
       quick: { type: 'boolean' },
       'pin-send': { type: 'boolean' },
+      unpinned: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     process.stdout.write(
-      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory,streams] [--out FILE] [--quick] [--pin-send]\n',
+      'usage: npm run bench [-- --runs N] [--seconds S] [--mem-seconds S] [--only startup,send,recv,pacing,memory,streams] [--out FILE] [--quick] [--unpinned]\n',
     );
     process.exit(0);
   }
@@ -109,8 +110,21 @@ function config(): Config {
     only,
     rates: (values.rates ?? '1000,10000,100000').split(',').map((r) => int(r, 0, 'rates')),
     out: values.out ?? join(BENCH_DIR, 'results.json'),
-    pinSend: values['pin-send'] ?? false,
+    pinSend: values.unpinned ? null : sendCpus(),
   };
+}
+
+/**
+ * The first two CPUs this process may run on (/proc/self/status), for the
+ * send section's pinning; null where fewer are allowed (nothing to separate).
+ */
+function sendCpus(): [number, number] | null {
+  const m = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync('/proc/self/status', 'utf8'));
+  const cpus = (m?.[1] ?? '').split(',').flatMap((part) => {
+    const [a, b] = part.split('-').map(Number);
+    return b === undefined ? [a!] : Array.from({ length: b - a! + 1 }, (_, i) => a! + i);
+  });
+  return cpus.length >= 2 && cpus.every(Number.isInteger) ? [cpus[0]!, cpus[1]!] : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -212,13 +226,14 @@ const SINK_RCVBUF = 8 << 20;
 let C = '';
 
 /**
- * --pin-send: every sender in h1 on CPU 0, the sink in h2 on CPU 1, alike for
- * all senders. Without it the scheduler decides, and on the project VM where a
- * thread lands moved a sender's rate by up to 35% (docs/performance.md, "Send:
- * where the difference went"); pinned, those placements are out of the ratio.
+ * The send section pins every sender in h1 to one CPU and the sink in h2 to
+ * another, alike for all senders (unless --unpinned, or fewer than two CPUs
+ * are allowed). Left to the scheduler, where a thread lands moved a sender's
+ * rate by up to 35% on the project VM (docs/performance.md, "Send: where the
+ * difference went"); pinned, those placements are out of the ratio.
  */
-let pinned = false;
-const onCpu = (cpu: number, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]);
+let pinned: [number, number] | null = null;
+const onCpu = (which: 0 | 1, cmd: string, args: string[]): [string, string[]] => (pinned ? ['taskset', ['-c', String(pinned[which]), cmd, ...args]] : [cmd, args]);
 
 /** `mcast send` in h1; the parsed --json document. */
 async function mcastSend(lab: Lab, p: number, args: string[], timeoutMs: number): Promise<any> {
@@ -350,7 +365,7 @@ async function benchSend(lab: Lab, cfg: Config, hasIperf: boolean): Promise<void
   ];
   const who: Sender[] = ['mcast', 'iperf2', 'C sendmmsg'];
   for (const v of variants) {
-    log(`\n== send capacity, ${v.size}-byte payloads, ${v.receiver ? 'a receiver joined in h2' : 'nobody joined'}: ${cfg.sendRuns} run(s) of ${cfg.secs} s each, senders interleaved`);
+    log(`\n== send capacity, ${v.size}-byte payloads, ${v.receiver ? 'a receiver joined in h2' : 'nobody joined'}: ${cfg.sendRuns} run(s) of ${cfg.secs} s each, senders interleaved${pinned ? `, every sender on CPU ${pinned[0]} and the sink on CPU ${pinned[1]}` : ', unpinned'}`);
     const pps: Record<Sender, (number | null)[]> = { mcast: [], iperf2: [], 'C sendmmsg': [] };
     const loads: number[] = [];
     for (let run = 1; run <= cfg.sendRuns; run++) {
@@ -918,7 +933,7 @@ async function main(): Promise<number> {
       log(`lab: h1 (${lab.ns('h1')}, ${lab.addr('h1', 4)}) —veth— h2 (${lab.ns('h2')}, ${lab.addr('h2', 4)}), group ${GROUP}, TTL 1`);
       pinned = cfg.pinSend;
       if (cfg.only.has('send')) await benchSend(lab, cfg, hasIperf);
-      pinned = false;
+      pinned = null;
       if (cfg.only.has('recv')) await benchRecv(lab, cfg, hasIperf);
       if (cfg.only.has('pacing')) await benchPacing(lab, cfg, hasIperf);
       if (cfg.only.has('memory')) await benchMemory(lab, cfg, hasIperf);
