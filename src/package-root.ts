@@ -9,18 +9,34 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-let root: string | undefined;
+interface Manifest {
+  name?: string;
+  version: string;
+}
+
+let found: { root: string; manifest: Manifest } | undefined;
+
+/** The directory holding mcast's package.json, and that file (read once). */
+function locate(): { root: string; manifest: Manifest } {
+  if (found) return found;
+  // In the bundle, import.meta.url is the bundle's own URL (scripts/bundle.ts).
+  const start = dirname(fileURLToPath(import.meta.url));
+  for (let dir = start; dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifest = readManifest(join(dir, 'package.json'));
+    if (manifest?.name === 'mcast') return (found = { root: dir, manifest });
+  }
+  const root = join(start, '..', '..');
+  return (found = { root, manifest: readManifest(join(root, 'package.json')) ?? { version: 'unknown' } });
+}
 
 /** The directory holding mcast's package.json. */
 export function packageRoot(): string {
-  if (root) return root;
-  // In the bundle, import.meta.url is the bundle's own URL (scripts/bundle.ts).
-  const start = dirname(fileURLToPath(import.meta.url));
-  for (let dir = start; ; dir = dirname(dir)) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && isMcastManifest(manifest)) return (root = dir);
-    if (dirname(dir) === dir) return (root = join(start, '..', '..'));
-  }
+  return locate().root;
+}
+
+/** mcast's version, from its package.json. */
+export function packageVersion(): string {
+  return locate().manifest.version;
 }
 
 /** A path inside the package: `packageFile('native', 'x.node')`. */
@@ -28,10 +44,11 @@ export function packageFile(...parts: string[]): string {
   return join(packageRoot(), ...parts);
 }
 
-function isMcastManifest(path: string): boolean {
+function readManifest(path: string): Manifest | undefined {
+  if (!existsSync(path)) return undefined;
   try {
-    return (JSON.parse(readFileSync(path, 'utf8')) as { name?: string }).name === 'mcast';
+    return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
   } catch {
-    return false;
+    return undefined;
   }
 }

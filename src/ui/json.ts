@@ -2,18 +2,13 @@
 // Every document carries mcast's version and the schema version
 // (docs/json.md); the schema version changes only when a field changes meaning.
 
-import { readFileSync } from 'node:fs';
-import { packageFile } from '../package-root.js';
+import { packageVersion } from '../package-root.js';
 
 export const SCHEMA_VERSION = 2;
 
-let cachedVersion: string | undefined;
+/** mcast's version, from its package.json (read once, by package-root.ts). */
 export function mcastVersion(): string {
-  if (!cachedVersion) {
-    const pkg = JSON.parse(readFileSync(packageFile('package.json'), 'utf8')) as { version: string };
-    cachedVersion = pkg.version;
-  }
-  return cachedVersion;
+  return packageVersion();
 }
 
 export function jsonDocument(command: string, body: object): object {

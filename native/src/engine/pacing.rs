@@ -176,7 +176,10 @@ impl WakeMargin {
 /// The margin that covers `MARGIN_QUANTILE_INDEX` of `LATENESS_WINDOW` of these
 /// observed latenesses, plus headroom, within [MARGIN_MIN_NS, max_ns].
 fn margin_for(lateness: &[u32], max_ns: u64) -> u64 {
-    let mut sorted = lateness.to_vec();
+    // A copy on the stack: this runs in the sending loop, which allocates nothing.
+    let mut window = [0u32; LATENESS_WINDOW];
+    let sorted = &mut window[..lateness.len().min(LATENESS_WINDOW)];
+    sorted.copy_from_slice(&lateness[..sorted.len()]);
     let at = (sorted.len() * MARGIN_QUANTILE_INDEX / LATENESS_WINDOW).min(sorted.len() - 1);
     let (_, q, _) = sorted.select_nth_unstable(at);
     (*q as u64 + MARGIN_HEADROOM_NS).clamp(MARGIN_MIN_NS, max_ns)
